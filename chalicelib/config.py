@@ -1,0 +1,53 @@
+"""Every setting the product reads, in one place, from the environment.
+
+Chalice copies the stage's `environment_variables` from .chalice/config.json
+into the environment before app.py is imported, and the local runtime does the
+same, so this module is the only reader of os.environ in the domain.
+"""
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise RuntimeError(f"{name} must be positive, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_prefix: str
+    region: str
+    dynamodb_endpoint: str | None
+    escalate_after_seconds: int
+    dedup_window_seconds: int
+    sweep_interval_seconds: int
+    console_url: str
+
+    def table_name(self, concept: str) -> str:
+        return f"{self.table_prefix}-{concept}"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    stage = os.environ.get("ONCALL_STAGE", "local")
+    return Settings(
+        stage=stage,
+        table_prefix=os.environ.get("ONCALL_TABLE_PREFIX", f"oncall-{stage}"),
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        dynamodb_endpoint=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+        escalate_after_seconds=_int("ONCALL_ESCALATE_AFTER_SECONDS", 300),
+        dedup_window_seconds=_int("ONCALL_DEDUP_WINDOW_SECONDS", 300),
+        sweep_interval_seconds=_int("ONCALL_SWEEP_INTERVAL_SECONDS", 60),
+        console_url=os.environ.get("ONCALL_CONSOLE_URL", "").rstrip("/"),
+    )

@@ -1,0 +1,20 @@
+"""The web console's static files, shipped inside the Lambda package."""
+
+from pathlib import Path
+
+from .errors import NotFound
+
+ROOT = Path(__file__).parent / "console"
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+
+def asset(name: str) -> tuple[str, str]:
+    """(content, content type) of a console file; only plain names inside ROOT."""
+    path = ROOT / name
+    if "/" in name or name.startswith(".") or path.suffix not in TYPES or not path.is_file():
+        raise NotFound(f"There is no console file {name!r}.")
+    return path.read_text(encoding="utf-8"), TYPES[path.suffix]

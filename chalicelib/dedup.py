@@ -1,0 +1,87 @@
+"""Alert deduplication: which open incident a new alert folds into.
+
+The dedup item (service + dedup key -> incident id) is the lock: it is created
+in the transaction that opens an incident, on condition that no live item
+exists, so two racing triggers can never open two incidents for one alert.
+"""
+
+import hashlib
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import UpdateError
+
+from .config import settings
+from .models import Dedup
+
+# Stale keys linger this long before DynamoDB's TTL may delete them.
+EXPIRY_GRACE = timedelta(days=7)
+
+
+def key_for(service_name: str, title: str, explicit_key: str | None) -> tuple[str, bool]:
+    """The dedup key of an alert and whether the caller chose it.
+
+    The prefixes keep a caller's key from ever colliding with a derived one.
+    """
+    if explicit_key is not None:
+        return "key:" + explicit_key, True
+    digest = hashlib.sha256(f"{service_name}\x00{title}".encode()).hexdigest()
+    return "title:" + digest, False
+
+
+def window_start(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings().dedup_window_seconds)
+
+
+def _expiry(now: datetime) -> int:
+    return int((now + timedelta(seconds=settings().dedup_window_seconds) + EXPIRY_GRACE).timestamp())
+
+
+def fold(service_name: str, key: str, explicit: bool, now: datetime) -> Dedup | None:
+    """Record one more alert on the live dedup item and return it, or None when
+    there is no live item (the alert must open an incident).
+
+    Live means: it exists and, for a derived key, its last alert is within the
+    window. The window slides: each folded alert moves last_alert_at forward.
+    """
+    item = Dedup(service_name, key)
+    live = Dedup.incident_id.exists()
+    if not explicit:
+        live &= Dedup.last_alert_at >= window_start(now)
+    actions = [Dedup.last_alert_at.set(now), Dedup.alert_count.add(1)]
+    if not explicit:
+        actions.append(Dedup.expires_at.set(_expiry(now)))
+    try:
+        item.update(actions=actions, condition=live)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return item
+
+
+def claim(incident_id: int, service_name: str, key: str, explicit: bool, now: datetime, dead_incident_id: int | None):
+    """The dedup item and the condition under which a new incident may take it:
+    no live item exists, or the item still points at `dead_incident_id`, an
+    incident this request saw resolved."""
+    item = Dedup(
+        service_name,
+        key,
+        incident_id=incident_id,
+        explicit=explicit,
+        last_alert_at=now,
+        # An explicit key binds for as long as its incident is open: no expiry.
+        expires_at=None if explicit else _expiry(now),
+    )
+    free = Dedup.incident_id.does_not_exist()
+    if not explicit:
+        free |= Dedup.last_alert_at < window_start(now)
+    if dead_incident_id is not None:
+        free |= Dedup.incident_id == dead_incident_id
+    return item, free
+
+
+def release(service_name: str, key: str, incident_id: int):
+    """The dedup item to delete when `incident_id` resolves, and the condition that
+    it still belongs to that incident (a newer incident may have taken a stale key)."""
+    item = Dedup(service_name, key)
+    return item, (Dedup.incident_id == incident_id) | Dedup.incident_id.does_not_exist()

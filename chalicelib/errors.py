@@ -1,0 +1,47 @@
+"""Domain errors. Each carries its HTTP status; app.py maps them to responses in one place."""
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict:
+        body = {"error": self.message, "code": self.code}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+class Busy(DomainError):
+    """Contention or throttling that did not clear after retries: the caller should retry later."""
+
+    status = 503
+    code = "busy"

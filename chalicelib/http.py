@@ -1,0 +1,60 @@
+"""The HTTP edge: reading query parameters and mapping every error to the JSON
+error shape. The only place domain errors become status codes."""
+
+import functools
+import logging
+
+from chalice import Response
+from pynamodb.exceptions import PynamoDBException
+
+from .db import is_throttling
+from .errors import Busy, DomainError, InvalidInput
+
+log = logging.getLogger("oncall.http")
+
+JSON_BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+
+
+def error_response(error: DomainError) -> Response:
+    return Response(body=error.body(), status_code=error.status)
+
+
+def json_errors(view):
+    """Answer DomainErrors with their status and anything unexpected with a plain
+    500 JSON body (the trace goes to the log, never to the client)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DomainError as error:
+            return error_response(error)
+        except PynamoDBException as error:
+            if is_throttling(error):
+                return error_response(Busy("The database is throttling requests; retry shortly."))
+            log.exception("database error in %s", view.__name__)
+        except Exception:
+            log.exception("unexpected error in %s", view.__name__)
+        return Response(
+            body={"error": "Something went wrong on our side; it has been logged.", "code": "internal"},
+            status_code=500,
+        )
+
+    return wrapper
+
+
+def query_param(request, name: str) -> str | None:
+    params = request.query_params or {}
+    value = params.get(name)
+    if value is not None and len(value) > 1024:
+        raise InvalidInput(f"{name} is too long.", field=name)
+    return value
+
+
+def flag(request, name: str) -> bool:
+    value = (query_param(request, name) or "").lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise InvalidInput(f"{name} must be true or false.", field=name)

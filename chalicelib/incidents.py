@@ -1,0 +1,296 @@
+"""Incidents: trigger (with dedup), acknowledge, resolve, read and list."""
+
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import UpdateError
+
+from . import clock, dedup, metrics, notifications, oncall, pagination, status, timeline
+from .config import settings
+from .db import Transaction, TransactionCancelled
+from .errors import Busy, InvalidInput, InvalidTransition, NotFound
+from .models import Incident, Stats
+from .payloads import TriggerBody
+
+FEED = "incidents"
+# The due index has one partition: the sweep reads it as a single key range.
+DUE_PARTITION = "due"
+# Contended triggers retry; each retry means another request changed the state we read.
+MAX_ATTEMPTS = 6
+MAX_ID = 2**53
+
+_LIST_CURSORS = {
+    "feed": ({"feed": "S", "id": "N"}, "feed"),
+    "service": ({"service_name": "S", "id": "N"}, "service_name"),
+    "status": ({"status": "S", "id": "N"}, "status"),
+}
+
+
+def parse_id(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) < MAX_ID:
+        raise InvalidInput(f"Incident id must be a positive whole number, got {raw[:40]!r}.", field="id")
+    return int(raw)
+
+
+def public_dedup_key(stored_key: str) -> str | None:
+    return stored_key[len("key:") :] if stored_key.startswith("key:") else None
+
+
+def to_json(incident: Incident) -> dict:
+    return {
+        "id": incident.id,
+        "service_name": incident.service_name,
+        "title": incident.title,
+        "description": incident.description,
+        "severity": incident.severity,
+        "status": incident.status,
+        "assigned_to": incident.assigned_to,
+        "created_at": clock.iso(incident.created_at),
+        "created_by": incident.created_by,
+        "acknowledged_at": clock.iso(incident.acknowledged_at),
+        "acknowledged_by": incident.acknowledged_by,
+        "resolved_at": clock.iso(incident.resolved_at),
+        "resolved_by": incident.resolved_by,
+        "escalated_at": clock.iso(incident.escalated_at),
+        "escalation_level": incident.escalation_level,
+        "alert_count": incident.alert_count,
+        "last_alert_at": clock.iso(incident.last_alert_at),
+        "dedup_key": public_dedup_key(incident.dedup_key),
+    }
+
+
+def escalation_due(after: datetime) -> datetime:
+    return after + timedelta(seconds=settings().escalate_after_seconds)
+
+
+def escalation_stopped() -> list:
+    """Update actions that take an incident out of the sparse due index."""
+    return [Incident.due_partition.remove(), Incident.due_at.remove()]
+
+
+# --- trigger -----------------------------------------------------------------
+
+
+def trigger(body: TriggerBody) -> tuple[dict, bool]:
+    """Fold the alert into its open incident, or open one. Returns (json, created)."""
+    now = clock.now()
+    key, explicit = dedup.key_for(body.service_name, body.title, body.dedup_key)
+    dead_incident_id = None
+    for _ in range(MAX_ATTEMPTS):
+        live = dedup.fold(body.service_name, key, explicit, now)
+        if live is not None:
+            if _record_alert(live.incident_id, body, now):
+                return _folded_json(live, key), False
+            # The incident resolved between the two steps: this alert opens a new one.
+            dead_incident_id = live.incident_id
+        incident = _open(body, key, explicit, now, dead_incident_id)
+        if incident is not None:
+            notifications.triggered(incident)
+            return to_json(incident), True
+        # Another request opened the incident first; fold into it on the next pass.
+    raise Busy("Too many concurrent changes to this alert's incident; retry the request.")
+
+
+def _folded_json(live, key: str) -> dict:
+    return {
+        "id": live.incident_id,
+        "service_name": live.service_name,
+        "dedup_key": public_dedup_key(key),
+        "alert_count": live.alert_count,
+        "last_alert_at": clock.iso(live.last_alert_at),
+        "deduplicated": True,
+    }
+
+
+def _record_alert(incident_id: int, body: TriggerBody, now: datetime) -> bool:
+    tx = Transaction()
+    tx.update(
+        Incident(incident_id),
+        [Incident.alert_count.add(1), Incident.last_alert_at.set(now)],
+        condition=Incident.status.is_in(*status.OPEN),
+        tag="incident",
+    )
+    tx.put(timeline.entry(incident_id, "alert", body.user, f"Duplicate alert folded in: {body.title}", now))
+    metrics.count(tx, body.service_name, alerts=1)
+    try:
+        tx.commit()
+    except TransactionCancelled:
+        return False
+    return True
+
+
+def _next_number() -> int:
+    counter = Stats("counter", "incident")
+    counter.update(actions=[Stats.next_id.add(1)])
+    return int(counter.next_id)
+
+
+def _open(body: TriggerBody, key: str, explicit: bool, now: datetime, dead_incident_id: int | None):
+    shift = oncall.on_call_shift(body.service_name, now)
+    assignee = shift.user if shift else None
+    number = _next_number()
+    opened_by = f" by {body.user}" if body.user else ""
+    assigned = f"assigned to {assignee}" if assignee else "UNASSIGNED: nobody is on call"
+    incident = Incident(
+        number,
+        service_name=body.service_name,
+        title=body.title,
+        description=body.description,
+        severity=body.severity,
+        status=status.TRIGGERED,
+        dedup_key=key,
+        assigned_to=assignee,
+        created_at=now,
+        created_by=body.user,
+        escalation_level=0,
+        alert_count=1,
+        last_alert_at=now,
+        feed=FEED,
+        due_partition=DUE_PARTITION,
+        due_at=escalation_due(now),
+        events=[timeline.event("triggered", body.user, f"Triggered{opened_by}; {assigned}.", now)],
+    )
+    claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
+    tx = Transaction()
+    tx.put(incident, condition=Incident.id.does_not_exist())
+    tx.put(claim, condition=free, tag="dedup")
+    metrics.count(tx, body.service_name, total_incidents=1, alerts=1)
+    try:
+        tx.commit()
+    except TransactionCancelled as cancelled:
+        if "dedup" in cancelled.failed:
+            return None
+        raise
+    return incident
+
+
+# --- transitions ---------------------------------------------------------------
+
+
+def _refuse(action: str, incident_id: int) -> InvalidTransition:
+    current = get_item(incident_id)
+    return InvalidTransition(status.refusal(action, incident_id, current.status))
+
+
+def acknowledge(incident_id: int, actor: str | None) -> dict:
+    now = clock.now()
+    incident = Incident(incident_id)
+    try:
+        incident.update(
+            actions=[
+                Incident.status.set(status.ACKNOWLEDGED),
+                Incident.acknowledged_at.set(now),
+                Incident.acknowledged_by.set(actor),
+                timeline.recorded(timeline.event("acknowledged", actor, "Acknowledged.", now)),
+                *escalation_stopped(),
+            ],
+            condition=Incident.status.is_in(*status.ACKNOWLEDGE_FROM),
+        )
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise _refuse("acknowledge", incident_id) from None
+        raise
+    notifications.acknowledged(incident)
+    return to_json(incident)
+
+
+def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> dict:
+    """Resolve an incident. Responders may resolve only what they acknowledged; a
+    monitoring source closing its own alert may resolve from any open status.
+
+    The incident is read first because MTTA/MTTR are added to the stats in the
+    same transaction, and those sums need the incident's own timestamps.
+    """
+    allowed = status.SOURCE_RESOLVE_FROM if by_source else status.RESOLVE_FROM
+    incident = get_item(incident_id)
+    if incident.status not in allowed:
+        raise InvalidTransition(status.refusal("resolve", incident_id, incident.status))
+    now = clock.now()
+    message = "Resolved by its monitoring source." if by_source else "Resolved."
+    event = timeline.event("resolved", actor, message, now)
+    increments = {
+        "resolved_incidents": 1,
+        "resolve_seconds_sum": round((now - incident.created_at).total_seconds(), 3),
+    }
+    if incident.acknowledged_at is not None:
+        increments["resolved_acknowledged"] = 1
+        increments["ack_seconds_sum"] = round((incident.acknowledged_at - incident.created_at).total_seconds(), 3)
+
+    release_dedup = True
+    while True:
+        tx = Transaction()
+        tx.update(
+            Incident(incident_id),
+            [
+                Incident.status.set(status.RESOLVED),
+                Incident.resolved_at.set(now),
+                Incident.resolved_by.set(actor),
+                timeline.recorded(event),
+                *escalation_stopped(),
+            ],
+            condition=Incident.status == incident.status,
+            tag="incident",
+        )
+        metrics.count(tx, incident.service_name, **increments)
+        if release_dedup:
+            item, still_ours = dedup.release(incident.service_name, incident.dedup_key, incident_id)
+            tx.delete(item, condition=still_ours, tag="dedup")
+        try:
+            tx.commit()
+            break
+        except TransactionCancelled as cancelled:
+            if "incident" in cancelled.failed:
+                raise _refuse("resolve", incident_id) from None
+            # A newer incident took this stale dedup key; leave it to that incident.
+            release_dedup = False
+
+    incident.status = status.RESOLVED
+    incident.resolved_at = now
+    incident.resolved_by = actor
+    incident.events = (incident.events or []) + [event]
+    incident.due_partition = incident.due_at = None
+    notifications.resolved(incident)
+    return to_json(incident)
+
+
+# --- reads -----------------------------------------------------------------------
+
+
+def get_item(incident_id: int) -> Incident:
+    try:
+        return Incident.get(incident_id, consistent_read=True)
+    except Incident.DoesNotExist:
+        raise NotFound(f"There is no incident {incident_id}.") from None
+
+
+def detail(incident_id: int) -> dict:
+    incident = get_item(incident_id)
+    return {**to_json(incident), "timeline": timeline.history(incident)}
+
+
+def list_page(status_filter: str | None, service_name: str | None, limit: int, cursor: str | None) -> dict:
+    """Newest first. One Query per page; with both filters a page may hold fewer
+    than `limit` incidents (the status is filtered within the service's index)."""
+    if status_filter:
+        status_filter = status_filter.upper()
+        if status_filter not in status.ALL:
+            raise InvalidInput(f"status must be one of {', '.join(status.ALL)}.", field="status")
+    if service_name is not None and not service_name.strip():
+        raise InvalidInput("service_name must not be empty.", field="service_name")
+
+    if service_name:
+        index, partition, kind = Incident.service_index, service_name, "service"
+    elif status_filter:
+        index, partition, kind = Incident.status_index, status_filter, "status"
+    else:
+        index, partition, kind = Incident.feed_index, FEED, "feed"
+    index_keys, hash_name = _LIST_CURSORS[kind]
+    start = pagination.decode(cursor, {**index_keys, "id": "N"}, {hash_name: partition})
+    page = index.query(
+        partition,
+        scan_index_forward=False,
+        filter_condition=(Incident.status == status_filter) if service_name and status_filter else None,
+        page_size=limit,
+        last_evaluated_key=start,
+    )
+    items, resume_at = pagination.one_page(Incident, page)
+    return {"incidents": [to_json(incident) for incident in items], "next_cursor": pagination.encode(resume_at)}

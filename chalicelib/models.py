@@ -1,0 +1,205 @@
+"""The tables, one PynamoDB model each. These classes are the single definition of
+the schema: the local runtime creates tables from them and `make package` renders
+them into the CloudFormation template (see infra/render.py)."""
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from .config import settings
+
+
+def _meta(concept: str) -> type:
+    cfg = settings()
+
+    class Meta:
+        table_name = cfg.table_name(concept)
+        region = cfg.region
+        host = cfg.dynamodb_endpoint
+        billing_mode = "PAY_PER_REQUEST"
+
+    return Meta
+
+
+def _index(name: str, projection=AllProjection) -> type:
+    return type("Meta", (), {"index_name": name, "projection": projection()})
+
+
+# Every list index is keyed on a constant (or a service / status) and sorted by id,
+# so "newest first" is a Query with ScanIndexForward=False.
+class IncidentFeedIndex(GlobalSecondaryIndex):
+    Meta = _index("feed")
+    feed = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class IncidentServiceIndex(GlobalSecondaryIndex):
+    Meta = _index("by-service")
+    service_name = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class IncidentStatusIndex(GlobalSecondaryIndex):
+    Meta = _index("by-status")
+    status = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+# Sparse: only incidents still waiting for the next escalation step carry
+# due_partition/due_at, so the sweep reads what is due and nothing else.
+class IncidentDueIndex(GlobalSecondaryIndex):
+    Meta = _index("due")
+    due_partition = UnicodeAttribute(hash_key=True)
+    due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class IncidentEvent(MapAttribute):
+    """A transition recorded on the incident item itself, so that the one
+    UpdateItem which changes the status also writes its history."""
+
+    at = UTCDateTimeAttribute()
+    kind = UnicodeAttribute()
+    actor = UnicodeAttribute(null=True)
+    message = UnicodeAttribute()
+
+
+class Incident(Model):
+    Meta = _meta("incidents")
+    id = NumberAttribute(hash_key=True)
+    service_name = UnicodeAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    severity = UnicodeAttribute()
+    status = UnicodeAttribute()
+    dedup_key = UnicodeAttribute()
+    assigned_to = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    acknowledged_at = UTCDateTimeAttribute(null=True)
+    acknowledged_by = UnicodeAttribute(null=True)
+    resolved_at = UTCDateTimeAttribute(null=True)
+    resolved_by = UnicodeAttribute(null=True)
+    escalated_at = UTCDateTimeAttribute(null=True)
+    escalation_level = NumberAttribute(default=0)
+    alert_count = NumberAttribute(default=1)
+    last_alert_at = UTCDateTimeAttribute()
+    feed = UnicodeAttribute()
+    due_partition = UnicodeAttribute(null=True)
+    due_at = UTCDateTimeAttribute(null=True)
+    events = ListAttribute(of=IncidentEvent, default=list)
+
+    feed_index = IncidentFeedIndex()
+    service_index = IncidentServiceIndex()
+    status_index = IncidentStatusIndex()
+    due_index = IncidentDueIndex()
+
+
+class Dedup(Model):
+    """Service + dedup key -> the open incident it folds into."""
+
+    Meta = _meta("dedup")
+    service_name = UnicodeAttribute(hash_key=True)
+    dedup_key = UnicodeAttribute(range_key=True)
+    incident_id = NumberAttribute()
+    explicit = BooleanAttribute(default=False)
+    last_alert_at = UTCDateTimeAttribute()
+    alert_count = NumberAttribute(default=1)
+    # DynamoDB TTL (epoch seconds) clears keys whose window lapsed long ago.
+    expires_at = NumberAttribute(null=True)
+
+
+class ScheduleIdIndex(GlobalSecondaryIndex):
+    Meta = _index("by-id", KeysOnlyProjection)
+    id = UnicodeAttribute(hash_key=True)
+
+
+class ScheduleFeedIndex(GlobalSecondaryIndex):
+    Meta = _index("feed")
+    feed = UnicodeAttribute(hash_key=True)
+    shift_key = UnicodeAttribute(range_key=True)
+
+
+class Shift(Model):
+    """One on-call shift. The sort key starts with the end time, so the shifts
+    that have not ended are one key-range Query."""
+
+    Meta = _meta("schedules")
+    service_name = UnicodeAttribute(hash_key=True)
+    shift_key = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    user = UnicodeAttribute()
+    start_time = UTCDateTimeAttribute()
+    end_time = UTCDateTimeAttribute()
+    is_override = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+    feed = UnicodeAttribute()
+
+    id_index = ScheduleIdIndex()
+    feed_index = ScheduleFeedIndex()
+
+
+class LevelIdIndex(GlobalSecondaryIndex):
+    Meta = _index("by-id", KeysOnlyProjection)
+    id = UnicodeAttribute(hash_key=True)
+
+
+class LevelFeedIndex(GlobalSecondaryIndex):
+    Meta = _index("feed")
+    feed = UnicodeAttribute(hash_key=True)
+    service_level = UnicodeAttribute(range_key=True)
+
+
+class EscalationLevel(Model):
+    Meta = _meta("escalation-levels")
+    service_name = UnicodeAttribute(hash_key=True)
+    level = NumberAttribute(range_key=True)
+    id = UnicodeAttribute()
+    user = UnicodeAttribute(null=True)
+    notification_channel = UnicodeAttribute(default="log")
+    created_at = UTCDateTimeAttribute()
+    feed = UnicodeAttribute()
+    service_level = UnicodeAttribute()
+
+    id_index = LevelIdIndex()
+    feed_index = LevelFeedIndex()
+
+
+class Stats(Model):
+    """Running counters: kind "metrics" with scope "all" or "service#<name>",
+    and kind "counter" with scope "incident" for the incident number."""
+
+    Meta = _meta("stats")
+    kind = UnicodeAttribute(hash_key=True)
+    scope = UnicodeAttribute(range_key=True)
+    service_name = UnicodeAttribute(null=True)
+    next_id = NumberAttribute(null=True)
+    total_incidents = NumberAttribute(default=0)
+    escalated_incidents = NumberAttribute(default=0)
+    resolved_incidents = NumberAttribute(default=0)
+    resolved_acknowledged = NumberAttribute(default=0)
+    ack_seconds_sum = NumberAttribute(default=0)
+    resolve_seconds_sum = NumberAttribute(default=0)
+    alerts = NumberAttribute(default=0)
+
+
+class TimelineEntry(Model):
+    """Unbounded history (folded alerts, notes, notifications); transitions live
+    in Incident.events and the two are merged when an incident is read."""
+
+    Meta = _meta("timeline")
+    incident_id = NumberAttribute(hash_key=True)
+    entry_key = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    kind = UnicodeAttribute()
+    actor = UnicodeAttribute(null=True)
+    message = UnicodeAttribute()
+
+
+ALL_MODELS = (Incident, Dedup, Shift, EscalationLevel, Stats, TimelineEntry)

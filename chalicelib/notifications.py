@@ -1,0 +1,97 @@
+"""Paging people. For now the channel is the log: one structured JSON line per
+event plus the human line an engineer tailing the log reads."""
+
+import json
+import logging
+import sys
+
+from . import clock
+from .models import Incident
+
+_log = logging.getLogger("oncall.alerts")
+if not _log.handlers:
+    _handler = logging.StreamHandler(sys.stdout)
+    _handler.setFormatter(logging.Formatter("%(message)s"))
+    _log.addHandler(_handler)
+    _log.setLevel(logging.INFO)
+    _log.propagate = False
+
+
+def _emit(event: str, human: str, level: int = logging.INFO, **fields) -> None:
+    record = {"event": event, "at": clock.iso(clock.now()), **fields}
+    _log.log(level, json.dumps(record, ensure_ascii=False, default=str))
+    _log.log(level, human)
+
+
+def _summary(incident: Incident) -> dict:
+    return {
+        "incident_id": incident.id,
+        "service_name": incident.service_name,
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "assigned_to": incident.assigned_to,
+    }
+
+
+def triggered(incident: Incident) -> None:
+    assignee = incident.assigned_to or "UNASSIGNED"
+    _emit(
+        "incident.triggered",
+        f"🚨 ALERT 🚨 Service: {incident.service_name}, Incident ID: {incident.id}, Assigned To: {assignee}",
+        **_summary(incident),
+    )
+    if not incident.assigned_to:
+        no_one_on_call(incident)
+
+
+def no_one_on_call(incident: Incident) -> None:
+    _emit(
+        "oncall.none",
+        f"⚠️ Nobody is on call for {incident.service_name}: incident {incident.id} is UNASSIGNED",
+        logging.WARNING,
+        incident_id=incident.id,
+        service_name=incident.service_name,
+    )
+
+
+def acknowledged(incident: Incident) -> None:
+    _emit(
+        "incident.acknowledged",
+        f"✅ Incident acknowledged: {incident.id} ({incident.service_name}) by {incident.acknowledged_by or 'unknown'}",
+        **_summary(incident),
+        acknowledged_by=incident.acknowledged_by,
+    )
+
+
+def resolved(incident: Incident) -> None:
+    _emit(
+        "incident.resolved",
+        f"✔️ Incident resolved: {incident.id} ({incident.service_name}) by {incident.resolved_by or 'unknown'}",
+        **_summary(incident),
+        resolved_by=incident.resolved_by,
+    )
+
+
+def escalated(incident: Incident, target: str | None, channel: str | None) -> None:
+    who = f" Notifying {target} via {channel}" if target else ""
+    _emit(
+        "incident.escalated",
+        f"⚠️ INCIDENT ESCALATED ⚠️ Service: {incident.service_name}, Incident ID: {incident.id}, "
+        f"Level: {incident.escalation_level}.{who}",
+        logging.WARNING,
+        **_summary(incident),
+        escalation_level=incident.escalation_level,
+        notify=target,
+        channel=channel,
+    )
+
+
+def no_escalation_path(incident: Incident) -> None:
+    _emit(
+        "escalation.no_path",
+        f"❌ No escalation path defined for {incident.service_name} (incident {incident.id})",
+        logging.ERROR,
+        incident_id=incident.id,
+        service_name=incident.service_name,
+    )

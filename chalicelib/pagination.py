@@ -1,0 +1,64 @@
+"""Opaque cursors for every paginated list: the DynamoDB LastEvaluatedKey, encoded."""
+
+import base64
+import binascii
+import json
+
+from .errors import InvalidInput
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 25
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}.", field="limit")
+    return int(raw)
+
+
+def encode(last_evaluated_key: dict | None) -> str | None:
+    if not last_evaluated_key:
+        return None
+    raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str | None, expected: dict[str, str], fixed: dict[str, str]) -> dict | None:
+    """Decode a cursor and check it is a key of the index being read.
+
+    `expected` maps each key attribute to its DynamoDB type ("S" or "N");
+    `fixed` holds attribute values the cursor must repeat (the partition being
+    listed), so a cursor from one list cannot start a read of another.
+    """
+    if not cursor:
+        return None
+    refusal = InvalidInput("cursor is not one this list handed out; start again without it.", field="cursor")
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise refusal from None
+    if not isinstance(key, dict) or set(key) != set(expected):
+        raise refusal
+    for name, kind in expected.items():
+        value = key[name]
+        if not isinstance(value, dict) or list(value) != [kind] or not isinstance(value[kind], str):
+            raise refusal
+        if kind == "N" and not value[kind].lstrip("-").isdigit():
+            raise refusal
+    for name, value in fixed.items():
+        if key[name] != {"S": value}:
+            raise refusal
+    return key
+
+
+def one_page(model, results) -> tuple[list, dict | None]:
+    """Exactly one Query request: the items of its first page and the key to resume at.
+
+    PynamoDB's iterator would fetch further pages to fill a filtered page; a list
+    page here is always one round trip, so a filtered page may be short.
+    """
+    page = next(results.page_iter)
+    items = [model.from_raw_data(raw) for raw in page.get("Items", [])]
+    return items, results.page_iter.last_evaluated_key

@@ -1,0 +1,117 @@
+"""Request bodies as pydantic models: strict types, documented limits, unknown
+fields refused. `parse` turns the first problem into a 400 that names the field."""
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from . import clock
+from .errors import InvalidInput, PayloadTooLarge
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_DESCRIPTION_BYTES = 64 * 1024
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+def _utf8_within(limit: int):
+    def check(value: str) -> str:
+        if len(value.encode("utf-8")) > limit:
+            raise ValueError(f"must be at most {limit} bytes of UTF-8")
+        return value
+
+    return check
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_not_blank)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(_not_blank)]
+Description = Annotated[str, AfterValidator(_utf8_within(MAX_DESCRIPTION_BYTES))]
+DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_not_blank)]
+Severity = Literal["critical", "error", "warning", "info"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class TriggerBody(_Body):
+    service_name: Name
+    title: Title
+    description: Description = ""
+    severity: Severity = "critical"
+    dedup_key: DedupKey | None = None
+    user: Name | None = Field(default=None, description="who or what raised the alert")
+
+
+class ActorBody(_Body):
+    user: Name | None = None
+
+
+def _instant(value: str) -> datetime:
+    try:
+        return clock.parse_iso(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 time with a UTC offset, e.g. 2026-01-31T09:00:00Z") from None
+
+
+# Arrives as an ISO 8601 string; after validation the field holds an aware UTC datetime.
+Instant = Annotated[str, StringConstraints(max_length=64), AfterValidator(_instant)]
+
+
+class ShiftBody(_Body):
+    service_name: Name
+    user: Name
+    start_time: Instant
+    end_time: Instant
+    is_override: bool = False
+
+
+class LevelBody(_Body):
+    service_name: Name
+    level: int = Field(ge=1, le=100)
+    user: Name | None = None
+    notification_channel: Name = "log"
+
+
+def _describe(error: dict) -> tuple[str, str]:
+    field = ".".join(str(part) for part in error["loc"]) or "body"
+    kind = error["type"]
+    if kind == "missing":
+        return field, f"{field} is required."
+    if kind == "extra_forbidden":
+        return field, f"{field} is not a field this request accepts."
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return field, f"{field}: {message}."
+
+
+def parse(model: type[_Body], raw_body: bytes | None, *, required: bool = True) -> _Body:
+    """Parse a JSON request body into `model`, or raise InvalidInput naming the field."""
+    if raw_body and len(raw_body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES // 1024} KiB.", field="body")
+    if not raw_body or not raw_body.strip():
+        if required:
+            raise InvalidInput("The request needs a JSON object body.", field="body")
+        data = {}
+    else:
+        try:
+            data = json.loads(raw_body)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput(
+                "The request body is not valid JSON; send a JSON object with Content-Type: application/json.",
+                field="body",
+            ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object.", field="body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        field, message = _describe(error.errors()[0])
+        raise InvalidInput(message, field=field) from None

@@ -1,0 +1,38 @@
+"""The incident state machine.
+
+    TRIGGERED --ack--> ACKNOWLEDGED --resolve--> RESOLVED (terminal)
+    TRIGGERED --sweep--> ESCALATED --ack (late)--> ACKNOWLEDGED
+    ESCALATED --sweep--> ESCALATED (next level)
+
+Each transition is applied by a write conditioned on the statuses it may leave,
+so the check and the change are one atomic step in DynamoDB.
+"""
+
+TRIGGERED = "TRIGGERED"
+ACKNOWLEDGED = "ACKNOWLEDGED"
+ESCALATED = "ESCALATED"
+RESOLVED = "RESOLVED"
+
+ALL = (TRIGGERED, ACKNOWLEDGED, ESCALATED, RESOLVED)
+OPEN = (TRIGGERED, ACKNOWLEDGED, ESCALATED)
+
+# The statuses each action may start from.
+ACKNOWLEDGE_FROM = (TRIGGERED, ESCALATED)
+RESOLVE_FROM = (ACKNOWLEDGED,)
+# A monitoring source closing its own alert may do so from any open status.
+SOURCE_RESOLVE_FROM = OPEN
+ESCALATE_FROM = (TRIGGERED, ESCALATED)
+
+_WHY = {
+    ("acknowledge", ACKNOWLEDGED): "it is already acknowledged",
+    ("acknowledge", RESOLVED): "it is already resolved",
+    ("resolve", TRIGGERED): "acknowledge it first",
+    ("resolve", ESCALATED): "acknowledge it first",
+    ("resolve", RESOLVED): "it is already resolved",
+}
+
+
+def refusal(action: str, incident_id: int, current: str) -> str:
+    """The sentence an invalid transition answers with; it names the current status."""
+    why = _WHY.get((action, current), "that transition is not allowed")
+    return f"Cannot {action} incident {incident_id}: its status is {current}; {why}."

@@ -1,0 +1,39 @@
+"""An incident's history: transitions (kept on the incident item) merged with
+the timeline table's alerts, notes and notifications."""
+
+import uuid
+from datetime import datetime
+
+from . import clock, pagination
+from .models import Incident, IncidentEvent, TimelineEntry
+
+# Enough for a long incident; a storm of folded alerts is summarised by alert_count.
+MAX_ENTRIES = 200
+
+
+def event(kind: str, actor: str | None, message: str, at: datetime) -> IncidentEvent:
+    return IncidentEvent(at=at, kind=kind, actor=actor, message=message)
+
+
+def recorded(event: IncidentEvent):
+    """The update action that appends `event` to the incident's own history."""
+    return Incident.events.set(Incident.events.append([event]))
+
+
+def entry(incident_id: int, kind: str, actor: str | None, message: str, at: datetime) -> TimelineEntry:
+    # The random suffix keeps two entries written in the same microsecond apart.
+    key = f"{clock.iso(at)}#{uuid.uuid4().hex[:12]}"
+    return TimelineEntry(incident_id, key, at=at, kind=kind, actor=actor, message=message)
+
+
+def _as_json(item: IncidentEvent | TimelineEntry) -> dict:
+    return {"at": clock.iso(item.at), "kind": item.kind, "actor": item.actor, "message": item.message}
+
+
+def history(incident: Incident) -> list[dict]:
+    """Oldest first; of the timeline table, the newest MAX_ENTRIES (one Query page)."""
+    newest = TimelineEntry.query(incident.id, scan_index_forward=False, page_size=MAX_ENTRIES)
+    entries, _ = pagination.one_page(TimelineEntry, newest)
+    merged = [_as_json(e) for e in incident.events or []] + [_as_json(e) for e in entries]
+    merged.sort(key=lambda e: e["at"])
+    return merged

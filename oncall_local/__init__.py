@@ -1,0 +1,1 @@
+"""The local runtime behind `make run`: embedded DynamoDB, sweep timer, API and console."""

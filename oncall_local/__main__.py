@@ -1,0 +1,5 @@
+import sys
+
+from oncall_local.server import main
+
+sys.exit(main())

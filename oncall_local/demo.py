@@ -1,0 +1,47 @@
+"""A small demo so a fresh `make run` has something to look at. Goes through
+the same domain functions as the API."""
+
+import logging
+from datetime import timedelta
+
+from chalicelib import clock, escalation, incidents, oncall
+from chalicelib.payloads import LevelBody, ShiftBody, TriggerBody
+
+log = logging.getLogger("oncall.local")
+
+
+def seed() -> None:
+    now = clock.now()
+    start = now - timedelta(hours=1)
+    shifts = [
+        ("payments", "alice", start, now + timedelta(hours=11), False),
+        ("payments", "bob", now + timedelta(hours=11), now + timedelta(hours=23), False),
+        ("search", "carol", start, now + timedelta(days=7), False),
+        ("search", "dave", now, now + timedelta(hours=2), True),
+    ]
+    for service, user, begins, ends, override in shifts:
+        oncall.create_shift(
+            ShiftBody(
+                service_name=service,
+                user=user,
+                start_time=clock.iso(begins),
+                end_time=clock.iso(ends),
+                is_override=override,
+            )
+        )
+    for level, user in ((1, "bob"), (2, "erin")):
+        escalation.create_level(LevelBody(service_name="payments", level=level, user=user))
+    opened, _ = incidents.trigger(
+        TriggerBody(
+            service_name="payments",
+            title="Checkout error rate above 5%",
+            severity="critical",
+            description="5xx ratio on /checkout is 7.2% over 5 minutes.",
+            user="demo",
+        )
+    )
+    searching, _ = incidents.trigger(
+        TriggerBody(service_name="search", title="Index lag over 10 minutes", severity="warning", user="demo")
+    )
+    incidents.acknowledge(searching["id"], "dave")
+    log.info("demo seeded: incidents %s and %s, shifts for payments and search", opened["id"], searching["id"])

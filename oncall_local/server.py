@@ -1,0 +1,143 @@
+"""`make run`: everything the product needs, in one process, on 127.0.0.1:8000.
+
+1. Apply the `local` stage's environment from .chalice/config.json, as Chalice does.
+2. Start the embedded DynamoDB unless AWS_ENDPOINT_URL_DYNAMODB names another one.
+3. Create missing tables from the PynamoDB models; seed the demo unless ONCALL_DEMO=0.
+4. Run the escalation sweep on a timer (chalice local runs no scheduled functions).
+5. Serve the Chalice app (API and console) until Ctrl-C or SIGTERM.
+"""
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+
+PROJECT = Path(__file__).resolve().parent.parent
+STAGE = "local"
+
+log = logging.getLogger("oncall.local")
+
+
+def apply_stage_environment() -> dict:
+    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    stage_env = {**config.get("environment_variables", {}), **config["stages"][STAGE].get("environment_variables", {})}
+    for name, value in stage_env.items():
+        os.environ.setdefault(name, value)
+    return config
+
+
+class FastRequestHandler(ChaliceRequestHandler):
+    # The handler writes headers and body separately; without TCP_NODELAY a
+    # keep-alive client waits out the peer's delayed ACK (~40 ms) every request.
+    disable_nagle_algorithm = True
+
+
+class BacklogServer(ThreadedHTTPServer):
+    # The default listen backlog of 5 drops connections when dozens of clients connect at once.
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+class SweepTimer(threading.Thread):
+    def __init__(self, interval: float, sweep) -> None:
+        super().__init__(name="escalation-sweep", daemon=True)
+        self._interval = interval
+        self._sweep = sweep
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self._interval):
+            try:
+                result = self._sweep()
+                if result["escalated"]:
+                    log.info("sweep escalated %s", result["incidents"])
+            except Exception:
+                log.exception("escalation sweep failed; trying again next interval")
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for chatty in ("werkzeug", "pynamodb", "botocore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    if not _port_is_free(host, port):
+        print(f"Port {port} on {host} is in use; set PORT to another port.", file=sys.stderr)
+        return 1
+    config = apply_stage_environment()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+    emulator = None
+    if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
+        from oncall_local.emulator import Emulator
+
+        emulator = Emulator().start()
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = emulator.endpoint
+        log.info("embedded DynamoDB at %s (in memory: data lasts until the server stops)", emulator.endpoint)
+    else:
+        log.info("using DynamoDB at %s", os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+
+    sys.path.insert(0, str(PROJECT))
+    from app import app
+    from chalicelib import db, escalation
+    from chalicelib.config import settings
+    from chalicelib.models import ALL_MODELS
+    from oncall_local import demo
+
+    created = db.create_tables(ALL_MODELS)
+    if created:
+        log.info("created tables %s", ", ".join(created))
+    if created and os.environ.get("ONCALL_DEMO", "1") != "0":
+        demo.seed()
+    if os.environ.get("ONCALL_ADMIN_KEY"):
+        log.info("ONCALL_ADMIN_KEY is set; access control arrives with API keys and ignores it for now")
+
+    chalice_config = Config.create(
+        chalice_stage=STAGE, app_name=config["app_name"], project_dir=str(PROJECT), config_from_disk=config
+    )
+    # What chalice.local.create_local_server does before serving: give the app a
+    # thread-local current_request, so concurrent requests do not see each other's.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    server = LocalDevServer(app, chalice_config, host, port, handler_cls=FastRequestHandler, server_cls=BacklogServer)
+    sweeper = SweepTimer(settings().sweep_interval_seconds, escalation.sweep)
+    sweeper.start()
+
+    def stop(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"oncall is serving on http://{host}:{port} (API under /api/, console at /)", flush=True)
+    try:
+        server.server.serve_forever()
+    finally:
+        sweeper.stopped.set()
+        server.server.server_close()
+        if emulator:
+            emulator.stop()
+        print("oncall stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
