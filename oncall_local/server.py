@@ -62,6 +62,18 @@ class SweepTimer(threading.Thread):
                 log.exception("escalation sweep failed; trying again next interval")
 
 
+def _exit_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent (e.g. `make run`) dies, so killing
+    make does not leave the server and its DynamoDB behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -127,6 +139,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    _exit_with_parent()
     print(f"oncall is serving on http://{host}:{port} (API under /api/, console at /)", flush=True)
     try:
         server.server.serve_forever()
