@@ -5,6 +5,7 @@ from chalice import Chalice, Rate, Response
 from chalicelib import console, escalation, http, incidents, metrics, oncall, pagination, payloads
 
 app = Chalice(app_name="oncall")
+app.register_middleware(http.uniform_errors, "http")
 
 POST_BODY = {"content_types": http.JSON_BODY_TYPES}
 

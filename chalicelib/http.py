@@ -43,6 +43,20 @@ def json_errors(view):
     return wrapper
 
 
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_").removesuffix("_error")
+
+
+def uniform_errors(event, get_response):
+    """Chalice middleware: errors Chalice answers itself (405 wrong method, 415
+    media type) get the same {"error", "code"} shape as the product's own."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        response.body = {"error": f"{body['Message']}.", "code": _snake(body["Code"])}
+    return response
+
+
 def query_param(request, name: str) -> str | None:
     params = request.query_params or {}
     value = params.get(name)
