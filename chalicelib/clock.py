@@ -46,7 +46,11 @@ def to_millisecond(instant: datetime) -> datetime:
 
 def parse_iso(text: str) -> datetime:
     """Parse an ISO 8601 instant; a value without an offset is refused, not guessed."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError("has no UTC offset")
-    return value.astimezone(timezone.utc)
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        if value.tzinfo is None:
+            raise ValueError("has no UTC offset")
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00+01:00, which has no UTC equivalent
+        raise ValueError("is outside the representable range") from None

@@ -33,6 +33,9 @@ class Settings:
     dedup_window_seconds: int
     sweep_interval_seconds: int
     console_url: str
+    # Connections kept open to DynamoDB per table client. A Lambda serves one
+    # request at a time, but the local server runs a thread per request.
+    max_pool_connections: int = 64
 
     def table_name(self, concept: str) -> str:
         return f"{self.table_prefix}-{concept}"

@@ -7,7 +7,7 @@ import time
 from functools import lru_cache
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
@@ -26,7 +26,7 @@ THROTTLING_CODES = {
 @lru_cache(maxsize=1)
 def connection() -> Connection:
     cfg = settings()
-    return Connection(region=cfg.region, host=cfg.dynamodb_endpoint)
+    return Connection(region=cfg.region, host=cfg.dynamodb_endpoint, max_pool_connections=cfg.max_pool_connections)
 
 
 def is_throttling(error: PynamoDBException) -> bool:
@@ -128,7 +128,7 @@ def delete_by_public_id(model: type[Model], public_id: str, noun: str) -> None:
         raise missing
     try:
         keys[0].delete(condition=model.id == public_id)
-    except model.DeleteError as error:
+    except DeleteError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             raise missing from None
         raise

@@ -3,6 +3,8 @@
 import uuid
 from datetime import datetime
 
+from pynamodb.exceptions import PutError
+
 from . import clock, db, metrics, notifications, pagination, status, timeline
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict
@@ -40,7 +42,7 @@ def create_level(body: LevelBody) -> dict:
     )
     try:
         level.save(condition=EscalationLevel.level.does_not_exist())
-    except EscalationLevel.PutError as error:
+    except PutError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             raise Conflict(
                 f"{body.service_name} already has escalation level {body.level}; delete it first.",
@@ -89,11 +91,12 @@ def sweep() -> dict:
 
 
 def _escalate(incident: Incident, path: list[EscalationLevel], now: datetime) -> bool:
-    next_level = incident.escalation_level + 1
-    target = path[next_level - 1] if next_level <= len(path) else None
+    # Levels are numbered by the team and may have gaps (1, 3, 5): climb by number.
+    higher = [level for level in path if level.level > incident.escalation_level]
+    target = higher[0] if higher else None
     if target is not None:
         who = f"{target.user} via {target.notification_channel}" if target.user else target.notification_channel
-        message = f"Escalated to level {next_level}: notifying {who}."
+        message = f"Escalated to level {target.level}: notifying {who}."
     elif not path:
         message = f"No escalation path defined for {incident.service_name}."
     else:
@@ -105,8 +108,8 @@ def _escalate(incident: Incident, path: list[EscalationLevel], now: datetime) ->
         timeline.recorded(timeline.event("escalated", "escalation", message, now)),
     ]
     if target is not None:
-        actions.append(Incident.escalation_level.set(next_level))
-    has_next_step = target is not None and next_level < len(path)
+        actions.append(Incident.escalation_level.set(target.level))
+    has_next_step = len(higher) > 1
     if has_next_step:
         actions.append(Incident.due_at.set(escalation_due(now)))
     else:
@@ -134,7 +137,7 @@ def _escalate(incident: Incident, path: list[EscalationLevel], now: datetime) ->
     incident.status = status.ESCALATED
     incident.escalated_at = incident.escalated_at or now
     if target is not None:
-        incident.escalation_level = next_level
+        incident.escalation_level = target.level
         notifications.escalated(incident, target.user, target.notification_channel)
     else:
         notifications.escalated(incident, None, None)

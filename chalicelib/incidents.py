@@ -8,8 +8,8 @@ from . import clock, dedup, metrics, notifications, oncall, pagination, status, 
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, InvalidInput, InvalidTransition, NotFound
-from .models import Incident, Stats
-from .payloads import TriggerBody
+from .models import Incident, IncidentEvent, Stats
+from .payloads import TriggerBody, whole_number
 
 FEED = "incidents"
 # The due index has one partition: the sweep reads it as a single key range.
@@ -26,9 +26,10 @@ _LIST_CURSORS = {
 
 
 def parse_id(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) < MAX_ID:
+    number = whole_number(raw, 1, MAX_ID - 1)
+    if number is None:
         raise InvalidInput(f"Incident id must be a positive whole number, got {raw[:40]!r}.", field="id")
-    return int(raw)
+    return number
 
 
 def public_dedup_key(stored_key: str) -> str | None:
@@ -201,12 +202,32 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> 
     same transaction, and those sums need the incident's own timestamps.
     """
     allowed = status.SOURCE_RESOLVE_FROM if by_source else status.RESOLVE_FROM
-    incident = get_item(incident_id)
-    if incident.status not in allowed:
-        raise InvalidTransition(status.refusal("resolve", incident_id, incident.status))
-    now = clock.now()
-    message = "Resolved by its monitoring source." if by_source else "Resolved."
-    event = timeline.event("resolved", actor, message, now)
+    for _ in range(MAX_ATTEMPTS):
+        incident = get_item(incident_id)
+        if incident.status not in allowed:
+            raise InvalidTransition(status.refusal("resolve", incident_id, incident.status))
+        now = clock.now()
+        message = "Resolved by its monitoring source." if by_source else "Resolved."
+        event = timeline.event("resolved", actor, message, now)
+        if _commit_resolve(incident, actor, event, now):
+            break
+        # The status changed after the read (an ack or a sweep won the race): read
+        # again, so the sums use the timestamps that were actually committed.
+    else:
+        raise Busy("The incident is changing too fast to resolve; try again.")
+
+    incident.status = status.RESOLVED
+    incident.resolved_at = now
+    incident.resolved_by = actor
+    incident.events = (incident.events or []) + [event]
+    incident.due_partition = incident.due_at = None
+    notifications.resolved(incident)
+    return to_json(incident)
+
+
+def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent, now: datetime) -> bool:
+    """One transaction: the incident (conditioned on the status read), the stats
+    sums, and the dedup item released. False when the incident changed meanwhile."""
     increments = {
         "resolved_incidents": 1,
         "resolve_seconds_sum": round((now - incident.created_at).total_seconds(), 3),
@@ -214,12 +235,11 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> 
     if incident.acknowledged_at is not None:
         increments["resolved_acknowledged"] = 1
         increments["ack_seconds_sum"] = round((incident.acknowledged_at - incident.created_at).total_seconds(), 3)
-
     release_dedup = True
     while True:
         tx = Transaction()
         tx.update(
-            Incident(incident_id),
+            Incident(incident.id),
             [
                 Incident.status.set(status.RESOLVED),
                 Incident.resolved_at.set(now),
@@ -232,24 +252,16 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> 
         )
         metrics.count(tx, incident.service_name, **increments)
         if release_dedup:
-            item, still_ours = dedup.release(incident.service_name, incident.dedup_key, incident_id)
+            item, still_ours = dedup.release(incident.service_name, incident.dedup_key, incident.id)
             tx.delete(item, condition=still_ours, tag="dedup")
         try:
             tx.commit()
-            break
+            return True
         except TransactionCancelled as cancelled:
             if "incident" in cancelled.failed:
-                raise _refuse("resolve", incident_id) from None
+                return False
             # A newer incident took this stale dedup key; leave it to that incident.
             release_dedup = False
-
-    incident.status = status.RESOLVED
-    incident.resolved_at = now
-    incident.resolved_by = actor
-    incident.events = (incident.events or []) + [event]
-    incident.due_partition = incident.due_at = None
-    notifications.resolved(incident)
-    return to_json(incident)
 
 
 # --- reads -----------------------------------------------------------------------

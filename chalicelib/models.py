@@ -24,6 +24,7 @@ def _meta(concept: str) -> type:
         region = cfg.region
         host = cfg.dynamodb_endpoint
         billing_mode = "PAY_PER_REQUEST"
+        max_pool_connections = cfg.max_pool_connections
 
     return Meta
 

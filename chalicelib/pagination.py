@@ -3,19 +3,24 @@
 import base64
 import binascii
 import json
+import re
 
 from .errors import InvalidInput
+from .payloads import whole_number
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
+# A DynamoDB number as it appears in a key we handed out (ids and levels are integers).
+_KEY_NUMBER = re.compile(r"-?[0-9]{1,38}")
 
 
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = whole_number(raw, 1, MAX_LIMIT)
+    if limit is None:
         raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}.", field="limit")
-    return int(raw)
+    return limit
 
 
 def encode(last_evaluated_key: dict | None) -> str | None:
@@ -45,7 +50,7 @@ def decode(cursor: str | None, expected: dict[str, str], fixed: dict[str, str]) 
         value = key[name]
         if not isinstance(value, dict) or list(value) != [kind] or not isinstance(value[kind], str):
             raise refusal
-        if kind == "N" and not value[kind].lstrip("-").isdigit():
+        if kind == "N" and not _KEY_NUMBER.fullmatch(value[kind]):
             raise refusal
     for name, value in fixed.items():
         if key[name] != {"S": value}:

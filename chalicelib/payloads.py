@@ -2,6 +2,7 @@
 fields refused. `parse` turns the first problem into a 400 that names the field."""
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -12,6 +13,18 @@ from .errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_DESCRIPTION_BYTES = 64 * 1024
+
+
+# ASCII digits only: str.isdigit() would also accept "²" or Arabic-Indic digits.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,16}")
+
+
+def whole_number(raw: str | None, low: int, high: int) -> int | None:
+    """`raw` as an int when it is plain decimal digits within [low, high], else None."""
+    if raw is None or not _WHOLE_NUMBER.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
 
 
 def _not_blank(value: str) -> str:
