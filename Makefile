@@ -27,5 +27,23 @@ format: $(INSTALLED)
 test: lint
 	$(PY) -m pytest
 
+# `make package`: the prod stage as a SAM template (build/package/sam.json) plus the
+# Lambda code (build/package/deployment.zip), with the DynamoDB tables rendered from
+# chalicelib/models.py merged in. Packaging calls no AWS API, but Chalice insists on
+# a region, hence the default. See docs/deploy.md.
+STAGE = prod
+PACKAGE_DIR = build/package
+TABLES_FRAGMENT = build/tables-$(STAGE).json
+
+.PHONY: render-infra
+
+render-infra: $(INSTALLED)
+	$(PY) -m infra.render --stage $(STAGE) --output $(TABLES_FRAGMENT)
+
+package: render-infra
+	rm -rf $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
+	  --stage $(STAGE) --merge-template $(TABLES_FRAGMENT) $(PACKAGE_DIR)
+
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,0 +1,292 @@
+"""`make package` for the prod stage, checked end to end.
+
+The fixture runs the Makefile's `package` target (with the venv of the Python
+running pytest) into a temporary directory, from a shell that carries settings
+meant for the local runtime, then the tests read the SAM template it wrote:
+tables as the models declare them, least-privilege roles, the prod environment
+and nothing else, the escalation schedule, and a clean cfn-lint report.
+Nothing here talks to AWS; `chalice package` only fetches Linux wheels from PyPI
+(once: Chalice caches the built package under .chalice/deployments/).
+"""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
+
+from chalicelib.config import settings
+from chalicelib.models import ALL_MODELS
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = Path(sys.executable).parent.parent  # not resolved: a venv's python is a symlink
+STAGE = "prod"
+PREFIX = f"oncall-{STAGE}"
+
+# What a developer's shell may hold for `make run`; none of it may reach the package.
+SHELL_LEFTOVERS = {
+    "ONCALL_STAGE": "local",
+    "ONCALL_TABLE_PREFIX": "oncall-leaked",
+    "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8765",
+    "ONCALL_DEMO": "1",
+}
+
+ITEM_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+}
+LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+TABLE_ARNS = {f"arn:aws:dynamodb:*:*:table/{PREFIX}-*", f"arn:aws:dynamodb:*:*:table/{PREFIX}-*/index/*"}
+LOG_ARNS = {
+    f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}",
+    f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}:*",
+    f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}-*",
+}
+# Calls that need dynamodb:DescribeTable (or table management), which the roles do not grant.
+TABLE_CALLS = {"exists", "describe_table", "create_table", "delete_table", "update_ttl"}
+
+
+@pytest.fixture(autouse=True)
+def tables():
+    """Overrides the conftest fixture of this name: nothing here needs a DynamoDB table."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package")
+    fragment = out / f"tables-{STAGE}.json"
+    package_dir = out / "package"
+    environment = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    environment.update(SHELL_LEFTOVERS)
+    command = [
+        "make",
+        "--no-print-directory",
+        f"--assume-old={VENV}/.installed",
+        "package",
+        f"VENV={VENV}",
+        f"PACKAGE_DIR={package_dir}",
+        f"TABLES_FRAGMENT={fragment}",
+    ]
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
+    template_path = package_dir / "sam.json"
+    return {
+        "dir": package_dir,
+        "template_path": template_path,
+        "template": json.loads(template_path.read_text()),
+        "fragment": json.loads(fragment.read_text()),
+    }
+
+
+def of_type(template: dict, kind: str) -> dict:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def prod_table_name(model) -> str:
+    concept = model.Meta.table_name.removeprefix(settings().table_prefix + "-")
+    return f"{PREFIX}-{concept}"
+
+
+def keys_of(attributes) -> list[dict]:
+    """Key schema from attribute declarations, HASH first, without pynamodb's schema helpers."""
+    keys = [a for a in attributes if a.is_hash_key] + [a for a in attributes if a.is_range_key]
+    return [{"AttributeName": a.attr_name, "KeyType": "HASH" if a.is_hash_key else "RANGE"} for a in keys]
+
+
+def declared_indexes(model) -> dict:
+    return {name: value for name, value in vars(model).items() if isinstance(value, GlobalSecondaryIndex)}
+
+
+def expected_table(model) -> dict:
+    definitions = {}
+    table_attributes = list(model.get_attributes().values())
+    for attribute in table_attributes:
+        if attribute.is_hash_key or attribute.is_range_key:
+            definitions[attribute.attr_name] = attribute.attr_type
+    indexes = {}
+    for index in declared_indexes(model).values():
+        meta = index.Meta
+        index_attributes = list(meta.attributes.values())
+        for attribute in index_attributes:
+            if attribute.is_hash_key or attribute.is_range_key:
+                assert definitions.setdefault(attribute.attr_name, attribute.attr_type) == attribute.attr_type
+        projection = {"ProjectionType": meta.projection.projection_type}
+        if meta.projection.non_key_attributes:
+            projection["NonKeyAttributes"] = list(meta.projection.non_key_attributes)
+        indexes[meta.index_name] = {"KeySchema": keys_of(index_attributes), "Projection": projection}
+    return {"KeySchema": keys_of(table_attributes), "definitions": definitions, "indexes": indexes}
+
+
+def test_every_model_is_a_table_with_exactly_its_keys_and_indexes(package):
+    tables = of_type(package["template"], "AWS::DynamoDB::Table")
+    by_name = {t["Properties"]["TableName"]: t for t in tables.values()}
+    assert sorted(by_name) == sorted(prod_table_name(model) for model in ALL_MODELS)
+
+    for model in ALL_MODELS:
+        assert not any(isinstance(v, LocalSecondaryIndex) for v in vars(model).values()), model.__name__
+        table = by_name[prod_table_name(model)]
+        properties = table["Properties"]
+        expected = expected_table(model)
+
+        assert properties["KeySchema"] == expected["KeySchema"], model.__name__
+        definitions = properties["AttributeDefinitions"]
+        assert len({d["AttributeName"] for d in definitions}) == len(definitions), model.__name__
+        assert {d["AttributeName"]: d["AttributeType"] for d in definitions} == expected["definitions"]
+
+        rendered = {i["IndexName"]: i for i in properties.get("GlobalSecondaryIndexes", [])}
+        assert len(rendered) == len(properties.get("GlobalSecondaryIndexes", []))
+        assert rendered.keys() == expected["indexes"].keys(), model.__name__
+        for name, index in rendered.items():
+            assert index == {"IndexName": name, **expected["indexes"][name]}, f"{model.__name__}.{name}"
+        assert "LocalSecondaryIndexes" not in properties
+
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert "ProvisionedThroughput" not in properties
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_the_template_holds_the_rendered_tables_unchanged(package):
+    for name, resource in package["fragment"]["Resources"].items():
+        assert package["template"]["Resources"][name] == resource, name
+
+
+def test_only_dedup_items_expire(package):
+    tables = of_type(package["template"], "AWS::DynamoDB::Table").values()
+    ttl = {t["Properties"]["TableName"]: t["Properties"].get("TimeToLiveSpecification") for t in tables}
+    assert ttl.pop(f"{PREFIX}-dedup") == {"AttributeName": "expires_at", "Enabled": True}
+    assert set(ttl.values()) == {None}
+
+
+def test_roles_grant_only_what_the_functions_call(package):
+    template = package["template"]
+    functions = of_type(template, "AWS::Serverless::Function")
+    roles = of_type(template, "AWS::IAM::Role")
+    assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()} == set(roles)
+    assert not any("Policies" in f["Properties"] for f in functions.values())
+    policy_file = json.loads((ROOT / ".chalice" / f"policy-{STAGE}.json").read_text())
+
+    for name, role in roles.items():
+        assert "ManagedPolicyArns" not in role["Properties"], name
+        [policy] = role["Properties"]["Policies"]
+        assert policy["PolicyDocument"] == policy_file, name
+        granted = set()
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert "NotAction" not in statement and "NotResource" not in statement
+            actions = set(listed(statement["Action"]))
+            resources = set(listed(statement["Resource"]))
+            assert not any("*" in action for action in actions), actions
+            if actions <= ITEM_ACTIONS:
+                assert resources == TABLE_ARNS, name
+            else:
+                assert actions == LOG_ACTIONS and resources == LOG_ARNS, name
+            granted |= actions
+        assert granted == ITEM_ACTIONS | LOG_ACTIONS, name
+        assert not granted & {"dynamodb:Scan", "dynamodb:CreateTable", "dynamodb:DescribeTable"}
+
+
+def test_the_dev_policy_is_the_prod_policy_on_dev_resources():
+    prod = (ROOT / ".chalice" / "policy-prod.json").read_text()
+    dev = (ROOT / ".chalice" / "policy-dev.json").read_text()
+    assert json.loads(dev) == json.loads(prod.replace("oncall-prod", "oncall-dev"))
+
+
+class _TableCalls(ast.NodeVisitor):
+    """Collects (enclosing function, method) for calls like `Model.exists()` or `model.create_table()`:
+    a table-level method called on a plain name (an attribute's `.exists()` condition is not one)."""
+
+    def __init__(self) -> None:
+        self.found: set[tuple[str | None, str]] = set()
+        self._functions: list[str] = []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._functions.append(node.name)
+        self.generic_visit(node)
+        self._functions.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.attr in TABLE_CALLS:
+            self.found.add((self._functions[-1] if self._functions else None, func.attr))
+        self.generic_visit(node)
+
+
+def table_calls(path: Path) -> set[tuple[str | None, str]]:
+    visitor = _TableCalls()
+    visitor.visit(ast.parse(path.read_text()))
+    return visitor.found
+
+
+def test_the_functions_never_need_table_management_permissions():
+    """The roles leave out DescribeTable: only db.create_tables, which the local runtime
+    and the tests call, touches table metadata. A new caller needs the policy widened."""
+    for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
+        calls = table_calls(path)
+        if path == ROOT / "chalicelib" / "db.py":
+            assert {function for function, _ in calls} <= {"create_tables"}, calls
+        else:
+            assert not calls, f"{path.relative_to(ROOT)} calls {sorted(calls)}"
+            assert "create_tables" not in path.read_text(), path.relative_to(ROOT)
+
+
+def test_functions_get_the_prod_stage_and_nothing_from_the_shell(package):
+    functions = of_type(package["template"], "AWS::Serverless::Function")
+    assert functions
+    for name, function in functions.items():
+        assert function["Properties"]["Environment"] == {"Variables": {"ONCALL_STAGE": STAGE}}, name
+    assert "Globals" not in package["template"]
+    text = package["template_path"].read_text()
+    for value in SHELL_LEFTOVERS.values():
+        if value not in ("1", "local"):
+            assert value not in text
+
+
+def test_the_escalation_sweep_is_scheduled_every_minute(package):
+    functions = of_type(package["template"], "AWS::Serverless::Function")
+    handlers = {f["Properties"]["Handler"]: f for f in functions.values()}
+    assert set(handlers) == {"app.app", "app.escalation_sweep"}
+    assert list(handlers["app.escalation_sweep"]["Properties"]["Events"].values()) == [
+        {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+    ]
+
+
+def test_the_deployment_package_holds_the_app_and_linux_dependencies(package):
+    with zipfile.ZipFile(package["dir"] / "deployment.zip") as archive:
+        names = archive.namelist()
+    assert {"app.py", "chalicelib/models.py", "chalicelib/config.py"} <= set(names)
+    assert any(n.startswith("pynamodb/") for n in names)
+    assert any(n.startswith("pydantic_core/_pydantic_core.") and "linux" in n for n in names)
+    assert not [n for n in names if n.split("/")[0] in ("tests", "infra", "oncall_local", "build")]
+
+
+def test_cfn_lint_reports_no_errors(package):
+    lint = subprocess.run(
+        [str(VENV / "bin" / "cfn-lint"), "--format", "json", str(package["template_path"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # The exit status is a bit mask: 2 errors, 4 warnings, 8 informational; 1 means cfn-lint failed.
+    assert lint.returncode & 1 == 0, lint.stderr
+    findings = json.loads(lint.stdout or "[]")
+    for finding in findings:
+        print(f"cfn-lint {finding['Level']} {finding['Rule']['Id']}: {finding['Message']}")
+    assert [f for f in findings if f["Level"] == "Error"] == []
+    assert lint.returncode & 2 == 0
