@@ -1,20 +1,39 @@
-"""Routes and event handlers: read the request, call chalicelib, return."""
+"""Routes and event handlers: read the request, call chalicelib, return.
+
+Every route names the roles it admits (chalicelib/access.py); `route` checks the
+caller's key before the view runs and records the operation for the OpenAPI document."""
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import console, escalation, http, incidents, metrics, oncall, pagination, payloads
+from chalicelib import (
+    console,
+    escalation,
+    http,
+    incidents,
+    keys,
+    metrics,
+    oncall,
+    openapi,
+    pagination,
+    payloads,
+)
+from chalicelib.access import MANAGE, PUBLIC, READ, RESPOND, TRIGGER
 
 app = Chalice(app_name="oncall")
 app.register_middleware(http.uniform_errors, "http")
 
-POST_BODY = {"content_types": http.JSON_BODY_TYPES}
+API = openapi.Catalogue()
 
 
-def route(path: str, **options):
-    """app.route with every error answered as JSON (see chalicelib/http.py)."""
+def route(path: str, *methods: str, admits: frozenset[str], summary: str, **spec):
+    """app.route with access control, JSON errors and an entry in the API catalogue.
+    `spec` describes the operation for OpenAPI: body, query, status, responses."""
 
     def register(view):
-        return app.route(path, **options)(http.json_errors(view))
+        operations = [API.add(path, method, admits=admits, summary=summary, **spec) for method in methods]
+        options = {"content_types": http.JSON_BODY_TYPES} if operations[0].takes_body else {}
+        guarded = http.endpoint(view, admits, _request)
+        return app.route(path, methods=list(methods), **options)(guarded)
 
     return register
 
@@ -27,69 +46,104 @@ def _body(model, *, required: bool = True):
     return payloads.parse(model, _request().raw_body, required=required)
 
 
+def _query(name: str) -> str | None:
+    return http.query_param(_request(), name)
+
+
 def _limit() -> int:
-    return pagination.parse_limit(http.query_param(_request(), "limit"))
+    return pagination.parse_limit(_query("limit"))
 
 
-# --- health and console ---------------------------------------------------------
+def _created(body: dict) -> Response:
+    return Response(body=body, status_code=201)
 
 
-@route("/api/health", methods=["GET"])
+# --- health, console and the API document --------------------------------------------
+
+
+@route("/api/health", "GET", admits=PUBLIC, summary="Liveness check")
 def health():
     return {"status": "ok"}
 
 
-@route("/", methods=["GET"])
+@route("/", "GET", admits=PUBLIC, summary="The web console", html=True)
 def console_index():
-    return console_file("index.html")
+    return _console_asset("index.html")
 
 
-@route("/console/{name}", methods=["GET"])
+@route("/console/{name}", "GET", admits=PUBLIC, summary="A file of the web console", html=True)
 def console_file(name):
+    return _console_asset(name)
+
+
+def _console_asset(name: str) -> Response:
     content, content_type = console.asset(name)
     return Response(body=content, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
 
 
-# --- incidents --------------------------------------------------------------------
+@route("/api/openapi.json", "GET", admits=TRIGGER, summary="This API as an OpenAPI 3 document")
+def openapi_document():
+    return API.document()
 
 
-@route("/api/incidents/trigger", methods=["POST"], **POST_BODY)
-def trigger_incident():
-    incident, created = incidents.trigger(_body(payloads.TriggerBody))
-    if created:
-        return Response(body=incident, status_code=201)
-    return incident
+@route("/api/me", "GET", admits=TRIGGER, summary="The key making this call: its role, user and services")
+def whoami(caller):
+    return caller.describe()
 
 
-@route("/api/incidents/{incident_id}/acknowledge", methods=["PUT", "POST"], **POST_BODY)
-def acknowledge_incident(incident_id):
+# --- incidents --------------------------------------------------------------------------
+
+
+@route(
+    "/api/incidents/trigger",
+    "POST",
+    admits=TRIGGER,
+    summary="Open an incident, or fold the alert into the open incident with the same dedup key",
+    body=payloads.TriggerBody,
+    responses={201: "a new incident", 200: "folded into an open incident (deduplicated: true)"},
+)
+def trigger_incident(caller):
+    body = _body(payloads.TriggerBody)
+    caller.require_service(body.service_name)
+    incident, created = incidents.trigger(body, caller.actor)
+    return _created(incident) if created else incident
+
+
+# Acknowledge and resolve take PUT or POST, with an optional body the original API sent.
+TRANSITION = {"admits": RESPOND, "body": payloads.ActorBody, "body_required": False}
+
+
+@route("/api/incidents/{incident_id}/acknowledge", "PUT", "POST", summary="Acknowledge an incident", **TRANSITION)
+def acknowledge_incident(caller, incident_id):
     number = incidents.parse_id(incident_id)
-    return incidents.acknowledge(number, _body(payloads.ActorBody, required=False).user)
+    _body(payloads.ActorBody, required=False)
+    return incidents.acknowledge(number, caller.actor)
 
 
-@route("/api/incidents/{incident_id}/resolve", methods=["PUT", "POST"], **POST_BODY)
-def resolve_incident(incident_id):
+@route("/api/incidents/{incident_id}/resolve", "PUT", "POST", summary="Resolve an acknowledged incident", **TRANSITION)
+def resolve_incident(caller, incident_id):
     number = incidents.parse_id(incident_id)
-    return incidents.resolve(number, _body(payloads.ActorBody, required=False).user)
+    _body(payloads.ActorBody, required=False)
+    return incidents.resolve(number, caller.actor)
 
 
-@route("/api/incidents/{incident_id}", methods=["GET"])
+@route("/api/incidents/{incident_id}", "GET", admits=READ, summary="An incident and its timeline")
 def get_incident(incident_id):
     return incidents.detail(incidents.parse_id(incident_id))
 
 
-@route("/api/incidents/list/all", methods=["GET"])
+@route(
+    "/api/incidents/list/all",
+    "GET",
+    admits=READ,
+    summary="Incidents, newest first",
+    query=("status", "service_name", "limit", "cursor"),
+)
 def list_incidents():
-    request = _request()
-    return incidents.list_page(
-        http.query_param(request, "status"),
-        http.query_param(request, "service_name"),
-        _limit(),
-        http.query_param(request, "cursor"),
-    )
+    return incidents.list_page(_query("status"), _query("service_name"), _limit(), _query("cursor"))
 
 
-@route("/api/incidents/escalate/check", methods=["POST"], **POST_BODY)
+@route("/api/incidents/escalate/check", "POST", admits=RESPOND, summary="Run the escalation sweep now")
 def escalate_check():
     return escalation.sweep()
 
@@ -99,66 +153,112 @@ def escalation_sweep(event):
     return escalation.sweep()
 
 
-# --- metrics ------------------------------------------------------------------------
+# --- metrics -------------------------------------------------------------------------------
 
 
-@route("/api/metrics", methods=["GET"])
+@route(
+    "/api/metrics",
+    "GET",
+    admits=READ,
+    summary="MTTA, MTTR and counts, overall or of one service",
+    query=("service_name",),
+)
 def get_metrics():
-    return metrics.read(http.query_param(_request(), "service_name"))
+    return metrics.read(_query("service_name"))
 
 
-@route("/api/metrics/services", methods=["GET"])
+@route("/api/metrics/services", "GET", admits=READ, summary="Metrics of each service", query=("limit", "cursor"))
 def get_service_metrics():
-    return metrics.per_service(_limit(), http.query_param(_request(), "cursor"))
+    return metrics.per_service(_limit(), _query("cursor"))
 
 
-# --- on-call schedules ----------------------------------------------------------------
+# --- on-call schedules -----------------------------------------------------------------------
 
 
-@route("/api/oncall/schedules", methods=["GET"])
+@route(
+    "/api/oncall/schedules",
+    "GET",
+    admits=READ,
+    summary="Shifts and overrides",
+    query=("service_name", "include_ended", "limit", "cursor"),
+)
 def list_schedules():
-    request = _request()
     return oncall.list_shifts(
-        http.query_param(request, "service_name"),
-        http.flag(request, "include_ended"),
-        _limit(),
-        http.query_param(request, "cursor"),
+        _query("service_name"), http.flag(_request(), "include_ended"), _limit(), _query("cursor")
     )
 
 
-@route("/api/oncall/schedules", methods=["POST"], **POST_BODY)
+@route(
+    "/api/oncall/schedules",
+    "POST",
+    admits=MANAGE,
+    summary="Add a shift or override",
+    body=payloads.ShiftBody,
+    status=201,
+)
 def create_schedule():
-    return Response(body=oncall.create_shift(_body(payloads.ShiftBody)), status_code=201)
+    return _created(oncall.create_shift(_body(payloads.ShiftBody)))
 
 
-@route("/api/oncall/schedules/{schedule_id}", methods=["DELETE"])
+@route("/api/oncall/schedules/{schedule_id}", "DELETE", admits=MANAGE, summary="Remove a shift", status=204)
 def delete_schedule(schedule_id):
     oncall.delete_shift(schedule_id)
     return Response(body="", status_code=204)
 
 
-@route("/api/oncall/current", methods=["GET"])
+@route("/api/oncall/current", "GET", admits=READ, summary="Who is on call now for a service", query=("service_name",))
 def current_oncall():
-    return oncall.current(http.query_param(_request(), "service_name"))
+    return oncall.current(_query("service_name"))
 
 
-# --- escalation levels -------------------------------------------------------------------
+# --- escalation levels -------------------------------------------------------------------------
 
 
-@route("/api/escalation/levels", methods=["GET"])
+@route(
+    "/api/escalation/levels", "GET", admits=READ, summary="Escalation levels", query=("service_name", "limit", "cursor")
+)
 def list_levels():
-    request = _request()
-    return escalation.list_levels(
-        http.query_param(request, "service_name"), _limit(), http.query_param(request, "cursor")
-    )
+    return escalation.list_levels(_query("service_name"), _limit(), _query("cursor"))
 
 
-@route("/api/escalation/levels", methods=["POST"], **POST_BODY)
+@route(
+    "/api/escalation/levels",
+    "POST",
+    admits=MANAGE,
+    summary="Add an escalation level",
+    body=payloads.LevelBody,
+    status=201,
+)
 def create_level():
-    return Response(body=escalation.create_level(_body(payloads.LevelBody)), status_code=201)
+    return _created(escalation.create_level(_body(payloads.LevelBody)))
 
 
-@route("/api/escalation/levels/{level_id}", methods=["DELETE"])
+@route("/api/escalation/levels/{level_id}", "DELETE", admits=MANAGE, summary="Remove an escalation level", status=204)
 def delete_level(level_id):
     escalation.delete_level(level_id)
     return Response(body="", status_code=204)
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+
+@route("/api/keys", "GET", admits=MANAGE, summary="API keys (never their tokens)", query=("limit", "cursor"))
+def list_keys():
+    return keys.list_page(_limit(), _query("cursor"))
+
+
+@route(
+    "/api/keys",
+    "POST",
+    admits=MANAGE,
+    summary="Create an API key; the answer holds its token, shown this once",
+    body=payloads.KeyBody,
+    status=201,
+)
+def create_key(caller):
+    return _created(keys.create(_body(payloads.KeyBody), caller.actor))
+
+
+@route("/api/keys/{key_id}", "DELETE", admits=MANAGE, summary="Revoke an API key")
+def revoke_key(key_id):
+    return keys.revoke(key_id)

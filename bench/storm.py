@@ -12,6 +12,7 @@ created, every trigger was counted, and nothing failed.
 import argparse
 import http.client
 import json
+import os
 import random
 import statistics
 import sys
@@ -26,8 +27,9 @@ from urllib.parse import quote, urlsplit
 class Client:
     """One thread's HTTP client: a new connection per request, or one kept alive."""
 
-    def __init__(self, host: str, port: int, keep_alive: bool, timeout: float) -> None:
+    def __init__(self, host: str, port: int, keep_alive: bool, timeout: float, token: str) -> None:
         self.host, self.port, self.keep_alive, self.timeout = host, port, keep_alive, timeout
+        self.token = token
         self._connection: http.client.HTTPConnection | None = None
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -37,6 +39,7 @@ class Client:
 
     def send(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         headers = {} if self.keep_alive else {"Connection": "close"}
+        headers["Authorization"] = f"Bearer {self.token}"
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -77,12 +80,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--keep-alive", action="store_true", help="reuse one HTTP connection per client thread")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response")
     parser.add_argument("--seed", type=int, help="shuffle seed (default: random)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("ONCALL_API_KEY") or os.environ.get("ONCALL_ADMIN_KEY"),
+        help="an admin or responder API key (default: $ONCALL_API_KEY, else $ONCALL_ADMIN_KEY)",
+    )
     args = parser.parse_args(argv)
     if args.alerts < 1 or args.triggers < args.alerts or args.clients < 1:
         parser.error("need alerts >= 1, triggers >= alerts and clients >= 1")
     parts = urlsplit(args.url)
     if parts.scheme != "http" or not parts.hostname:
         parser.error("--url must look like http://HOST:PORT")
+    if not args.token:
+        parser.error("give an API key: --token, or set ONCALL_API_KEY (make run prints an admin key)")
     return args
 
 
@@ -98,7 +108,7 @@ def storm(args: argparse.Namespace, service: str) -> dict:
 
     def client() -> Client:
         if not hasattr(local, "client"):
-            local.client = Client(host, port, args.keep_alive, args.timeout)
+            local.client = Client(host, port, args.keep_alive, args.timeout, args.token)
             with clients_lock:
                 clients.append(local.client)
         return local.client
@@ -138,7 +148,7 @@ def storm(args: argparse.Namespace, service: str) -> dict:
 def count_alerts(args: argparse.Namespace, service: str) -> tuple[int, int]:
     """(incidents, sum of alert_count) for the service, read page by page through the list API."""
     parts = urlsplit(args.url)
-    client = Client(parts.hostname, parts.port or 80, False, args.timeout)
+    client = Client(parts.hostname, parts.port or 80, False, args.timeout, args.token)
     incidents = alerts = 0
     cursor = None
     while True:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, *, minimum: int = 1) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -18,8 +18,8 @@ def _int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise RuntimeError(f"{name} must be a whole number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise RuntimeError(f"{name} must be positive, got {value}")
+    if value < minimum:
+        raise RuntimeError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
@@ -33,6 +33,8 @@ class Settings:
     dedup_window_seconds: int
     sweep_interval_seconds: int
     console_url: str
+    key_cache_seconds: int
+    admin_key: str | None
     # Connections kept open to DynamoDB per table client. A Lambda serves one
     # request at a time, but the local server runs a thread per request.
     max_pool_connections: int = 64
@@ -53,4 +55,6 @@ def settings() -> Settings:
         dedup_window_seconds=_int("ONCALL_DEDUP_WINDOW_SECONDS", 300),
         sweep_interval_seconds=_int("ONCALL_SWEEP_INTERVAL_SECONDS", 60),
         console_url=os.environ.get("ONCALL_CONSOLE_URL", "").rstrip("/"),
+        key_cache_seconds=_int("ONCALL_KEY_CACHE_SECONDS", 0, minimum=0),
+        admin_key=os.environ.get("ONCALL_ADMIN_KEY") or None,
     )

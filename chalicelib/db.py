@@ -117,18 +117,22 @@ def create_tables(models) -> list[str]:
 PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def delete_by_public_id(model: type[Model], public_id: str, noun: str) -> None:
-    """Delete the item whose `id` attribute is public_id, found through the model's
-    keys-only `id_index` (the table itself is keyed for its read path, not by id)."""
+def keys_by_public_id(model: type[Model], public_id: str, noun: str) -> Model:
+    """The table key of the item whose `id` attribute is public_id, found through
+    the model's keys-only `id_index` (the tables are keyed for their read paths)."""
     if not PUBLIC_ID.fullmatch(public_id):
         raise InvalidInput(f"A {noun} id is 32 hexadecimal characters, got {public_id[:40]!r}.", field="id")
-    missing = NotFound(f"There is no {noun} with id {public_id}.")
     keys = list(model.id_index.query(public_id, limit=1))
     if not keys:
-        raise missing
+        raise NotFound(f"There is no {noun} with id {public_id}.")
+    return keys[0]
+
+
+def delete_by_public_id(model: type[Model], public_id: str, noun: str) -> None:
+    item = keys_by_public_id(model, public_id, noun)
     try:
-        keys[0].delete(condition=model.id == public_id)
+        item.delete(condition=model.id == public_id)
     except DeleteError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
-            raise missing from None
+            raise NotFound(f"There is no {noun} with id {public_id}.") from None
         raise

@@ -4,6 +4,7 @@
 class DomainError(Exception):
     status = 400
     code = "bad_request"
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -23,6 +24,21 @@ class InvalidInput(DomainError):
 
 class InvalidTransition(DomainError):
     code = "invalid_transition"
+
+
+class Unauthenticated(DomainError):
+    """No key, or one that is unknown or revoked."""
+
+    status = 401
+    code = "unauthenticated"
+    headers = {"WWW-Authenticate": 'Bearer realm="oncall"'}
+
+
+class Forbidden(DomainError):
+    """A valid key whose role or services do not allow the call."""
+
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(DomainError):

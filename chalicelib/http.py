@@ -2,11 +2,13 @@
 error shape. The only place domain errors become status codes."""
 
 import functools
+import inspect
 import logging
 
 from chalice import Response
 from pynamodb.exceptions import PynamoDBException
 
+from . import access
 from .db import is_throttling
 from .errors import Busy, DomainError, InvalidInput
 
@@ -16,7 +18,7 @@ JSON_BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "tex
 
 
 def error_response(error: DomainError) -> Response:
-    return Response(body=error.body(), status_code=error.status)
+    return Response(body=error.body(), status_code=error.status, headers=dict(error.headers))
 
 
 def json_errors(view):
@@ -41,6 +43,21 @@ def json_errors(view):
         )
 
     return wrapper
+
+
+def endpoint(view, admits: frozenset[str], current_request):
+    """The view behind the access check, with every error answered as JSON. A view
+    with a `caller` parameter receives the caller (chalicelib.access.Caller)."""
+    wants_caller = "caller" in inspect.signature(view).parameters
+
+    @functools.wraps(view)
+    def checked(**params):
+        caller = access.check(current_request().headers, admits)
+        if wants_caller:
+            params["caller"] = caller
+        return view(**params)
+
+    return json_errors(checked)
 
 
 def _snake(name: str) -> str:

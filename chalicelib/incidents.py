@@ -71,19 +71,20 @@ def escalation_stopped() -> list:
 # --- trigger -----------------------------------------------------------------
 
 
-def trigger(body: TriggerBody) -> tuple[dict, bool]:
-    """Fold the alert into its open incident, or open one. Returns (json, created)."""
+def trigger(body: TriggerBody, actor: str | None) -> tuple[dict, bool]:
+    """Fold the alert into its open incident, or open one. Returns (json, created).
+    `actor` is who sent it, as the timeline and `created_by` record it."""
     now = clock.now()
     key, explicit = dedup.key_for(body.service_name, body.title, body.dedup_key)
     dead_incident_id = None
     for _ in range(MAX_ATTEMPTS):
         live = dedup.fold(body.service_name, key, explicit, now)
         if live is not None:
-            if _record_alert(live.incident_id, body, now):
+            if _record_alert(live.incident_id, body, actor, now):
                 return _folded_json(live, key), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
-        incident = _open(body, key, explicit, now, dead_incident_id)
+        incident = _open(body, actor, key, explicit, now, dead_incident_id)
         if incident is not None:
             notifications.triggered(incident)
             return to_json(incident), True
@@ -102,7 +103,7 @@ def _folded_json(live, key: str) -> dict:
     }
 
 
-def _record_alert(incident_id: int, body: TriggerBody, now: datetime) -> bool:
+def _record_alert(incident_id: int, body: TriggerBody, actor: str | None, now: datetime) -> bool:
     tx = Transaction()
     tx.update(
         Incident(incident_id),
@@ -110,7 +111,7 @@ def _record_alert(incident_id: int, body: TriggerBody, now: datetime) -> bool:
         condition=Incident.status.is_in(*status.OPEN),
         tag="incident",
     )
-    tx.put(timeline.entry(incident_id, "alert", body.user, f"Duplicate alert folded in: {body.title}", now))
+    tx.put(timeline.entry(incident_id, "alert", actor, f"Duplicate alert folded in: {body.title}", now))
     metrics.count(tx, body.service_name, alerts=1)
     try:
         tx.commit()
@@ -125,11 +126,11 @@ def _next_number() -> int:
     return int(counter.next_id)
 
 
-def _open(body: TriggerBody, key: str, explicit: bool, now: datetime, dead_incident_id: int | None):
+def _open(body: TriggerBody, actor: str | None, key: str, explicit: bool, now: datetime, dead_incident_id: int | None):
     shift = oncall.on_call_shift(body.service_name, now)
     assignee = shift.user if shift else None
     number = _next_number()
-    opened_by = f" by {body.user}" if body.user else ""
+    opened_by = f" by {actor}" if actor else ""
     assigned = f"assigned to {assignee}" if assignee else "UNASSIGNED: nobody is on call"
     incident = Incident(
         number,
@@ -141,14 +142,14 @@ def _open(body: TriggerBody, key: str, explicit: bool, now: datetime, dead_incid
         dedup_key=key,
         assigned_to=assignee,
         created_at=now,
-        created_by=body.user,
+        created_by=actor,
         escalation_level=0,
         alert_count=1,
         last_alert_at=now,
         feed=FEED,
         due_partition=DUE_PARTITION,
         due_at=escalation_due(now),
-        events=[timeline.event("triggered", body.user, f"Triggered{opened_by}; {assigned}.", now)],
+        events=[timeline.event("triggered", actor, f"Triggered{opened_by}; {assigned}.", now)],
     )
     claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
     tx = Transaction()

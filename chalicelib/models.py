@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -174,13 +175,15 @@ class EscalationLevel(Model):
 
 class Stats(Model):
     """Running counters: kind "metrics" with scope "all" or "service#<name>",
-    and kind "counter" with scope "incident" for the incident number."""
+    kind "counter" with scope "incident" for the incident number, and kind
+    "secret" with scope "cursor" for the key that signs pagination cursors."""
 
     Meta = _meta("stats")
     kind = UnicodeAttribute(hash_key=True)
     scope = UnicodeAttribute(range_key=True)
     service_name = UnicodeAttribute(null=True)
     next_id = NumberAttribute(null=True)
+    secret = UnicodeAttribute(null=True)
     total_incidents = NumberAttribute(default=0)
     escalated_incidents = NumberAttribute(default=0)
     resolved_incidents = NumberAttribute(default=0)
@@ -203,4 +206,39 @@ class TimelineEntry(Model):
     message = UnicodeAttribute()
 
 
-ALL_MODELS = (Incident, Dedup, Shift, EscalationLevel, Stats, TimelineEntry)
+class ApiKeyIdIndex(GlobalSecondaryIndex):
+    Meta = _index("by-id", KeysOnlyProjection)
+    id = UnicodeAttribute(hash_key=True)
+
+
+class ApiKeyFeedIndex(GlobalSecondaryIndex):
+    Meta = _index("feed")
+    feed = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ApiKey(Model):
+    """An API key, keyed by the SHA-256 of its token: a request's key is one
+    GetItem away, and the token itself is stored nowhere."""
+
+    Meta = _meta("keys")
+    token_hash = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    # Admin and responder keys act as this user; integration keys have none.
+    user = UnicodeAttribute(null=True)
+    # Integration keys may trigger only these services.
+    services = UnicodeSetAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    revoked_at = UTCDateTimeAttribute(null=True)
+    feed = UnicodeAttribute()
+    # "<created_at>#<id>": the feed lists keys oldest first.
+    created_key = UnicodeAttribute()
+
+    id_index = ApiKeyIdIndex()
+    feed_index = ApiKeyFeedIndex()
+
+
+ALL_MODELS = (Incident, Dedup, Shift, EscalationLevel, Stats, TimelineEntry, ApiKey)

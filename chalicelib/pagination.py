@@ -5,11 +5,13 @@ import binascii
 import json
 import re
 
+from . import signing
 from .errors import InvalidInput
 from .payloads import whole_number
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
+MAX_CURSOR_LENGTH = 2048
 # A DynamoDB number as it appears in a key we handed out (ids and levels are integers).
 _KEY_NUMBER = re.compile(r"-?[0-9]{1,38}")
 
@@ -27,7 +29,15 @@ def encode(last_evaluated_key: dict | None) -> str | None:
     if not last_evaluated_key:
         return None
     raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{_b64(raw)}.{_b64(signing.sign(raw))}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def decode(cursor: str | None, expected: dict[str, str], fixed: dict[str, str]) -> dict | None:
@@ -40,9 +50,18 @@ def decode(cursor: str | None, expected: dict[str, str], fixed: dict[str, str]) 
     if not cursor:
         return None
     refusal = InvalidInput("cursor is not one this list handed out; start again without it.", field="cursor")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise refusal
+    payload, _, signature = cursor.partition(".")
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raw, mac = _unb64(payload), _unb64(signature)
+    except (binascii.Error, ValueError):
+        raise refusal from None
+    if not signing.verify(raw, mac):
+        raise refusal
+    try:
+        key = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
         raise refusal from None
     if not isinstance(key, dict) or set(key) != set(expected):
         raise refusal

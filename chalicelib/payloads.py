@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from . import clock
 from .errors import InvalidInput, PayloadTooLarge
@@ -53,17 +53,21 @@ class _Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
+# The original API took the actor from the body; the API key says who it is now.
+IGNORED_USER = "accepted for compatibility and ignored: the API key names who acts"
+
+
 class TriggerBody(_Body):
     service_name: Name
     title: Title
     description: Description = ""
     severity: Severity = "critical"
     dedup_key: DedupKey | None = None
-    user: Name | None = Field(default=None, description="who or what raised the alert")
+    user: Name | None = Field(default=None, description=IGNORED_USER)
 
 
 class ActorBody(_Body):
-    user: Name | None = None
+    user: Name | None = Field(default=None, description=IGNORED_USER)
 
 
 def _instant(value: str) -> datetime:
@@ -85,6 +89,32 @@ class ShiftBody(_Body):
     is_override: bool = False
 
 
+Role = Literal["admin", "responder", "integration"]
+
+
+class KeyBody(_Body):
+    name: Name = Field(description="what the key is for, e.g. prometheus-prod")
+    role: Role
+    user: Name | None = Field(default=None, description="admin and responder keys act as this user")
+    services: list[Name] | None = Field(
+        default=None, min_length=1, max_length=50, description="integration keys trigger only these services"
+    )
+
+    @model_validator(mode="after")
+    def _fits_the_role(self) -> "KeyBody":
+        if self.role == "integration":
+            if not self.services:
+                raise ValueError("services: an integration key needs the services it may trigger")
+            if self.user is not None:
+                raise ValueError("user: an integration key acts for a tool, not a user; leave user out")
+        else:
+            if self.user is None:
+                raise ValueError(f"user: a {self.role} key needs the user it acts as")
+            if self.services is not None:
+                raise ValueError(f"services: only integration keys are bound to services, not {self.role} keys")
+        return self
+
+
 class LevelBody(_Body):
     service_name: Name
     level: int = Field(ge=1, le=100)
@@ -102,6 +132,9 @@ def _describe(error: dict) -> tuple[str, str]:
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
+    if not error["loc"] and ": " in message:
+        # A check across fields (a model validator) names its field as "field: ...".
+        field, message = message.split(": ", 1)
     return field, f"{field}: {message}."
 
 

@@ -37,11 +37,11 @@ def seed() -> None:
             title="Checkout error rate above 5%",
             severity="critical",
             description="5xx ratio on /checkout is 7.2% over 5 minutes.",
-            user="demo",
-        )
+        ),
+        "demo",
     )
     searching, _ = incidents.trigger(
-        TriggerBody(service_name="search", title="Index lag over 10 minutes", severity="warning", user="demo")
+        TriggerBody(service_name="search", title="Index lag over 10 minutes", severity="warning"), "demo"
     )
     incidents.acknowledge(searching["id"], "dave")
     log.info("demo seeded: incidents %s and %s, shifts for payments and search", opened["id"], searching["id"])

@@ -84,6 +84,35 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+MIN_ADMIN_KEY_LENGTH = 16
+
+
+def provide_admin_key(token: str | None, fresh: bool) -> bool:
+    """ONCALL_ADMIN_KEY becomes an admin key; unset, a new admin key is made and
+    printed once (on fresh tables; existing tables keep the keys they have)."""
+    from chalicelib import keys
+    from chalicelib.payloads import KeyBody
+
+    body = KeyBody(name="local admin", role="admin", user="admin")
+    if token:
+        if len(token) < MIN_ADMIN_KEY_LENGTH:
+            print(f"ONCALL_ADMIN_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters.", file=sys.stderr)
+            return False
+        if keys.ensure(body, token, created_by="make run"):
+            log.info("ONCALL_ADMIN_KEY is an admin key (user admin)")
+        else:
+            log.info("ONCALL_ADMIN_KEY is already a key of these tables; it keeps its role and state")
+    elif fresh:
+        token = keys.create(body, "make run")["token"]
+        print(f"admin API key (shown once; set ONCALL_ADMIN_KEY to choose your own): {token}", flush=True)
+    else:
+        log.info(
+            "the tables existed, so no admin key was made: use a key you have, set ONCALL_ADMIN_KEY, "
+            "or run python -m oncall_admin create-key --stage local --role admin --user you --name you"
+        )
+    return True
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for chatty in ("werkzeug", "pynamodb", "botocore"):
@@ -112,16 +141,17 @@ def main() -> int:
     from app import app
     from chalicelib import db, escalation
     from chalicelib.config import settings
-    from chalicelib.models import ALL_MODELS
+    from chalicelib.models import ALL_MODELS, Incident
     from oncall_local import demo
 
     created = db.create_tables(ALL_MODELS)
     if created:
         log.info("created tables %s", ", ".join(created))
-    if created and os.environ.get("ONCALL_DEMO", "1") != "0":
+    fresh = Incident.Meta.table_name in created
+    if fresh and os.environ.get("ONCALL_DEMO", "1") != "0":
         demo.seed()
-    if os.environ.get("ONCALL_ADMIN_KEY"):
-        log.info("ONCALL_ADMIN_KEY is set; access control arrives with API keys and ignores it for now")
+    if not provide_admin_key(settings().admin_key, fresh):
+        return 1
 
     chalice_config = Config.create(
         chalice_stage=STAGE, app_name=config["app_name"], project_dir=str(PROJECT), config_from_disk=config

@@ -17,8 +17,9 @@ from tests import dynamo  # noqa: E402
 
 dynamo.install_counter()
 
-from chalicelib import clock, db  # noqa: E402
+from chalicelib import clock, db, keys, signing  # noqa: E402
 from chalicelib.models import ALL_MODELS  # noqa: E402
+from chalicelib.payloads import KeyBody  # noqa: E402
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -31,6 +32,7 @@ def tables():
     # (endpoint and service models parsed again) would dominate the suite's time.
     with mock_aws():
         db.create_tables(ALL_MODELS)
+        signing.forget()
         yield
 
 
@@ -47,11 +49,89 @@ def requests_made():
     return dynamo.counter
 
 
+class Keyring:
+    """API keys made on demand, one per role and user (or services), for this test."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple, str] = {}
+
+    def token(self, role: str, user: str | None = None, services: tuple[str, ...] | None = None) -> str:
+        wanted = (role, user, services)
+        if wanted not in self._tokens:
+            fields = {"name": f"{role} {user or ','.join(services or ())}", "role": role, "user": user}
+            if services is not None:
+                fields["services"] = list(services)
+            self._tokens[wanted] = keys.create(KeyBody(**fields), "test")["token"]
+        return self._tokens[wanted]
+
+    def admin(self) -> str:
+        return self.token("admin", "admin")
+
+    def responder(self, user: str) -> str:
+        return self.token("responder", user)
+
+    def integration(self, *services: str) -> str:
+        return self.token("integration", None, tuple(services))
+
+
+class KeyedHTTP:
+    """chalice.test's HTTP client, sending `token` unless a request brings its own key."""
+
+    def __init__(self, http, token: str) -> None:
+        self._http = http
+        self._token = token
+
+    def request(self, method, path, headers=None, body=b""):
+        headers = dict(headers or {})
+        if not {name.lower() for name in headers} & {"authorization", "x-api-key"}:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return self._http.request(method, path, headers=headers, body=body)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path, **kwargs):
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+
+class KeyedClient:
+    """The test client as an admin; `as_user(name)` is the same client as that responder."""
+
+    def __init__(self, client, keyring: Keyring, token: str) -> None:
+        self._client = client
+        self.keyring = keyring
+        self.http = KeyedHTTP(client.http, token)
+        self.events = client.events
+        self.lambda_ = client.lambda_
+
+    def as_user(self, user: str) -> "KeyedClient":
+        return KeyedClient(self._client, self.keyring, self.keyring.responder(user))
+
+    def with_token(self, token: str) -> "KeyedClient":
+        return KeyedClient(self._client, self.keyring, token)
+
+    @property
+    def anonymous(self):
+        """The HTTP client with no key at all."""
+        return self._client.http
+
+
 @pytest.fixture
-def client():
+def keyring():
+    return Keyring()
+
+
+@pytest.fixture
+def client(keyring):
     from chalice.test import Client
 
     import app
 
-    with Client(app.app) as test_client:
-        yield test_client
+    with Client(app.app, stage_name="local") as test_client:
+        yield KeyedClient(test_client, keyring, keyring.admin())

@@ -1,72 +1,95 @@
-"""Request and flow helpers for the incident, schedule and escalation tests."""
+"""Shared test helpers: JSON requests and the common API flows (incidents, shifts,
+escalation levels, metrics), threads released together, a second actor run at
+an exact point of the first, a log collector and a filter for DynamoDB writes."""
 
 import json
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from contextlib import contextmanager
+from datetime import timedelta
 
 from chalicelib import clock
 from chalicelib.payloads import TriggerBody
 
 JSON = {"Content-Type": "application/json"}
+WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 
-def post(client, path, body=None, *, raw=None, headers=None):
-    data = raw if raw is not None else (json.dumps(body) if body is not None else "")
-    return client.http.post(path, headers=headers or JSON, body=data)
+# Requests
+
+
+def send(client, method, path, body=None):
+    """`body` as JSON (an empty body when None) with the JSON content type."""
+    payload = "" if body is None else json.dumps(body)
+    return getattr(client.http, method)(path, headers=JSON, body=payload)
+
+
+def post(client, path, body=None):
+    return send(client, "post", path, body)
 
 
 def put(client, path, body=None):
-    return client.http.put(path, headers=JSON, body=json.dumps(body) if body is not None else "")
+    return send(client, "put", path, body)
 
 
-def trigger(client, service="db", title="disk full", **fields):
-    return post(client, "/api/incidents/trigger/", {"service_name": service, "title": title, **fields})
+def get_json(client, path):
+    """GET `path`, expect 200 and return the JSON body."""
+    response = client.http.get(path)
+    assert response.status_code == 200, response.body
+    return response.json_body
+
+
+def all_pages(client, path, key, query="") -> list[list]:
+    """Follow next_cursor to the end; return each page's `key` items."""
+    found, cursor = [], None
+    while True:
+        suffix = query + (f"&cursor={cursor}" if cursor else "")
+        page = get_json(client, f"{path}?{suffix}")
+        found.append(page[key])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+# Incidents
+
+
+def as_actor(client, user):
+    """The client acting as responder `user` (the key names the actor), or as it is."""
+    return client.as_user(user) if user else client
+
+
+def trigger(client, service="db", title="disk full", user=None, **fields):
+    body = {"service_name": service, "title": title, **fields}
+    return post(as_actor(client, user), "/api/incidents/trigger/", body)
 
 
 def trigger_ok(client, service="db", title="disk full", **fields) -> dict:
+    """Trigger, expect 201 (new) or 200 (folded) and return the incident."""
     response = trigger(client, service, title, **fields)
     assert response.status_code in (200, 201), response.body
     return response.json_body
 
 
-def ack(client, incident_id, user=None):
-    return post(client, f"/api/incidents/{incident_id}/acknowledge/", {"user": user} if user else None)
+def trigger_body(service="db", title="disk full", **fields) -> TriggerBody:
+    """The payload for calling chalicelib.incidents.trigger directly."""
+    return TriggerBody(service_name=service, title=title, **fields)
+
+
+def acknowledge(client, incident_id, user=None):
+    return post(as_actor(client, user), f"/api/incidents/{incident_id}/acknowledge/")
 
 
 def resolve(client, incident_id, user=None):
-    return post(client, f"/api/incidents/{incident_id}/resolve/", {"user": user} if user else None)
+    return post(as_actor(client, user), f"/api/incidents/{incident_id}/resolve/")
 
 
 def get_incident(client, incident_id) -> dict:
-    response = client.http.get(f"/api/incidents/{incident_id}/")
-    assert response.status_code == 200, response.body
-    return response.json_body
+    return get_json(client, f"/api/incidents/{incident_id}/")
 
 
 def list_incidents(client, query="") -> dict:
-    response = client.http.get(f"/api/incidents/list/all/{query}")
-    assert response.status_code == 200, response.body
-    return response.json_body
-
-
-def all_incidents(client, query_args="") -> list[dict]:
-    """Every incident, following cursors page by page."""
-    found, cursor = [], None
-    while True:
-        args = "limit=100" + (f"&cursor={cursor}" if cursor else "") + (f"&{query_args}" if query_args else "")
-        page = list_incidents(client, "?" + args)
-        found += page["incidents"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return found
-
-
-def metrics(client, service=None) -> dict:
-    path = "/api/metrics/" + (f"?service_name={service}" if service else "")
-    response = client.http.get(path)
-    assert response.status_code == 200, response.body
-    return response.json_body
+    return get_json(client, f"/api/incidents/list/all/{query}")
 
 
 def sweep(client) -> dict:
@@ -75,23 +98,36 @@ def sweep(client) -> dict:
     return response.json_body
 
 
-def iso(instant: datetime) -> str:
-    return clock.iso(instant)
+def metrics(client, service=None) -> dict:
+    return get_json(client, "/api/metrics/" + (f"?service_name={service}" if service else ""))
 
 
-def shift(client, service, user, start, end, **fields):
+# Shifts and escalation levels
+
+
+def add_shift(client, service, user, start, end, **fields):
     body = {"service_name": service, "user": user, "start_time": start, "end_time": end, **fields}
     return post(client, "/api/oncall/schedules/", body)
 
 
 def on_call_now(client, service, user, hours=8, **fields) -> dict:
+    """A shift from an hour ago to `hours` from now; expect 201 and return it."""
     now = clock.now()
-    response = shift(client, service, user, iso(now - timedelta(hours=1)), iso(now + timedelta(hours=hours)), **fields)
+    start, end = clock.iso(now - timedelta(hours=1)), clock.iso(now + timedelta(hours=hours))
+    response = add_shift(client, service, user, start, end, **fields)
     assert response.status_code == 201, response.body
     return response.json_body
 
 
-def level(client, service, number, user=None, channel=None):
+def list_schedules(client, query="") -> dict:
+    return get_json(client, f"/api/oncall/schedules/{query}")
+
+
+def current_on_call(client, service) -> dict:
+    return get_json(client, f"/api/oncall/current/?service_name={service}")
+
+
+def add_level(client, service, number, user=None, channel=None):
     body = {"service_name": service, "level": number}
     if user:
         body["user"] = user
@@ -100,12 +136,12 @@ def level(client, service, number, user=None, channel=None):
     return post(client, "/api/escalation/levels/", body)
 
 
-def body(service="db", title="disk full", **fields) -> TriggerBody:
-    return TriggerBody(service_name=service, title=title, **fields)
+# DynamoDB requests, logs and threads
 
 
-def utc(*parts) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
+def writes(calls) -> dict:
+    """The write operations among counted DynamoDB requests."""
+    return {name: n for name, n in calls.items() if name in WRITE_OPERATIONS}
 
 
 class Lines(logging.Handler):
@@ -132,24 +168,51 @@ class Lines(logging.Handler):
         return [line for line in self.lines if text in line]
 
 
-def in_threads(count: int, work, timeout: float = 60) -> tuple[list, list]:
-    """Run work(i) for i in range(count) on `count` threads released together;
-    return (results, errors), each indexed by i."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = [None] * count
+def run_threads(targets, timeout: float = 60) -> tuple[list, list]:
+    """Start every callable on its own thread, released together by a barrier;
+    return (results, errors), each in the order of `targets`."""
+    barrier = threading.Barrier(len(targets))
+    results: list = [None] * len(targets)
+    errors: list = [None] * len(targets)
 
-    def run(i: int) -> None:
+    def runner(index, target):
         barrier.wait()
         try:
-            results[i] = work(i)
-        except Exception as error:
-            errors[i] = error
+            results[index] = target()
+        except Exception as error:  # collected and inspected by the test
+            errors[index] = error
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    threads = [threading.Thread(target=runner, args=(i, t)) for i, t in enumerate(targets)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout)
         assert not thread.is_alive(), "a worker thread did not finish in time"
     return results, errors
+
+
+@contextmanager
+def right_after(model, operation, action):
+    """Run `action` to completion right after the next `operation` request made
+    through `model`'s table connection returns, before the caller's next request:
+    a chosen interleaving of two actors, made through botocore's event hooks.
+
+    Yields a dict whose "ran" / "result" / "error" tell whether the action ran
+    and what it returned or raised.
+    """
+    events = model._get_connection().connection.client.meta.events
+    outcome = {"ran": False, "result": None, "error": None}
+    event_name = f"after-call.dynamodb.{operation}"
+
+    def handler(**kwargs):
+        if outcome["ran"]:
+            return
+        outcome["ran"] = True
+        results, errors = run_threads([action])
+        outcome["result"], outcome["error"] = results[0], errors[0]
+
+    events.register(event_name, handler)
+    try:
+        yield outcome
+    finally:
+        events.unregister(event_name, handler)

@@ -9,8 +9,7 @@ from collections import Counter, defaultdict
 from chalicelib import escalation, incidents, metrics
 from chalicelib.errors import InvalidTransition
 from chalicelib.models import Dedup, Incident
-from chalicelib.payloads import TriggerBody
-from tests.helpers import right_after, run_threads
+from tests.flows import right_after, run_threads, trigger_body
 
 THREADS = 16
 
@@ -35,8 +34,8 @@ def in_batches(jobs: list, workers: int) -> list:
 
 
 def test_200_triggers_of_10_alerts_from_16_threads_open_exactly_10_incidents():
-    alerts = [TriggerBody(service_name=f"svc-{n % 3}", title=f"alert {n}") for n in range(10)]
-    jobs = [lambda body=alerts[n % 10]: (body.title, incidents.trigger(body)) for n in range(200)]
+    alerts = [trigger_body(f"svc-{n % 3}", f"alert {n}") for n in range(10)]
+    jobs = [lambda body=alerts[n % 10]: (body.title, incidents.trigger(body, "monitor")) for n in range(200)]
 
     results, errors = run_threads(in_batches(jobs, THREADS))
 
@@ -63,7 +62,7 @@ def test_200_triggers_of_10_alerts_from_16_threads_open_exactly_10_incidents():
 
 
 def test_16_concurrent_acks_of_one_incident_have_exactly_one_winner():
-    opened, _ = incidents.trigger(TriggerBody(service_name="db", title="replica lag"))
+    opened, _ = incidents.trigger(trigger_body("db", "replica lag"), "monitor")
     number = opened["id"]
 
     results, errors = run_threads(
@@ -85,13 +84,13 @@ def test_16_concurrent_acks_of_one_incident_have_exactly_one_winner():
 def test_resolve_racing_triggers_of_the_same_alert_never_loses_an_alert():
     rounds, triggers_per_round = 6, 7
     for round_number in range(rounds):
-        alert = TriggerBody(service_name="api", title=f"flapping check {round_number}")
-        opened, _ = incidents.trigger(alert)
+        alert = trigger_body("api", f"flapping check {round_number}")
+        opened, _ = incidents.trigger(alert, "monitor")
         incidents.acknowledge(opened["id"], "alice")
 
         number = opened["id"]
         jobs = [lambda number=number: incidents.resolve(number, "alice")]
-        jobs += [lambda alert=alert: incidents.trigger(alert) for _ in range(triggers_per_round - 1)]
+        jobs += [lambda alert=alert: incidents.trigger(alert, "monitor") for _ in range(triggers_per_round - 1)]
         results, errors = run_threads(jobs)
 
         assert errors == [None] * len(jobs)
@@ -113,12 +112,12 @@ def test_resolve_racing_triggers_of_the_same_alert_never_loses_an_alert():
 
 
 def test_an_alert_that_folds_just_before_its_incident_resolves_opens_a_new_one():
-    alert = TriggerBody(service_name="api", title="flapping check")
-    first, _ = incidents.trigger(alert)
+    alert = trigger_body("api", "flapping check")
+    first, _ = incidents.trigger(alert, "monitor")
     incidents.acknowledge(first["id"], "alice")
 
     with right_after(Dedup, "UpdateItem", lambda: incidents.resolve(first["id"], "alice")) as resolver:
-        second, created = incidents.trigger(alert)
+        second, created = incidents.trigger(alert, "monitor")
 
     assert resolver["ran"] and resolver["error"] is None
     assert resolver["result"]["status"] == "RESOLVED"
@@ -126,28 +125,28 @@ def test_an_alert_that_folds_just_before_its_incident_resolves_opens_a_new_one()
     stored = {i["id"]: i for i in every_incident()}
     assert stored[first["id"]]["alert_count"] == 1
     assert stored[second["id"]]["alert_count"] == 1
-    assert incidents.trigger(alert)[0]["id"] == second["id"]
+    assert incidents.trigger(alert, "monitor")[0]["id"] == second["id"]
 
 
 def test_resolving_a_stale_incident_while_a_new_one_takes_its_key_keeps_the_new_binding(manual_clock):
-    alert = TriggerBody(service_name="api", title="disk almost full")
-    stale, _ = incidents.trigger(alert)
+    alert = trigger_body("api", "disk almost full")
+    stale, _ = incidents.trigger(alert, "monitor")
     incidents.acknowledge(stale["id"], "alice")
     manual_clock.advance(seconds=301)
 
-    with right_after(Incident, "GetItem", lambda: incidents.trigger(alert)) as newer:
+    with right_after(Incident, "GetItem", lambda: incidents.trigger(alert, "monitor")) as newer:
         resolved = incidents.resolve(stale["id"], "alice")
 
     assert newer["error"] is None
     fresh, created = newer["result"]
     assert created is True and fresh["id"] != stale["id"]
     assert resolved["status"] == "RESOLVED"
-    folded, created = incidents.trigger(alert)
+    folded, created = incidents.trigger(alert, "monitor")
     assert (folded["id"], created, folded["alert_count"]) == (fresh["id"], False, 2)
 
 
 def test_a_source_resolve_racing_a_sweep_still_closes_the_incident(manual_clock):
-    opened, _ = incidents.trigger(TriggerBody(service_name="db", title="replica lag"))
+    opened, _ = incidents.trigger(trigger_body("db", "replica lag"), "monitor")
     manual_clock.advance(seconds=301)
 
     with right_after(Incident, "GetItem", escalation.sweep) as sweeper:
@@ -159,7 +158,7 @@ def test_a_source_resolve_racing_a_sweep_still_closes_the_incident(manual_clock)
 
 
 def test_a_source_resolve_racing_an_ack_still_closes_the_incident():
-    opened, _ = incidents.trigger(TriggerBody(service_name="db", title="replica lag"))
+    opened, _ = incidents.trigger(trigger_body("db", "replica lag"), "monitor")
 
     with right_after(Incident, "GetItem", lambda: incidents.acknowledge(opened["id"], "alice")) as responder:
         closed = incidents.resolve(opened["id"], "prometheus", by_source=True)

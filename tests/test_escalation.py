@@ -1,7 +1,17 @@
 """The escalation sweep: timing, levels, the missing-path case and overlapping sweeps."""
 
 from chalicelib import escalation, incidents
-from tests.flows import Lines, ack, body, get_incident, in_threads, level, metrics, sweep, trigger_ok
+from tests.flows import (
+    Lines,
+    acknowledge,
+    add_level,
+    get_incident,
+    metrics,
+    run_threads,
+    sweep,
+    trigger_body,
+    trigger_ok,
+)
 
 
 def scheduled_sweep(client) -> dict:
@@ -55,15 +65,15 @@ def test_without_levels_the_incident_is_flagged_and_the_missing_path_logged_once
     assert len(escalations) == 1
     assert "No escalation path defined for payments" in escalations[0]["message"]
 
-    late = ack(client, incident["id"], "dave")
+    late = acknowledge(client, incident["id"], "dave")
     assert late.status_code == 200
     assert late.json_body["status"] == "ACKNOWLEDGED"
 
 
 def test_two_levels_climb_one_per_interval_then_stop(client, manual_clock):
-    assert level(client, "db", 1, user="bob", channel="sms").status_code == 201
-    assert level(client, "db", 2, user="carol", channel="phone").status_code == 201
-    assert level(client, "web", 1, user="zed").status_code == 201
+    assert add_level(client, "db", 1, user="bob", channel="sms").status_code == 201
+    assert add_level(client, "db", 2, user="carol", channel="phone").status_code == 201
+    assert add_level(client, "web", 1, user="zed").status_code == 201
     incident = trigger_ok(client, "db", "replication lag")
 
     with Lines("oncall.alerts") as log:
@@ -98,7 +108,7 @@ def test_two_levels_climb_one_per_interval_then_stop(client, manual_clock):
 
 def test_levels_with_gaps_are_climbed_by_their_numbers(client, manual_clock):
     for number, user in ((5, "erin"), (1, "alice"), (3, "carol")):
-        assert level(client, "db", number, user=user).status_code == 201
+        assert add_level(client, "db", number, user=user).status_code == 201
     incident = trigger_ok(client, "db", "replica lag")
     climbed = []
     for _ in range(4):
@@ -116,14 +126,14 @@ def test_levels_with_gaps_are_climbed_by_their_numbers(client, manual_clock):
 
 
 def test_an_ack_between_sweeps_stops_the_climb(client, manual_clock):
-    level(client, "db", 1, user="bob")
-    level(client, "db", 2, user="carol")
+    add_level(client, "db", 1, user="bob")
+    add_level(client, "db", 2, user="carol")
     incident = trigger_ok(client)
     manual_clock.advance(seconds=301)
     assert sweep(client)["incidents"] == [incident["id"]]
     manual_clock.advance(seconds=100)
 
-    acked = ack(client, incident["id"], "bob")
+    acked = acknowledge(client, incident["id"], "bob")
     assert acked.status_code == 200
 
     for _ in range(3):
@@ -133,7 +143,7 @@ def test_an_ack_between_sweeps_stops_the_climb(client, manual_clock):
     assert (stored["status"], stored["escalation_level"], stored["acknowledged_by"]) == ("ACKNOWLEDGED", 1, "bob")
 
     early = trigger_ok(client, "db", "acked before due")
-    ack(client, early["id"])
+    acknowledge(client, early["id"])
     manual_clock.advance(seconds=600)
     assert sweep(client)["escalated"] == 0
     assert get_incident(client, early["id"])["status"] == "ACKNOWLEDGED"
@@ -142,11 +152,11 @@ def test_an_ack_between_sweeps_stops_the_climb(client, manual_clock):
 def test_overlapping_sweeps_escalate_each_incident_exactly_once(manual_clock):
     level_body = escalation.LevelBody(service_name="svc-1", level=1, user="bob")
     escalation.create_level(level_body)
-    opened = [incidents.trigger(body(f"svc-{n % 3}", f"alert {n}"))[0]["id"] for n in range(30)]
+    opened = [incidents.trigger(trigger_body(f"svc-{n % 3}", f"alert {n}"), "monitor")[0]["id"] for n in range(30)]
     manual_clock.advance(seconds=301)
 
     with Lines("oncall.alerts") as log:
-        results, errors = in_threads(8, lambda _: escalation.sweep())
+        results, errors = run_threads([escalation.sweep] * 8)
 
     assert errors == [None] * 8
     assert sum(result["escalated"] for result in results) == 30
@@ -168,7 +178,7 @@ def test_overlapping_sweeps_escalate_each_incident_exactly_once(manual_clock):
 
 
 def test_acks_racing_a_sweep_are_never_lost(manual_clock):
-    opened = [incidents.trigger(body("db", f"alert {n}"))[0]["id"] for n in range(20)]
+    opened = [incidents.trigger(trigger_body("db", f"alert {n}"), "monitor")[0]["id"] for n in range(20)]
     manual_clock.advance(seconds=301)
 
     def work(i):
@@ -176,7 +186,7 @@ def test_acks_racing_a_sweep_are_never_lost(manual_clock):
             return escalation.sweep()
         return incidents.acknowledge(opened[i - 4], f"responder-{i - 4}")
 
-    results, errors = in_threads(24, work)
+    results, errors = run_threads([lambda i=i: work(i) for i in range(24)])
 
     assert errors == [None] * 24
     for n, incident_id in enumerate(opened):

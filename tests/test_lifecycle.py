@@ -4,14 +4,15 @@ import pytest
 
 from chalicelib import incidents
 from chalicelib.errors import InvalidTransition
-from tests.flows import JSON, ack, get_incident, put, resolve, sweep, trigger_ok
+from tests.flows import JSON, acknowledge, get_incident, put, resolve, sweep, trigger_ok
 
 
 def test_ack_then_resolve_records_who_and_when(client, manual_clock):
     incident = trigger_ok(client)
     manual_clock.advance(seconds=30)
 
-    acked = put(client, f"/api/incidents/{incident['id']}/acknowledge/", {"user": "alice"})
+    # The key names the actor; a user in the body (the original API's way) is ignored.
+    acked = put(client.as_user("alice"), f"/api/incidents/{incident['id']}/acknowledge/", {"user": "mallory"})
 
     assert acked.status_code == 200
     assert acked.json_body["status"] == "ACKNOWLEDGED"
@@ -20,7 +21,9 @@ def test_ack_then_resolve_records_who_and_when(client, manual_clock):
     assert acked.json_body["id"] == incident["id"]
 
     manual_clock.advance(seconds=60)
-    resolved = client.http.post(f"/api/incidents/{incident['id']}/resolve", headers=JSON, body='{"user": "bob"}')
+    resolved = client.as_user("bob").http.post(
+        f"/api/incidents/{incident['id']}/resolve", headers=JSON, body='{"user": "mallory"}'
+    )
 
     assert resolved.status_code == 200
     assert resolved.json_body["status"] == "RESOLVED"
@@ -90,14 +93,14 @@ def test_escalated_incident_acks_late_resolve_needs_ack_first_and_resolved_is_te
     assert "ESCALATED" in refused.json_body["error"]
     assert get_incident(client, incident["id"])["status"] == "ESCALATED"
 
-    late = ack(client, incident["id"], "carol")
+    late = acknowledge(client, incident["id"], "carol")
     assert late.status_code == 200
     assert late.json_body["status"] == "ACKNOWLEDGED"
     assert late.json_body["acknowledged_by"] == "carol"
 
     assert resolve(client, incident["id"], "carol").status_code == 200
     for _ in range(2):
-        assert ack(client, incident["id"]).status_code == 400
+        assert acknowledge(client, incident["id"]).status_code == 400
         assert resolve(client, incident["id"]).status_code == 400
     manual_clock.advance(seconds=600)
     assert sweep(client)["escalated"] == 0
@@ -113,7 +116,7 @@ def test_timeline_lists_trigger_alert_ack_escalation_and_resolve_with_actors(cli
     manual_clock.advance(seconds=241)
     assert sweep(client)["incidents"] == [incident["id"]]
     manual_clock.advance(seconds=30)
-    assert ack(client, incident["id"], "alice").status_code == 200
+    assert acknowledge(client, incident["id"], "alice").status_code == 200
     manual_clock.advance(seconds=30)
     assert resolve(client, incident["id"], "bob").status_code == 200
 

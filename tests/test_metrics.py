@@ -1,7 +1,7 @@
 """GET /api/metrics/ and /api/metrics/services: counts, MTTA/MTTR and escalations."""
 
 from chalicelib import incidents
-from tests.flows import ack, level, metrics, resolve, sweep, trigger_ok
+from tests.flows import acknowledge, add_level, get_json, metrics, resolve, sweep, trigger_ok
 
 
 def test_empty_then_totals_include_open_incidents_and_means_cover_resolved_ones(client, manual_clock):
@@ -12,9 +12,7 @@ def test_empty_then_totals_include_open_incidents_and_means_cover_resolved_ones(
         assert report["mtta_seconds"] is None
         assert report["mttr_seconds"] is None
     assert metrics(client, "nothing-here")["service_name"] == "nothing-here"
-    response = client.http.get("/api/metrics/services")
-    assert response.status_code == 200
-    assert response.json_body["services"] == []
+    assert get_json(client, "/api/metrics/services")["services"] == []
 
     a = trigger_ok(client, "db", "a")
     manual_clock.advance(seconds=10)
@@ -31,10 +29,10 @@ def test_empty_then_totals_include_open_incidents_and_means_cover_resolved_ones(
     assert (open_only["mtta_seconds"], open_only["mttr_seconds"]) == (None, None)
 
     manual_clock.advance(seconds=50)
-    ack(client, a["id"], "alice")
+    acknowledge(client, a["id"], "alice")
     manual_clock.advance(seconds=90.25)
-    ack(client, b["id"], "alice")
-    ack(client, c["id"], "bob")
+    acknowledge(client, b["id"], "alice")
+    acknowledge(client, c["id"], "bob")
     manual_clock.advance(seconds=149.75)
     resolve(client, a["id"], "alice")
     manual_clock.advance(seconds=200)
@@ -56,27 +54,27 @@ def test_empty_then_totals_include_open_incidents_and_means_cover_resolved_ones(
     assert web["mtta_seconds"] is None, "an acknowledged but unresolved incident does not count"
     assert web["mttr_seconds"] is None
 
-    services = client.http.get("/api/metrics/services/").json_body
+    services = get_json(client, "/api/metrics/services/")
     by_name = {report["service_name"]: report for report in services["services"]}
     assert set(by_name) == {"db", "web", "queue"}
     assert by_name["db"] == db
     assert by_name["queue"]["total_incidents"] == 1
     assert services["next_cursor"] is None
 
-    first_page = client.http.get("/api/metrics/services?limit=2").json_body
+    first_page = get_json(client, "/api/metrics/services?limit=2")
     assert len(first_page["services"]) == 2
-    rest = client.http.get(f"/api/metrics/services?limit=2&cursor={first_page['next_cursor']}").json_body
+    rest = get_json(client, f"/api/metrics/services?limit=2&cursor={first_page['next_cursor']}")
     names = [r["service_name"] for r in first_page["services"] + rest["services"]]
     assert sorted(names) == ["db", "queue", "web"]
 
 
 def test_escalated_count_counts_each_incident_once_and_source_resolves_skip_mtta(client, manual_clock):
-    level(client, "db", 1, user="bob")
-    level(client, "db", 2, user="carol")
+    add_level(client, "db", 1, user="bob")
+    add_level(client, "db", 2, user="carol")
     climbing = trigger_ok(client, "db", "climbs")
     pathless = trigger_ok(client, "web", "no path")
     acked_in_time = trigger_ok(client, "db", "acked in time")
-    ack(client, acked_in_time["id"])
+    acknowledge(client, acked_in_time["id"])
 
     manual_clock.advance(seconds=301)
     assert sorted(sweep(client)["incidents"]) == sorted([climbing["id"], pathless["id"]])
@@ -86,7 +84,7 @@ def test_escalated_count_counts_each_incident_once_and_source_resolves_skip_mtta
     assert metrics(client)["escalated_incidents"] == 2
     assert metrics(client, "db")["escalated_incidents"] == 1
     assert metrics(client, "web")["escalated_incidents"] == 1
-    ack(client, climbing["id"])
+    acknowledge(client, climbing["id"])
     resolve(client, climbing["id"])
     after = metrics(client)
     assert after["escalated_incidents"] == 2

@@ -1,44 +1,32 @@
 """On-call schedules and escalation levels over HTTP, and the "who is on call" lookup."""
 
-import json
 import re
 from datetime import timedelta
 
 from chalicelib import escalation, oncall
+from chalicelib.clock import iso
 from chalicelib.errors import NotFound
 from tests.conftest import START
-from tests.flows import JSON, in_threads, iso, level, on_call_now, shift, trigger_ok
+from tests.flows import (
+    add_level,
+    add_shift,
+    all_pages,
+    current_on_call,
+    get_json,
+    list_schedules,
+    on_call_now,
+    post,
+    run_threads,
+    trigger_ok,
+)
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def current(client, service):
-    response = client.http.get(f"/api/oncall/current/?service_name={service}")
-    assert response.status_code == 200, response.body
-    return response.json_body
-
-
-def schedules(client, query=""):
-    response = client.http.get(f"/api/oncall/schedules/{query}")
-    assert response.status_code == 200, response.body
-    return response.json_body
-
-
-def pages(client, path, key, query):
-    """Follow next_cursor to the end; return the pages' item lists."""
-    found, cursor = [], None
-    while True:
-        suffix = query + (f"&cursor={cursor}" if cursor else "")
-        response = client.http.get(f"{path}?{suffix}")
-        assert response.status_code == 200, response.body
-        found.append(response.json_body[key])
-        cursor = response.json_body["next_cursor"]
-        if cursor is None:
-            return found
-
-
 def test_create_list_and_delete_shifts(client, manual_clock):
-    created = shift(client, "db", "alice", "2026-03-01T14:00:00+02:00", "2026-03-01T20:00:00.5+02:00", is_override=True)
+    created = add_shift(
+        client, "db", "alice", "2026-03-01T14:00:00+02:00", "2026-03-01T20:00:00.5+02:00", is_override=True
+    )
 
     assert created.status_code == 201
     body = created.json_body
@@ -51,37 +39,41 @@ def test_create_list_and_delete_shifts(client, manual_clock):
     assert body["created_at"] == "2026-03-01T12:00:00.000Z"
 
     for hour in range(1, 5):
-        shift(client, "db", f"db-{hour}", iso(START), iso(START + timedelta(hours=hour)))
+        add_shift(client, "db", f"db-{hour}", iso(START), iso(START + timedelta(hours=hour)))
     for hour in range(1, 3):
-        shift(client, "web", f"web-{hour}", iso(START), iso(START + timedelta(hours=hour)))
-    ended = shift(client, "db", "night", iso(START - timedelta(hours=8)), iso(START - timedelta(hours=1)))
+        add_shift(client, "web", f"web-{hour}", iso(START), iso(START + timedelta(hours=hour)))
+    ended = add_shift(client, "db", "night", iso(START - timedelta(hours=8)), iso(START - timedelta(hours=1)))
     assert ended.status_code == 201
 
-    db_pages = pages(client, "/api/oncall/schedules/", "schedules", "service_name=db&limit=2")
+    db_pages = all_pages(client, "/api/oncall/schedules/", "schedules", "service_name=db&limit=2")
     assert [len(page) for page in db_pages] == [2, 2, 1]
     db_users = [item["user"] for page in db_pages for item in page]
     assert db_users == ["db-1", "db-2", "db-3", "db-4", "alice"]
     assert all(item["service_name"] == "db" for page in db_pages for item in page)
 
-    all_pages = pages(client, "/api/oncall/schedules/", "schedules", "limit=3")
-    everyone = sorted(item["user"] for page in all_pages for item in page)
+    every_page = all_pages(client, "/api/oncall/schedules/", "schedules", "limit=3")
+    everyone = sorted(item["user"] for page in every_page for item in page)
     assert everyone == sorted(["alice", "db-1", "db-2", "db-3", "db-4", "web-1", "web-2"])
-    assert len(all_pages) == 3
+    assert len(every_page) == 3
 
-    with_ended = schedules(client, "?service_name=db&include_ended=true")["schedules"]
+    with_ended = list_schedules(client, "?service_name=db&include_ended=true")["schedules"]
     assert [item["user"] for item in with_ended][0] == "night"
     assert len(with_ended) == 6
-    assert len(schedules(client, "?include_ended=true&limit=100")["schedules"]) == 8
+    assert len(list_schedules(client, "?include_ended=true&limit=100")["schedules"]) == 8
 
     manual_clock.advance(hours=2)
-    assert [item["user"] for item in schedules(client, "?service_name=db")["schedules"]] == ["db-3", "db-4", "alice"]
+    assert [item["user"] for item in list_schedules(client, "?service_name=db")["schedules"]] == [
+        "db-3",
+        "db-4",
+        "alice",
+    ]
 
     deleted = client.http.delete(f"/api/oncall/schedules/{body['id']}/")
     assert deleted.status_code == 204
     again = client.http.delete(f"/api/oncall/schedules/{body['id']}")
     assert again.status_code == 404
     assert again.json_body["code"] == "not_found"
-    assert "alice" not in [item["user"] for item in schedules(client, "?service_name=db")["schedules"]]
+    assert "alice" not in [item["user"] for item in list_schedules(client, "?service_name=db")["schedules"]]
     for bad in ("abc", "0", body["id"].upper(), body["id"] + "0"):
         response = client.http.delete(f"/api/oncall/schedules/{bad}/")
         assert response.status_code == 400, bad
@@ -90,46 +82,46 @@ def test_create_list_and_delete_shifts(client, manual_clock):
 
 def test_lookup_covers_start_inclusive_end_exclusive_also_across_midnight(client, manual_clock):
     start, end = START + timedelta(hours=1), START + timedelta(hours=2)
-    created = shift(client, "db", "alice", iso(start), iso(end)).json_body
-    shift(client, "db", "night-owl", "2026-03-01T22:00:00Z", "2026-03-02T06:00:00Z")
-    shift(client, "db", "day", "2026-03-02T06:00:00Z", "2026-03-02T22:00:00Z")
+    created = add_shift(client, "db", "alice", iso(start), iso(end)).json_body
+    add_shift(client, "db", "night-owl", "2026-03-01T22:00:00Z", "2026-03-02T06:00:00Z")
+    add_shift(client, "db", "day", "2026-03-02T06:00:00Z", "2026-03-02T22:00:00Z")
 
     manual_clock.advance(hours=1, milliseconds=-1)
-    assert current(client, "db")["user"] is None
+    assert current_on_call(client, "db")["user"] is None
     manual_clock.advance(milliseconds=1)
-    now_on_call = current(client, "db")
+    now_on_call = current_on_call(client, "db")
     assert now_on_call["user"] == "alice"
     assert now_on_call["schedule_id"] == created["id"]
     assert now_on_call["service_name"] == "db"
     manual_clock.advance(hours=1, milliseconds=-1)
-    assert current(client, "db")["user"] == "alice"
+    assert current_on_call(client, "db")["user"] == "alice"
     manual_clock.advance(milliseconds=1)
-    nobody = current(client, "db")
+    nobody = current_on_call(client, "db")
     assert nobody["user"] is None
     assert nobody["schedule_id"] is None
     assert trigger_ok(client, "db", "gap")["assigned_to"] is None
 
     manual_clock.advance(hours=8, milliseconds=-1)
-    assert current(client, "db")["user"] is None
+    assert current_on_call(client, "db")["user"] is None
     manual_clock.advance(milliseconds=1)
-    assert current(client, "db")["user"] == "night-owl"
+    assert current_on_call(client, "db")["user"] == "night-owl"
     manual_clock.advance(hours=1, minutes=30)
-    assert current(client, "db")["user"] == "night-owl"
+    assert current_on_call(client, "db")["user"] == "night-owl"
     manual_clock.advance(hours=6, minutes=29, seconds=59, milliseconds=999)
     assert manual_clock().isoformat() == "2026-03-02T05:59:59.999000+00:00"
-    assert current(client, "db")["user"] == "night-owl"
+    assert current_on_call(client, "db")["user"] == "night-owl"
     assert trigger_ok(client, "db", "overnight")["assigned_to"] == "night-owl"
     manual_clock.advance(milliseconds=1)
-    assert current(client, "db")["user"] == "day"
+    assert current_on_call(client, "db")["user"] == "day"
 
 
 def test_override_beats_regular_and_earliest_created_wins_among_equals(client, manual_clock):
-    shift(client, "db", "carol", iso(START - timedelta(hours=1)), iso(START + timedelta(hours=9)))
+    add_shift(client, "db", "carol", iso(START - timedelta(hours=1)), iso(START + timedelta(hours=9)))
     manual_clock.advance(seconds=1)
-    shift(client, "db", "dave", iso(START - timedelta(hours=1)), iso(START + timedelta(hours=3)))
+    add_shift(client, "db", "dave", iso(START - timedelta(hours=1)), iso(START + timedelta(hours=3)))
     manual_clock.advance(seconds=1)
-    shift(client, "db", "erin", iso(START - timedelta(hours=2)), iso(START + timedelta(hours=1)))
-    assert current(client, "db")["user"] == "carol"
+    add_shift(client, "db", "erin", iso(START - timedelta(hours=2)), iso(START + timedelta(hours=1)))
+    assert current_on_call(client, "db")["user"] == "carol"
     assert trigger_ok(client, "db", "one")["assigned_to"] == "carol"
 
     manual_clock.advance(seconds=1)
@@ -137,12 +129,12 @@ def test_override_beats_regular_and_earliest_created_wins_among_equals(client, m
     manual_clock.advance(seconds=1)
     on_call_now(client, "db", "oscar", hours=2, is_override=True)
 
-    answer = current(client, "db")
+    answer = current_on_call(client, "db")
     assert answer["user"] == "olivia"
     assert answer["schedule_id"] == first_override["id"]
     assert answer["is_override"] is True
     assert trigger_ok(client, "db", "two")["assigned_to"] == "olivia"
-    assert current(client, "web")["user"] is None
+    assert current_on_call(client, "web")["user"] is None
 
 
 def test_bad_shift_input_and_current_without_service_are_400(client):
@@ -163,11 +155,11 @@ def test_bad_shift_input_and_current_without_service_are_400(client):
             "end_time": "2026-03-01T18:00:00Z",
             **change,
         }
-        response = client.http.post("/api/oncall/schedules/", headers=JSON, body=json.dumps(body))
+        response = post(client, "/api/oncall/schedules/", body)
         assert response.status_code == 400, (change, response.body)
         assert response.json_body["field"] == field, change
         assert response.json_body["code"] == "invalid_input"
-    assert schedules(client, "?include_ended=true")["schedules"] == []
+    assert list_schedules(client, "?include_ended=true")["schedules"] == []
 
     for path in ("/api/oncall/current/", "/api/oncall/current?service_name=", "/api/oncall/current?service_name=%20"):
         response = client.http.get(path)
@@ -176,7 +168,7 @@ def test_bad_shift_input_and_current_without_service_are_400(client):
 
 
 def test_escalation_levels_create_conflict_list_and_delete(client):
-    first = level(client, "db", 1, user="bob", channel="sms")
+    first = add_level(client, "db", 1, user="bob", channel="sms")
     assert first.status_code == 201
     created = first.json_body
     assert HEX_ID.fullmatch(created["id"])
@@ -184,22 +176,22 @@ def test_escalation_levels_create_conflict_list_and_delete(client):
     assert created["notification_channel"] == "sms"
     assert created["created_at"] == "2026-03-01T12:00:00.000Z"
 
-    assert level(client, "db", 3).status_code == 201
-    assert level(client, "db", 2, user="carol").status_code == 201
-    assert level(client, "web", 1).status_code == 201
-    duplicate = level(client, "db", 1, user="mallory")
+    assert add_level(client, "db", 3).status_code == 201
+    assert add_level(client, "db", 2, user="carol").status_code == 201
+    assert add_level(client, "web", 1).status_code == 201
+    duplicate = add_level(client, "db", 1, user="mallory")
     assert duplicate.status_code == 409
     assert duplicate.json_body["code"] == "conflict"
     assert duplicate.json_body["field"] == "level"
     for bad_level in (0, 101, "1", 1.5):
-        response = level(client, "db", bad_level)
+        response = add_level(client, "db", bad_level)
         assert response.status_code == 400, bad_level
         assert response.json_body["field"] == "level"
 
-    listed = client.http.get("/api/escalation/levels/?service_name=db").json_body
+    listed = get_json(client, "/api/escalation/levels/?service_name=db")
     assert [(item["level"], item["user"]) for item in listed["levels"]] == [(1, "bob"), (2, "carol"), (3, None)]
     assert listed["next_cursor"] is None
-    every = pages(client, "/api/escalation/levels/", "levels", "limit=2")
+    every = all_pages(client, "/api/escalation/levels/", "levels", "limit=2")
     assert [(item["service_name"], item["level"]) for page in every for item in page] == [
         ("db", 1),
         ("db", 2),
@@ -210,20 +202,20 @@ def test_escalation_levels_create_conflict_list_and_delete(client):
     assert client.http.delete(f"/api/escalation/levels/{created['id']}/").status_code == 204
     assert client.http.delete(f"/api/escalation/levels/{created['id']}/").status_code == 404
     assert client.http.delete("/api/escalation/levels/not-an-id/").status_code == 400
-    remaining = client.http.get("/api/escalation/levels?service_name=db").json_body["levels"]
+    remaining = get_json(client, "/api/escalation/levels?service_name=db")["levels"]
     assert [item["level"] for item in remaining] == [2, 3]
-    assert level(client, "db", 1, user="bob").status_code == 201
+    assert add_level(client, "db", 1, user="bob").status_code == 201
 
 
 def test_concurrent_deletes_of_one_shift_or_level_have_one_winner_and_404s(client):
     shift_id = on_call_now(client, "db", "alice")["id"]
-    level_id = level(client, "db", 1, user="bob").json_body["id"]
+    level_id = add_level(client, "db", 1, user="bob").json_body["id"]
 
     for delete, public_id in ((oncall.delete_shift, shift_id), (escalation.delete_level, level_id)):
-        results, errors = in_threads(12, lambda _, delete=delete, public_id=public_id: delete(public_id))
+        results, errors = run_threads([lambda delete=delete, public_id=public_id: delete(public_id)] * 12)
         failures = [error for error in errors if error is not None]
         assert len(failures) == 11, errors
         assert all(isinstance(error, NotFound) for error in failures), [type(error).__name__ for error in failures]
 
-    assert client.http.get("/api/oncall/current?service_name=db").json_body["user"] is None
-    assert client.http.get("/api/escalation/levels?service_name=db").json_body["levels"] == []
+    assert get_json(client, "/api/oncall/current?service_name=db")["user"] is None
+    assert get_json(client, "/api/escalation/levels?service_name=db")["levels"] == []

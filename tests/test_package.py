@@ -250,7 +250,9 @@ def test_functions_get_the_prod_stage_and_nothing_from_the_shell(package):
     functions = of_type(package["template"], "AWS::Serverless::Function")
     assert functions
     for name, function in functions.items():
-        assert function["Properties"]["Environment"] == {"Variables": {"ONCALL_STAGE": STAGE}}, name
+        assert function["Properties"]["Environment"] == {
+            "Variables": {"ONCALL_STAGE": STAGE, "ONCALL_KEY_CACHE_SECONDS": "60"}
+        }, name
     assert "Globals" not in package["template"]
     text = package["template_path"].read_text()
     for value in SHELL_LEFTOVERS.values():

@@ -1,11 +1,41 @@
 """Exact DynamoDB requests per operation for each flow: the design's round-trip
-budget (a new incident <= 4, a duplicate <= 2, ...) and no Scan anywhere."""
+budget (a new incident <= 4, a duplicate <= 2, ...) and no Scan anywhere.
+
+The operations are counted with the caller's key already verified (as it is for
+ONCALL_KEY_CACHE_SECONDS in AWS); what verifying a key costs is counted on its own."""
 
 from collections import Counter
 
-from chalicelib import incidents
-from chalicelib.payloads import TriggerBody
-from tests.helpers import JSON, acknowledge, add_shift, resolve, sweep, trigger
+import pytest
+
+from chalicelib import access, incidents, signing
+from chalicelib.config import settings
+from tests.flows import acknowledge, add_shift, list_incidents, resolve, sweep, trigger, trigger_body
+
+
+def use_key_cache(monkeypatch, seconds: int) -> None:
+    monkeypatch.setenv("ONCALL_KEY_CACHE_SECONDS", str(seconds))
+    settings.cache_clear()
+    # Read now, from the test's environment (the test client swaps in a stage's
+    # environment while it handles a request).
+    assert settings().key_cache_seconds == seconds
+
+
+@pytest.fixture
+def key_cache(monkeypatch):
+    use_key_cache(monkeypatch, 60)
+    yield
+    access.forget_keys()
+    monkeypatch.delenv("ONCALL_KEY_CACHE_SECONDS")
+    settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def warm(key_cache, client):
+    """The admin's key verified and the cursor secret read, as in a warm process."""
+    assert client.http.get("/api/me").status_code == 200
+    signing.sign(b"")
+
 
 NEW_INCIDENT = Counter({"UpdateItem": 2, "Query": 1, "TransactWriteItems": 1})
 
@@ -18,7 +48,8 @@ def measured(requests_made, call):
 
 
 def test_trigger_new_incident_costs_4_and_a_duplicate_2(client, requests_made):
-    add_shift(client, "payments", "alice", "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
+    shift = add_shift(client, "payments", "alice", "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
+    assert shift.status_code == 201, shift.body
 
     response, calls = measured(requests_made, lambda: trigger(client, "payments", "card declines spiking"))
     assert response.status_code == 201
@@ -39,11 +70,11 @@ def test_trigger_new_incident_costs_4_and_a_duplicate_2(client, requests_made):
 def test_acknowledge_costs_1_and_resolve_2(client, requests_made):
     number = trigger(client).json_body["id"]
 
-    response, calls = measured(requests_made, lambda: acknowledge(client, number, "alice"))
+    response, calls = measured(requests_made, lambda: acknowledge(client, number))
     assert response.status_code == 200
     assert calls == Counter({"UpdateItem": 1})
 
-    response, calls = measured(requests_made, lambda: resolve(client, number, "alice"))
+    response, calls = measured(requests_made, lambda: resolve(client, number))
     assert response.status_code == 200
     assert response.json_body["status"] == "RESOLVED"
     assert calls == Counter({"GetItem": 1, "TransactWriteItems": 1})
@@ -53,7 +84,7 @@ def test_metrics_cost_1_and_a_list_page_1_filtered_or_not(client, requests_made)
     for n in range(6):
         created = trigger(client, "api" if n % 2 else "web", f"check {n}").json_body
         if n % 3 == 0:
-            acknowledge(client, created["id"], "bob")
+            acknowledge(client, created["id"])
 
     reads = {
         "/api/metrics/": "GetItem",
@@ -69,7 +100,7 @@ def test_metrics_cost_1_and_a_list_page_1_filtered_or_not(client, requests_made)
         assert response.status_code == 200, path
         assert calls == Counter({operation: 1}), path
 
-    cursor = client.http.get("/api/incidents/list/all/?limit=2").json_body["next_cursor"]
+    cursor = list_incidents(client, "?limit=2")["next_cursor"]
     response, calls = measured(
         requests_made, lambda: client.http.get(f"/api/incidents/list/all/?limit=2&cursor={cursor}")
     )
@@ -80,22 +111,21 @@ def test_metrics_cost_1_and_a_list_page_1_filtered_or_not(client, requests_made)
 
 def test_a_sweep_costs_1_when_nothing_is_due_however_long_the_history(client, requests_made, manual_clock):
     def empty_sweep():
-        response, calls = measured(
-            requests_made, lambda: client.http.post("/api/incidents/escalate/check/", headers=JSON)
-        )
-        assert response.status_code == 200
-        assert response.json_body == {"escalated": 0, "incidents": []}
+        client.http.get("/api/me")  # keep the key verified across the clock's jumps
+        swept, calls = measured(requests_made, lambda: sweep(client))
+        assert swept == {"escalated": 0, "incidents": []}
         return calls
 
     assert empty_sweep() == Counter({"Query": 1})
 
     for n in range(60):
-        opened, _ = incidents.trigger(TriggerBody(service_name=f"svc-{n % 7}", title=f"history {n}"))
+        opened, _ = incidents.trigger(trigger_body(f"svc-{n % 7}", f"history {n}"), "monitor")
         if n % 10 != 9:
             incidents.acknowledge(opened["id"], "alice")
         if n % 5 == 0:
             incidents.resolve(opened["id"], "alice")
     manual_clock.advance(seconds=301)
+    client.http.get("/api/me")
     due, calls = measured(requests_made, lambda: sweep(client))
     assert due["escalated"] == 6
     assert calls == Counter({"Query": 1 + 6, "TransactWriteItems": 6}), (
@@ -104,3 +134,21 @@ def test_a_sweep_costs_1_when_nothing_is_due_however_long_the_history(client, re
     manual_clock.advance(days=3)
 
     assert empty_sweep() == Counter({"Query": 1})
+
+
+def test_verifying_a_key_costs_1_get_and_nothing_while_cached(client, keyring, requests_made, manual_clock):
+    responder = client.with_token(keyring.responder("alice"))
+    _, first = measured(requests_made, lambda: responder.http.get("/api/me"))
+    assert first == Counter({"GetItem": 1})
+    _, cached = measured(requests_made, lambda: responder.http.get("/api/me"))
+    assert cached == Counter()
+    manual_clock.advance(seconds=61)
+    _, expired = measured(requests_made, lambda: responder.http.get("/api/me"))
+    assert expired == Counter({"GetItem": 1})
+
+
+def test_without_the_cache_every_request_reads_its_key(client, requests_made, monkeypatch):
+    use_key_cache(monkeypatch, 0)
+    for _ in range(2):
+        _, calls = measured(requests_made, lambda: client.http.get("/api/me"))
+        assert calls == Counter({"GetItem": 1})

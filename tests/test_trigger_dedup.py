@@ -3,7 +3,7 @@
 Each test walks one scenario end to end (the per-test table setup is the
 expensive part of this suite, so scenarios are grouped)."""
 
-from tests.flows import ack, get_incident, on_call_now, resolve, sweep, trigger, trigger_ok
+from tests.flows import acknowledge, get_incident, on_call_now, resolve, sweep, trigger, trigger_ok
 
 INCIDENT_FIELDS = {
     "id",
@@ -117,7 +117,7 @@ def test_explicit_dedup_key_binds_while_open_and_is_released_by_resolve(client, 
     assert folded.json_body["deduplicated"] is True
     assert get_incident(client, first["id"])["alert_count"] == 2
 
-    assert ack(client, first["id"]).status_code == 200
+    assert acknowledge(client, first["id"]).status_code == 200
     assert resolve(client, first["id"]).status_code == 200
     reopened = trigger(client, "db", "disk full", dedup_key="host-7/disk")
 
@@ -131,7 +131,7 @@ def test_explicit_dedup_key_binds_while_open_and_is_released_by_resolve(client, 
 def test_acknowledged_and_escalated_incidents_fold_and_resolved_ones_do_not(client, manual_clock):
     acked = trigger_ok(client, "db", "acked alert")
     escalated = trigger_ok(client, "db", "escalated alert")
-    assert ack(client, acked["id"], "alice").status_code == 200
+    assert acknowledge(client, acked["id"], "alice").status_code == 200
     for _ in range(2):
         manual_clock.advance(seconds=200)
         assert trigger(client, "db", "acked alert").status_code == 200
@@ -169,7 +169,7 @@ def test_resolving_a_stale_incident_does_not_free_the_newer_incidents_key(client
     assert b_id > a["id"]
     assert get_incident(client, a["id"])["status"] == "TRIGGERED"
 
-    assert ack(client, a["id"]).status_code == 200
+    assert acknowledge(client, a["id"]).status_code == 200
     assert resolve(client, a["id"]).status_code == 200
     manual_clock.advance(seconds=10)
     response = trigger(client)

@@ -4,7 +4,8 @@ field, and writes nothing; odd but valid text is stored and returned exactly."""
 import base64
 import json
 
-from tests.helpers import JSON, listed, metrics, post, trigger, writes
+from chalicelib import signing
+from tests.flows import JSON, get_incident, list_incidents, list_schedules, metrics, post, put, trigger, writes
 
 VALID = {"service_name": "checkout", "title": "Error rate above 5%"}
 TRIGGER = "/api/incidents/trigger/"
@@ -73,18 +74,26 @@ def assert_error(response, status, field, code="invalid_input"):
 
 
 def assert_nothing_stored(client):
-    assert listed(client)["incidents"] == []
+    assert list_incidents(client)["incidents"] == []
     totals = metrics(client)
     assert totals["total_incidents"] == 0
     assert totals["alerts"] == 0
 
 
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
 def encode_cursor(key) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    """A cursor signed with the real secret: what only the server could make, so
+    these reach the checks behind the signature (the key's shape and partition)."""
+    payload = json.dumps(key).encode()
+    return f"{b64(payload)}.{b64(signing.sign(payload))}"
 
 
 def decode_cursor(cursor: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    payload = cursor.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def test_bad_trigger_fields_answer_400_naming_the_field_and_write_nothing(client, requests_made):
@@ -153,11 +162,11 @@ def test_bad_acknowledge_body_answers_400_and_leaves_the_incident_alone(client, 
     bad = [({"user": 5}, "user"), ({"user": ""}, "user"), ({"who": "alice"}, "who")]
     with requests_made.measure() as calls:
         for body, field in bad:
-            assert_error(post(client, f"/api/incidents/{number}/acknowledge/", body, method="put"), 400, field)
+            assert_error(put(client, f"/api/incidents/{number}/acknowledge/", body), 400, field)
         response = client.http.put(f"/api/incidents/{number}/acknowledge/", headers=JSON, body="{not json")
         assert_error(response, 400, "body")
     assert writes(calls) == {}
-    assert listed(client)["incidents"][0]["status"] == "TRIGGERED"
+    assert list_incidents(client)["incidents"][0]["status"] == "TRIGGERED"
 
 
 def test_bad_limits_and_forged_tampered_or_foreign_cursors_answer_400(client):
@@ -175,14 +184,21 @@ def test_bad_limits_and_forged_tampered_or_foreign_cursors_answer_400(client):
     for service, count in (("checkout", 3), ("search", 3)):
         for n in range(count):
             assert trigger(client, service, f"alert {n}").status_code == 201
-    feed_cursor = listed(client, "?limit=1")["next_cursor"]
-    checkout_cursor = listed(client, "?service_name=checkout&limit=1")["next_cursor"]
-    triggered_cursor = listed(client, "?status=TRIGGERED&limit=1")["next_cursor"]
+    feed_cursor = list_incidents(client, "?limit=1")["next_cursor"]
+    checkout_cursor = list_incidents(client, "?service_name=checkout&limit=1")["next_cursor"]
+    triggered_cursor = list_incidents(client, "?status=TRIGGERED&limit=1")["next_cursor"]
     assert feed_cursor and checkout_cursor and triggered_cursor
     key = decode_cursor(feed_cursor)
 
     cases = {
         "not base64": ("", "!!!not a cursor!!!"),
+        "unsigned": ("", b64(json.dumps(key).encode())),
+        "edited, with the old signature": (
+            "",
+            b64(json.dumps({**key, "id": {"N": "999"}}).encode()) + "." + feed_cursor.split(".")[1],
+        ),
+        "another cursor's signature": ("", feed_cursor.split(".")[0] + "." + checkout_cursor.split(".")[1]),
+        "a signature of the wrong length": ("", feed_cursor[:-2]),
         "base64 of text": ("", encode_cursor("hello")[1:]),
         "a JSON list": ("", encode_cursor([1, 2])),
         "missing the id": ("", encode_cursor({"feed": key["feed"]})),
@@ -209,7 +225,7 @@ def test_bad_limits_and_forged_tampered_or_foreign_cursors_answer_400(client):
         failures.append(("an incident cursor on schedules", schedules.status_code, schedules.body[:120]))
     assert failures == [], failures
 
-    second = listed(client, f"?service_name=checkout&limit=1&cursor={checkout_cursor}")
+    second = list_incidents(client, f"?service_name=checkout&limit=1&cursor={checkout_cursor}")
     assert len(second["incidents"]) == 1
 
 
@@ -229,12 +245,12 @@ def test_unicode_markup_and_control_characters_are_stored_exactly(client):
         assert created.status_code == 201, created.body
         number = created.json_body["id"]
         assert created.json_body["title"] == title
-        stored = client.http.get(f"/api/incidents/{number}/").json_body
+        stored = get_incident(client, number)
         assert (stored["service_name"], stored["title"], stored["description"]) == (service, title, title * 2)
         again = trigger(client, service, title)
         assert again.status_code == 200 and again.json_body["id"] == number
 
-    listed_titles = [incident["title"] for incident in listed(client, "?limit=100")["incidents"]]
+    listed_titles = [incident["title"] for incident in list_incidents(client, "?limit=100")["incidents"]]
     assert listed_titles == titles[::-1]
 
 
@@ -258,7 +274,7 @@ def test_malformed_ids_in_paths_answer_400_never_500(client):
         except AssertionError:
             failures.append((method, path, response.status_code))
     assert failures == [], failures
-    assert listed(client)["incidents"][0]["status"] == "TRIGGERED"
+    assert list_incidents(client)["incidents"][0]["status"] == "TRIGGERED"
 
 
 def test_bad_shift_times_answer_400_naming_the_field_and_write_nothing(client, requests_made):
@@ -291,5 +307,4 @@ def test_bad_shift_times_answer_400_naming_the_field_and_write_nothing(client, r
                 failures.append((change, response.status_code, response.body[:120]))
     assert failures == [], failures
     assert writes(calls) == {}
-    response = client.http.get("/api/oncall/schedules/?include_ended=true")
-    assert response.json_body["schedules"] == []
+    assert list_schedules(client, "?include_ended=true")["schedules"] == []

@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+# Every test server starts with this as ONCALL_ADMIN_KEY; requests carry it unless told otherwise.
+ADMIN_TOKEN = "e2e-admin-token-not-secret-0123456789"
+
 
 @dataclass
 class Reply:
@@ -29,11 +32,15 @@ def request(
     raw: bytes | None = None,
     content_type: str = "application/json",
     timeout: float = 30.0,
+    token: str | None = ADMIN_TOKEN,
 ) -> Reply:
-    """Send one request on its own connection. `body` goes as JSON, `raw` as given."""
+    """Send one request on its own connection. `body` goes as JSON, `raw` as given;
+    the API key is `token` (None: no key)."""
     parts = urlsplit(base_url)
     payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     headers = {"Connection": "close"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     if payload is not None:
         headers["Content-Type"] = content_type
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
@@ -45,12 +52,12 @@ def request(
         connection.close()
 
 
-def get(base_url: str, path: str) -> Reply:
-    return request(base_url, "GET", path)
+def get(base_url: str, path: str, **options) -> Reply:
+    return request(base_url, "GET", path, **options)
 
 
-def post(base_url: str, path: str, body=None) -> Reply:
-    return request(base_url, "POST", path, body)
+def post(base_url: str, path: str, body=None, **options) -> Reply:
+    return request(base_url, "POST", path, body, **options)
 
 
 def expect(reply: Reply, status: int = 200):
@@ -81,3 +88,13 @@ def list_service(base_url: str, service: str, page_size: int = 100) -> list[dict
 
 def metrics(base_url: str, service: str) -> dict:
     return expect(get(base_url, f"/api/metrics/?service_name={quote(service)}"))
+
+
+def make_key(base_url: str, role: str, user: str | None = None, services: list[str] | None = None) -> str:
+    """A new API key made through the API with the admin key; returns its token."""
+    body = {"name": f"e2e {role} {user or services}", "role": role}
+    if user is not None:
+        body["user"] = user
+    if services is not None:
+        body["services"] = services
+    return expect(post(base_url, "/api/keys/", body), 201)["token"]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.client import ADMIN_TOKEN
+
 PROJECT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
@@ -37,7 +39,7 @@ def free_port() -> int:
 
 def server_environment(port: int, demo: bool, extra: dict[str, str]) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
-    env.update(HOST=HOST, PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(HOST=HOST, PORT=str(port), PYTHONUNBUFFERED="1", ONCALL_ADMIN_KEY=ADMIN_TOKEN)
     if demo:
         env.pop("ONCALL_DEMO", None)
     else:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.client import Reply, expect, get, list_service, metrics, request, trigger
+from tests.e2e.client import Reply, expect, get, list_service, make_key, metrics, request, trigger
 from tests.e2e.conftest import launch
 
 CLIENTS = 32
@@ -81,15 +81,16 @@ def test_concurrent_acknowledgements_let_exactly_one_through(storm_server):
     number = expect(trigger(url, f"race-{uuid.uuid4().hex[:10]}", "contended alert"), 201)["id"]
     gate = threading.Barrier(CLIENTS)
 
-    def acknowledge(responder: str):
+    def acknowledge(token: str):
         def call() -> Reply:
             gate.wait(timeout=30)
-            return request(url, "PUT", f"/api/incidents/{number}/acknowledge/", {"user": responder})
+            return request(url, "PUT", f"/api/incidents/{number}/acknowledge/", token=token)
 
         return call
 
     responders = [f"responder-{n:02d}" for n in range(CLIENTS)]
-    results = run_concurrently([acknowledge(name) for name in responders])
+    tokens = [make_key(url, "responder", name) for name in responders]
+    results = run_concurrently([acknowledge(token) for token in tokens])
 
     broken = [r for r in results if not isinstance(r, Reply) or r.status not in (200, 400)]
     assert not broken, describe(broken)

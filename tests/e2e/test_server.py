@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from oncall_local.emulator import Emulator
-from tests.e2e.client import expect, get, list_service, post, request, trigger
+from tests.e2e.client import expect, get, list_service, make_key, post, request, trigger
 
 ESCALATION_DEADLINE = 10.0
 
@@ -77,13 +77,14 @@ def test_acknowledge_then_resolve(server, method, slash):
     incident = open_incident(server)
     number = incident["id"]
 
-    acked = expect(request(server, method, f"/api/incidents/{number}/acknowledge{slash}", {"user": "alice"}))
+    alice = make_key(server, "responder", "alice")
+    acked = expect(request(server, method, f"/api/incidents/{number}/acknowledge{slash}", token=alice))
     assert acked["id"] == number
     assert acked["status"] == "ACKNOWLEDGED"
     assert acked["acknowledged_by"] == "alice"
     assert acked["acknowledged_at"]
 
-    resolved = expect(request(server, method, f"/api/incidents/{number}/resolve{slash}", {"user": "alice"}))
+    resolved = expect(request(server, method, f"/api/incidents/{number}/resolve{slash}", {"user": "bob"}, token=alice))
     assert resolved["status"] == "RESOLVED"
     assert resolved["resolved_by"] == "alice"
     assert resolved["resolved_at"]

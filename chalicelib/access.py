@@ -1,0 +1,133 @@
+"""Who may call what. Every route declares the roles it admits; `check` runs
+before the route's own code and names the caller, from its API key."""
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from . import clock, keys
+from .config import settings
+from .errors import Forbidden, Unauthenticated
+
+ADMIN = "admin"
+RESPONDER = "responder"
+INTEGRATION = "integration"
+
+# What each route admits (see app.py). An empty set means no key is needed.
+PUBLIC: frozenset[str] = frozenset()
+READ = frozenset({ADMIN, RESPONDER})
+RESPOND = frozenset({ADMIN, RESPONDER})
+TRIGGER = frozenset({ADMIN, RESPONDER, INTEGRATION})
+MANAGE = frozenset({ADMIN})
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    key_name: str
+    role: str
+    user: str | None
+    services: frozenset[str] | None
+
+    @property
+    def actor(self) -> str:
+        """The name the timeline and the incident record for what this caller does."""
+        return self.user or f"{self.key_name} ({self.role} key)"
+
+    def describe(self) -> dict:
+        return {
+            "key_id": self.key_id,
+            "key_name": self.key_name,
+            "role": self.role,
+            "user": self.user,
+            "services": sorted(self.services) if self.services is not None else None,
+        }
+
+    def require_service(self, service_name: str) -> None:
+        if self.services is not None and service_name not in self.services:
+            allowed = ", ".join(sorted(self.services))
+            raise Forbidden(
+                f"This integration key may trigger only {allowed}, not {service_name}.", field="service_name"
+            )
+
+
+def presented_token(headers) -> str | None:
+    """`Authorization: Bearer <token>`, else `X-API-Key: <token>`."""
+    authorization = (headers.get("authorization") or "").strip()
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("The Authorization header must be 'Bearer <token>'.", field="authorization")
+        return token.strip()
+    api_key = (headers.get("x-api-key") or "").strip()
+    return api_key or None
+
+
+def check(headers, admitted: frozenset[str]) -> Caller | None:
+    """The caller behind the request's key, if its role is admitted; None for public routes."""
+    if not admitted:
+        return None
+    token = presented_token(headers)
+    if token is None:
+        raise Unauthenticated("This call needs an API key: send 'Authorization: Bearer <token>'.")
+    caller = _cache.get(token) or _lookup(token)
+    if caller.role not in admitted:
+        allowed = " or ".join(sorted(admitted))
+        article = "An" if caller.role[0] in "aeiou" else "A"
+        raise Forbidden(f"{article} {caller.role} key may not make this call; it takes a key with the role {allowed}.")
+    return caller
+
+
+def _lookup(token: str) -> Caller:
+    key = keys.find(token)
+    if key is None:
+        raise Unauthenticated("The API key is unknown or has been revoked.")
+    caller = Caller(
+        key_id=key.id,
+        key_name=key.name,
+        role=key.role,
+        user=key.user,
+        services=frozenset(key.services) if key.role == INTEGRATION else None,
+    )
+    _cache.put(token, caller)
+    return caller
+
+
+class _KeyCache:
+    """Keys verified in the last ONCALL_KEY_CACHE_SECONDS (0 locally, so a revoked
+    key stops at once). In AWS this is what keeps a busy function from reading the
+    key table on every request; a revoked key can live on here for that long."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Caller, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Caller | None:
+        if settings().key_cache_seconds == 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(keys.token_hash(token))
+        if entry is None or entry[1] <= clock.now():
+            return None
+        return entry[0]
+
+    def put(self, token: str, caller: Caller) -> None:
+        seconds = settings().key_cache_seconds
+        if seconds == 0:
+            return
+        with self._lock:
+            if len(self._entries) > 1000:
+                self._entries.clear()
+            self._entries[keys.token_hash(token)] = (caller, clock.now() + timedelta(seconds=seconds))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_cache = _KeyCache()
+
+
+def forget_keys() -> None:
+    """Drop every cached key (tests that change the cache setting)."""
+    _cache.clear()
