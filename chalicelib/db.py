@@ -7,12 +7,12 @@ import time
 from functools import lru_cache
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
 from .config import settings
-from .errors import Busy, InvalidInput, NotFound
+from .errors import Busy, DomainError, InvalidInput, NotFound
 
 THROTTLING_CODES = {
     "ProvisionedThroughputExceededException",
@@ -112,6 +112,16 @@ def create_tables(models) -> list[str]:
             model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
             created.append(model.Meta.table_name)
     return created
+
+
+def save_new(item: Model, condition: Condition, conflict: DomainError) -> None:
+    """Put an item that must not exist yet; raise `conflict` when it does."""
+    try:
+        item.save(condition=condition)
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise conflict from None
+        raise
 
 
 PUBLIC_ID = re.compile(r"[0-9a-f]{32}")

@@ -3,8 +3,6 @@
 import uuid
 from datetime import datetime
 
-from pynamodb.exceptions import PutError
-
 from . import clock, db, metrics, notifications, pagination, status, timeline
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict
@@ -40,15 +38,10 @@ def create_level(body: LevelBody) -> dict:
         # Zero-padded so the feed index lists each service's levels in order.
         service_level=f"{body.service_name}#{body.level:04d}",
     )
-    try:
-        level.save(condition=EscalationLevel.level.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(
-                f"{body.service_name} already has escalation level {body.level}; delete it first.",
-                field="level",
-            ) from None
-        raise
+    conflict = Conflict(
+        f"{body.service_name} already has escalation level {body.level}; delete it first.", field="level"
+    )
+    db.save_new(level, EscalationLevel.level.does_not_exist(), conflict)
     return to_json(level)
 
 

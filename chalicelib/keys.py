@@ -5,7 +5,7 @@ import hashlib
 import secrets
 import uuid
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from . import clock, db, pagination
 from .errors import Conflict, NotFound
@@ -58,12 +58,7 @@ def create(body: KeyBody, created_by: str | None, *, token: str | None = None) -
         feed=FEED,
         created_key=f"{clock.iso(now)}#{key_id}",
     )
-    try:
-        key.save(condition=ApiKey.token_hash.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict("A key with this token already exists.", field="token") from None
-        raise
+    db.save_new(key, ApiKey.token_hash.does_not_exist(), Conflict("A key with this token already exists."))
     return {**to_json(key), "token": token}
 
 

@@ -145,7 +145,35 @@ def logical_id(model) -> str:
     return f"{model.__name__}Table"
 
 
-def render(stage: str) -> dict:
+# API Gateway answers some requests before the app sees them. These make those
+# answers the app's JSON error shape; a path that matches no route (which API
+# Gateway reports as a 403 "Missing Authentication Token") becomes a 404.
+# The local server does the same for unmatched paths (oncall_local/server.py).
+GATEWAY_RESPONSES = {
+    "MissingRouteResponse": ("MISSING_AUTHENTICATION_TOKEN", "404", '"There is no such path or method."', "not_found"),
+    "Gateway4xxResponse": ("DEFAULT_4XX", None, "$context.error.messageString", "gateway"),
+    "Gateway5xxResponse": ("DEFAULT_5XX", None, "$context.error.messageString", "gateway"),
+}
+# The REST API resource in the template `chalice package` writes.
+REST_API = "RestAPI"
+
+
+def gateway_responses() -> dict:
+    resources = {}
+    for name, (response_type, status, message, code) in GATEWAY_RESPONSES.items():
+        properties = {
+            "RestApiId": {"Ref": REST_API},
+            "ResponseType": response_type,
+            # messageString arrives quoted, so both forms are JSON strings already.
+            "ResponseTemplates": {"application/json": f'{{"error": {message}, "code": "{code}"}}'},
+        }
+        if status:
+            properties["StatusCode"] = status
+        resources[name] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
+    return resources
+
+
+def render(stage: str, *, tables_only: bool = False) -> dict:
     resources = {}
     outputs = {}
     for model in import_models(stage):
@@ -157,6 +185,8 @@ def render(stage: str) -> dict:
     names = [resource["Properties"]["TableName"] for resource in resources.values()]
     if len(set(names)) != len(names):
         raise RenderError(f"two models share a table name: {sorted(names)}")
+    if not tables_only:
+        resources.update(gateway_responses())
     return {"Resources": resources, "Outputs": outputs}
 
 
@@ -164,9 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render the DynamoDB tables of a stage from chalicelib/models.py.")
     parser.add_argument("--stage", default="prod", help="Chalice stage (default: prod)")
     parser.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="only the tables, as a template of their own (for `chalice deploy`, which makes the API itself)",
+    )
     args = parser.parse_args(argv)
     try:
-        fragment = render(args.stage)
+        fragment = render(args.stage, tables_only=args.tables_only)
     except RenderError as error:
         print(f"infra.render: {error}", file=sys.stderr)
         return 1

@@ -17,7 +17,14 @@ import threading
 from pathlib import Path
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    ForbiddenError,
+    LocalChalice,
+    LocalDevServer,
+    ThreadedHTTPServer,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 STAGE = "local"
@@ -37,6 +44,17 @@ class FastRequestHandler(ChaliceRequestHandler):
     # The handler writes headers and body separately; without TCP_NODELAY a
     # keep-alive client waits out the peer's delayed ACK (~40 ms) every request.
     disable_nagle_algorithm = True
+
+    def _send_error_response(self, error) -> None:
+        # Chalice's gateway answers a path no route matches as API Gateway does, a
+        # 403 "Missing Authentication Token"; the deployed API maps that to a JSON
+        # 404 (infra/render.py), and so does this. The app defines no authorizer,
+        # so routing is the only source of these 403s.
+        if isinstance(error, ForbiddenError):
+            body = json.dumps({"error": "There is no such path or method.", "code": "not_found"}).encode()
+            self._send_http_response(404, {"Content-Type": "application/json"}, body)
+            return
+        super()._send_error_response(error)
 
 
 class BacklogServer(ThreadedHTTPServer):

@@ -165,6 +165,21 @@ def test_the_template_holds_the_rendered_tables_unchanged(package):
         assert package["template"]["Resources"][name] == resource, name
 
 
+def test_requests_the_gateway_answers_itself_get_the_json_error_shape(package):
+    responses = of_type(package["template"], "AWS::ApiGateway::GatewayResponse")
+    assert package["template"]["Resources"]["RestAPI"]["Type"] == "AWS::Serverless::Api"
+    by_type = {r["Properties"]["ResponseType"]: r["Properties"] for r in responses.values()}
+    assert set(by_type) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert all(props["RestApiId"] == {"Ref": "RestAPI"} for props in by_type.values())
+    missing = by_type["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    assert json.loads(missing["ResponseTemplates"]["application/json"])["code"] == "not_found"
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        template = by_type[kind]["ResponseTemplates"]["application/json"]
+        filled = template.replace("$context.error.messageString", '"Missing Authentication Token"')
+        assert json.loads(filled) == {"error": "Missing Authentication Token", "code": "gateway"}
+
+
 def test_only_dedup_items_expire(package):
     tables = of_type(package["template"], "AWS::DynamoDB::Table").values()
     ttl = {t["Properties"]["TableName"]: t["Properties"].get("TimeToLiveSpecification") for t in tables}

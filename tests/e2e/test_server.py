@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from oncall_local.emulator import Emulator
-from tests.e2e.client import expect, get, list_service, make_key, post, request, trigger
+from tests.e2e.client import ADMIN_TOKEN, expect, get, list_service, make_key, post, request, trigger
 
 ESCALATION_DEADLINE = 10.0
 
@@ -257,3 +257,12 @@ def test_an_external_dynamodb_endpoint_holds_the_data(start_server):
         assert not refuses_connections(emulator.endpoint), "stopping the server stopped a DynamoDB it did not own"
     finally:
         emulator.stop()
+
+
+@pytest.mark.parametrize("token", [None, ADMIN_TOKEN], ids=["no-key", "admin-key"])
+def test_a_path_no_route_matches_is_a_json_404(server, token):
+    for method, path in (("GET", "/api/nothing-here"), ("POST", "/api/incidents/1/explode/"), ("GET", "/etc/passwd")):
+        reply = request(server, method, path, token=token)
+        assert reply.status == 404, reply
+        assert reply.content_type.startswith("application/json"), reply
+        assert reply.json()["code"] == "not_found"
