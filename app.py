@@ -50,6 +50,10 @@ def _query(name: str) -> str | None:
     return http.query_param(_request(), name)
 
 
+def _service(*, required: bool = False) -> str | None:
+    return http.name_param(_request(), "service_name", required=required)
+
+
 def _limit() -> int:
     return pagination.parse_limit(_query("limit"))
 
@@ -140,7 +144,7 @@ def get_incident(incident_id):
     query=("status", "service_name", "limit", "cursor"),
 )
 def list_incidents():
-    return incidents.list_page(_query("status"), _query("service_name"), _limit(), _query("cursor"))
+    return incidents.list_page(_query("status"), _service(), _limit(), _query("cursor"))
 
 
 @route("/api/incidents/escalate/check", "POST", admits=RESPOND, summary="Run the escalation sweep now")
@@ -164,7 +168,7 @@ def escalation_sweep(event):
     query=("service_name",),
 )
 def get_metrics():
-    return metrics.read(_query("service_name"))
+    return metrics.read(_service())
 
 
 @route("/api/metrics/services", "GET", admits=READ, summary="Metrics of each service", query=("limit", "cursor"))
@@ -183,9 +187,7 @@ def get_service_metrics():
     query=("service_name", "include_ended", "limit", "cursor"),
 )
 def list_schedules():
-    return oncall.list_shifts(
-        _query("service_name"), http.flag(_request(), "include_ended"), _limit(), _query("cursor")
-    )
+    return oncall.list_shifts(_service(), http.flag(_request(), "include_ended"), _limit(), _query("cursor"))
 
 
 @route(
@@ -208,7 +210,7 @@ def delete_schedule(schedule_id):
 
 @route("/api/oncall/current", "GET", admits=READ, summary="Who is on call now for a service", query=("service_name",))
 def current_oncall():
-    return oncall.current(_query("service_name"))
+    return oncall.current(_service(required=True))
 
 
 # --- escalation levels -------------------------------------------------------------------------
@@ -218,7 +220,7 @@ def current_oncall():
     "/api/escalation/levels", "GET", admits=READ, summary="Escalation levels", query=("service_name", "limit", "cursor")
 )
 def list_levels():
-    return escalation.list_levels(_query("service_name"), _limit(), _query("cursor"))
+    return escalation.list_levels(_service(), _limit(), _query("cursor"))
 
 
 @route(

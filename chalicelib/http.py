@@ -11,6 +11,7 @@ from pynamodb.exceptions import PynamoDBException
 from . import access
 from .db import is_throttling
 from .errors import Busy, DomainError, InvalidInput
+from .payloads import MAX_NAME_LENGTH
 
 log = logging.getLogger("oncall.http")
 
@@ -79,6 +80,19 @@ def query_param(request, name: str) -> str | None:
     value = params.get(name)
     if value is not None and len(value) > 1024:
         raise InvalidInput(f"{name} is too long.", field=name)
+    return value
+
+
+def name_param(request, name: str, *, required: bool = False) -> str | None:
+    """A query parameter naming something (a service): as long and as non-blank as
+    the same name in a request body must be."""
+    value = query_param(request, name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"{name} is required.", field=name)
+        return None
+    if not value.strip() or len(value) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"{name} must be 1 to {MAX_NAME_LENGTH} characters, not all blank.", field=name)
     return value
 
 

@@ -287,8 +287,6 @@ def list_page(status_filter: str | None, service_name: str | None, limit: int, c
         status_filter = status_filter.upper()
         if status_filter not in status.ALL:
             raise InvalidInput(f"status must be one of {', '.join(status.ALL)}.", field="status")
-    if service_name is not None and not service_name.strip():
-        raise InvalidInput("service_name must not be empty.", field="service_name")
 
     if service_name:
         index, partition, kind = Incident.service_index, service_name, "service"

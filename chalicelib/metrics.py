@@ -6,7 +6,6 @@ they never disagree with the incidents table.
 
 from . import pagination
 from .db import Transaction
-from .errors import InvalidInput
 from .models import Stats
 
 KIND = "metrics"
@@ -63,8 +62,6 @@ def _report(stats: Stats | None, service_name: str | None) -> dict:
 
 
 def read(service_name: str | None = None) -> dict:
-    if service_name is not None and not service_name.strip():
-        raise InvalidInput("service_name must not be empty.", field="service_name")
     scope = _scope(service_name) if service_name else ALL_SCOPE
     try:
         stats = Stats.get(KIND, scope, consistent_read=True)

@@ -91,8 +91,6 @@ def on_call_shift(service_name: str, at: datetime) -> Shift | None:
 
 
 def current(service_name: str) -> dict:
-    if not service_name or not service_name.strip():
-        raise InvalidInput("service_name is required.", field="service_name")
     shift = on_call_shift(service_name, clock.now())
     return {
         "service_name": service_name,

@@ -42,7 +42,8 @@ def _utf8_within(limit: int):
     return check
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_not_blank)]
+MAX_NAME_LENGTH = 128
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_not_blank)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(_not_blank)]
 Description = Annotated[str, AfterValidator(_utf8_within(MAX_DESCRIPTION_BYTES))]
 DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_not_blank)]

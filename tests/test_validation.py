@@ -308,3 +308,18 @@ def test_bad_shift_times_answer_400_naming_the_field_and_write_nothing(client, r
     assert failures == [], failures
     assert writes(calls) == {}
     assert list_schedules(client, "?include_ended=true")["schedules"] == []
+
+
+def test_service_names_in_queries_are_held_to_the_body_limits(client):
+    paths = ["/api/incidents/list/all/", "/api/metrics/", "/api/oncall/schedules/", "/api/escalation/levels/"]
+    failures = []
+    for path in [*paths, "/api/oncall/current/"]:
+        for bad in ["%20%20", "x" * 129]:
+            response = client.http.get(f"{path}?service_name={bad}")
+            try:
+                assert_error(response, 400, "service_name")
+            except AssertionError:
+                failures.append((path, bad[:10], response.status_code))
+        assert client.http.get(f"{path}?service_name={'x' * 128}").status_code == 200, path
+    assert_error(client.http.get("/api/oncall/current/"), 400, "service_name")
+    assert failures == [], failures
