@@ -6,6 +6,7 @@ caller's key before the view runs and records the operation for the OpenAPI docu
 from chalice import Chalice, Rate, Response
 
 from chalicelib import (
+    config,
     console,
     escalation,
     http,
@@ -19,6 +20,7 @@ from chalicelib import (
 )
 from chalicelib.access import MANAGE, PUBLIC, READ, RESPOND, TRIGGER
 
+config.quiet_sdk_logs()
 app = Chalice(app_name="oncall")
 app.register_middleware(http.uniform_errors, "http")
 

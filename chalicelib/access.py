@@ -79,15 +79,15 @@ def check(headers, admitted: frozenset[str]) -> Caller | None:
 
 
 def _lookup(token: str) -> Caller:
-    key = keys.find(token)
-    if key is None:
+    grant = keys.find(token)
+    if grant is None:
         raise Unauthenticated("The API key is unknown or has been revoked.")
     caller = Caller(
-        key_id=key.id,
-        key_name=key.name,
-        role=key.role,
-        user=key.user,
-        services=frozenset(key.services) if key.role == INTEGRATION else None,
+        key_id=grant.key_id,
+        key_name=grant.name,
+        role=grant.role,
+        user=grant.user,
+        services=frozenset(grant.services or ()) if grant.role == INTEGRATION else None,
     )
     _cache.put(token, caller)
     return caller

@@ -5,6 +5,7 @@ into the environment before app.py is imported, and the local runtime does the
 same, so this module is the only reader of os.environ in the domain.
 """
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,3 +59,16 @@ def settings() -> Settings:
         key_cache_seconds=_int("ONCALL_KEY_CACHE_SECONDS", 0, minimum=0),
         admin_key=os.environ.get("ONCALL_ADMIN_KEY") or None,
     )
+
+
+# The AWS SDK and PynamoDB log every request and answer at DEBUG, item keys
+# included, and one table is keyed by token hashes: never let them go below INFO.
+SDK_LOGGERS = ("botocore", "boto3", "pynamodb", "urllib3")
+
+
+def quiet_sdk_logs() -> None:
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        # An explicit level: inheriting would follow the root logger down to DEBUG.
+        if logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)

@@ -2,22 +2,24 @@
 listed without it, revoked by id."""
 
 import hashlib
+import re
 import secrets
 import uuid
 
-from pynamodb.exceptions import UpdateError
-
 from . import clock, db, pagination
-from .errors import Conflict, NotFound
-from .models import ApiKey
+from .db import Transaction, TransactionCancelled
+from .errors import Conflict, InvalidInput, NotFound
+from .models import ApiKey, KeyToken
 from .payloads import KeyBody
 
 FEED = "key"
-FEED_CURSOR = {"feed": "S", "created_key": "S", "token_hash": "S"}
+FEED_CURSOR = {"feed": "S", "created_key": "S", "id": "S"}
 TOKEN_PREFIX = "oncall_"
 # 32 random bytes; the prefix lets secret scanners and people recognise a token.
 TOKEN_BYTES = 32
-MAX_TOKEN_LENGTH = 256
+# What a token chosen elsewhere (ONCALL_ADMIN_KEY) must look like to be usable:
+# printable, no spaces (a header value is trimmed), and not too short to guess.
+USABLE_TOKEN = re.compile(r"[\x21-\x7e]{16,256}")
 
 
 def token_hash(token: str) -> str:
@@ -44,21 +46,31 @@ def to_json(key: ApiKey) -> dict:
 def create(body: KeyBody, created_by: str | None, *, token: str | None = None) -> dict:
     """Store a new key; the answer is the only place its token ever appears."""
     token = token or new_token()
+    if not USABLE_TOKEN.fullmatch(token):
+        raise InvalidInput("A token is 16 to 256 printable characters without spaces.", field="token")
     now = clock.now()
     key_id = uuid.uuid4().hex
+    services = set(body.services) if body.services else None
     key = ApiKey(
-        token_hash(token),
-        id=key_id,
+        key_id,
         name=body.name,
         role=body.role,
         user=body.user,
-        services=set(body.services) if body.services else None,
+        services=services,
         created_at=now,
         created_by=created_by,
+        token_hash=token_hash(token),
         feed=FEED,
         created_key=f"{clock.iso(now)}#{key_id}",
     )
-    db.save_new(key, ApiKey.token_hash.does_not_exist(), Conflict("A key with this token already exists."))
+    grant = KeyToken(key.token_hash, key_id=key_id, name=body.name, role=body.role, user=body.user, services=services)
+    tx = Transaction()
+    tx.put(key, condition=ApiKey.id.does_not_exist())
+    tx.put(grant, condition=KeyToken.token_hash.does_not_exist(), tag="token")
+    try:
+        tx.commit()
+    except TransactionCancelled:
+        raise Conflict("A key with this token already exists.", field="token") from None
     return {**to_json(key), "token": token}
 
 
@@ -71,15 +83,15 @@ def ensure(body: KeyBody, token: str, created_by: str) -> bool:
     return True
 
 
-def find(token: str) -> ApiKey | None:
-    """The live key for a presented token, or None (unknown, revoked or malformed)."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+def find(token: str) -> KeyToken | None:
+    """The live grant of a presented token, or None (unknown, revoked or malformed)."""
+    if not USABLE_TOKEN.fullmatch(token):
         return None
     try:
-        key = ApiKey.get(token_hash(token), consistent_read=True)
-    except ApiKey.DoesNotExist:
+        grant = KeyToken.get(token_hash(token), consistent_read=True)
+    except KeyToken.DoesNotExist:
         return None
-    return None if key.revoked_at is not None else key
+    return None if grant.revoked_at is not None else grant
 
 
 def list_page(limit: int, cursor: str | None) -> dict:
@@ -90,15 +102,18 @@ def list_page(limit: int, cursor: str | None) -> dict:
 
 
 def revoke(key_id: str) -> dict:
-    """Revoke a key for good. Revoking a revoked key changes nothing and succeeds."""
-    key = db.keys_by_public_id(ApiKey, key_id, "key")
+    """Revoke a key for good: the key and its token in one transaction. Revoking a
+    revoked key changes nothing and succeeds."""
+    if not db.PUBLIC_ID.fullmatch(key_id):
+        raise InvalidInput(f"A key id is 32 hexadecimal characters, got {key_id[:40]!r}.", field="id")
     try:
-        key.update(
-            actions=[ApiKey.revoked_at.set(ApiKey.revoked_at | clock.now())],
-            condition=ApiKey.id == key_id,
-        )
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"There is no key with id {key_id}.") from None
-        raise
+        key = ApiKey.get(key_id, consistent_read=True)
+    except ApiKey.DoesNotExist:
+        raise NotFound(f"There is no key with id {key_id}.") from None
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        tx = Transaction()
+        tx.update(ApiKey(key_id), [ApiKey.revoked_at.set(ApiKey.revoked_at | key.revoked_at)])
+        tx.update(KeyToken(key.token_hash), [KeyToken.revoked_at.set(KeyToken.revoked_at | key.revoked_at)])
+        tx.commit()
     return to_json(key)

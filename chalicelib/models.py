@@ -206,11 +206,6 @@ class TimelineEntry(Model):
     message = UnicodeAttribute()
 
 
-class ApiKeyIdIndex(GlobalSecondaryIndex):
-    Meta = _index("by-id", KeysOnlyProjection)
-    id = UnicodeAttribute(hash_key=True)
-
-
 class ApiKeyFeedIndex(GlobalSecondaryIndex):
     Meta = _index("feed")
     feed = UnicodeAttribute(hash_key=True)
@@ -218,12 +213,11 @@ class ApiKeyFeedIndex(GlobalSecondaryIndex):
 
 
 class ApiKey(Model):
-    """An API key, keyed by the SHA-256 of its token: a request's key is one
-    GetItem away, and the token itself is stored nowhere."""
+    """An API key as admins see it: listed and revoked by id. Its token is stored
+    nowhere; its token's SHA-256 keys the KeyToken that requests are checked against."""
 
     Meta = _meta("keys")
-    token_hash = UnicodeAttribute(hash_key=True)
-    id = UnicodeAttribute()
+    id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
     role = UnicodeAttribute()
     # Admin and responder keys act as this user; integration keys have none.
@@ -233,12 +227,27 @@ class ApiKey(Model):
     created_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute(null=True)
     revoked_at = UTCDateTimeAttribute(null=True)
+    # Not a key of this table, so it never appears in a list's cursor.
+    token_hash = UnicodeAttribute()
     feed = UnicodeAttribute()
     # "<created_at>#<id>": the feed lists keys oldest first.
     created_key = UnicodeAttribute()
 
-    id_index = ApiKeyIdIndex()
     feed_index = ApiKeyFeedIndex()
 
 
-ALL_MODELS = (Incident, Dedup, Shift, EscalationLevel, Stats, TimelineEntry, ApiKey)
+class KeyToken(Model):
+    """SHA-256 of a token -> what the key may do: a request's key is one GetItem.
+    Written and revoked in the same transactions as its ApiKey."""
+
+    Meta = _meta("key-tokens")
+    token_hash = UnicodeAttribute(hash_key=True)
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    user = UnicodeAttribute(null=True)
+    services = UnicodeSetAttribute(null=True)
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+
+ALL_MODELS = (Incident, Dedup, Shift, EscalationLevel, Stats, TimelineEntry, ApiKey, KeyToken)

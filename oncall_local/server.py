@@ -102,9 +102,6 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
-MIN_ADMIN_KEY_LENGTH = 16
-
-
 def provide_admin_key(token: str | None, fresh: bool) -> bool:
     """ONCALL_ADMIN_KEY becomes an admin key; unset, a new admin key is made and
     printed once (on fresh tables; existing tables keep the keys they have)."""
@@ -113,8 +110,11 @@ def provide_admin_key(token: str | None, fresh: bool) -> bool:
 
     body = KeyBody(name="local admin", role="admin", user="admin")
     if token:
-        if len(token) < MIN_ADMIN_KEY_LENGTH:
-            print(f"ONCALL_ADMIN_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters.", file=sys.stderr)
+        if not keys.USABLE_TOKEN.fullmatch(token):
+            print(
+                "ONCALL_ADMIN_KEY must be 16 to 256 printable characters without spaces.",
+                file=sys.stderr,
+            )
             return False
         if keys.ensure(body, token, created_by="make run"):
             log.info("ONCALL_ADMIN_KEY is an admin key (user admin)")

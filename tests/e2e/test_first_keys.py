@@ -30,7 +30,7 @@ def test_a_short_oncall_admin_key_is_refused_at_start(tmp_path):
         [sys.executable, "-m", "oncall_local"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
     )
     assert finished.returncode != 0
-    assert "ONCALL_ADMIN_KEY must be at least" in finished.stderr
+    assert "ONCALL_ADMIN_KEY must be 16 to 256" in finished.stderr
 
 
 def test_oncall_admin_creates_a_key_in_the_stage_table(start_server):

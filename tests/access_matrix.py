@@ -1,0 +1,70 @@
+"""Who may call what: the expected status of every operation for each kind of caller.
+
+tests/test_access.py sends every request in this table and compares the whole
+observed matrix with it, and checks that README.md's "## Access control" table is
+the one `markdown_table()` renders from it. Print the table to paste with
+
+    .venv/bin/python -m tests.access_matrix
+"""
+
+# The callers, in column order. "bad key" is a well-formed token no key has; the
+# revoked key was an admin key; the integration key is bound to SERVICE, the
+# service every request of the matrix names.
+NO_KEY, BAD_KEY, REVOKED_KEY, ADMIN, RESPONDER, INTEGRATION = COLUMNS = (
+    "no key",
+    "bad key",
+    "revoked key",
+    "admin",
+    "responder",
+    "integration",
+)
+SERVICE = "payments"
+
+PUBLIC = (200, 200, 200, 200, 200, 200)
+ANY_KEY = (401, 401, 401, 200, 200, 200)
+READ = (401, 401, 401, 200, 200, 403)
+ADMIN_ONLY = (401, 401, 401, 200, 403, 403)
+
+# (method, path as declared in app.py) -> status per column, for a valid request.
+EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
+    ("GET", "/api/health"): PUBLIC,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/console/{name}"): PUBLIC,
+    ("GET", "/api/openapi.json"): ANY_KEY,
+    ("GET", "/api/me"): ANY_KEY,
+    ("POST", "/api/incidents/trigger"): (401, 401, 401, 201, 201, 201),
+    ("PUT", "/api/incidents/{incident_id}/acknowledge"): READ,
+    ("POST", "/api/incidents/{incident_id}/acknowledge"): READ,
+    ("PUT", "/api/incidents/{incident_id}/resolve"): READ,
+    ("POST", "/api/incidents/{incident_id}/resolve"): READ,
+    ("GET", "/api/incidents/{incident_id}"): READ,
+    ("GET", "/api/incidents/list/all"): READ,
+    ("POST", "/api/incidents/escalate/check"): READ,
+    ("GET", "/api/metrics"): READ,
+    ("GET", "/api/metrics/services"): READ,
+    ("GET", "/api/oncall/schedules"): READ,
+    ("POST", "/api/oncall/schedules"): (401, 401, 401, 201, 403, 403),
+    ("DELETE", "/api/oncall/schedules/{schedule_id}"): (401, 401, 401, 204, 403, 403),
+    ("GET", "/api/oncall/current"): READ,
+    ("GET", "/api/escalation/levels"): READ,
+    ("POST", "/api/escalation/levels"): (401, 401, 401, 201, 403, 403),
+    ("DELETE", "/api/escalation/levels/{level_id}"): (401, 401, 401, 204, 403, 403),
+    ("GET", "/api/keys"): ADMIN_ONLY,
+    ("POST", "/api/keys"): (401, 401, 401, 201, 403, 403),
+    ("DELETE", "/api/keys/{key_id}"): ADMIN_ONLY,
+}
+
+
+def markdown_table() -> str:
+    """EXPECTED as the Markdown table README.md shows."""
+    lines = [
+        "| method and path | " + " | ".join(COLUMNS) + " |",
+        "| --- | " + " | ".join("---" for _ in COLUMNS) + " |",
+    ]
+    for (method, path), statuses in EXPECTED.items():
+        lines.append(f"| `{method} {path}` | " + " | ".join(str(status) for status in statuses) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
