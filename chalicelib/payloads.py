@@ -150,7 +150,7 @@ def parse(model: type[_Body], raw_body: bytes | None, *, required: bool = True) 
     else:
         try:
             data = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting too deep
             raise InvalidInput(
                 "The request body is not valid JSON; send a JSON object with Content-Type: application/json.",
                 field="body",

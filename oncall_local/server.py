@@ -45,6 +45,22 @@ class FastRequestHandler(ChaliceRequestHandler):
     # keep-alive client waits out the peer's delayed ACK (~40 ms) every request.
     disable_nagle_algorithm = True
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server answers what never reaches the app (a method it has no handler
+        # for, a malformed request line) with an HTML page; answer JSON like the app.
+        if code == 501:  # a method no route takes, e.g. TRACE
+            code, error_code = 405, "method_not_allowed"
+        else:
+            error_code = "bad_request"
+        body = json.dumps({"error": message or self.responses.get(code, ("Error",))[0], "code": error_code}).encode()
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
     def _send_error_response(self, error) -> None:
         # Chalice's gateway answers a path no route matches as API Gateway does, a
         # 403 "Missing Authentication Token"; the deployed API maps that to a JSON

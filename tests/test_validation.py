@@ -323,3 +323,13 @@ def test_service_names_in_queries_are_held_to_the_body_limits(client):
         assert client.http.get(f"{path}?service_name={'x' * 128}").status_code == 200, path
     assert_error(client.http.get("/api/oncall/current/"), 400, "service_name")
     assert failures == [], failures
+
+
+def test_json_nested_too_deep_is_a_400_not_a_crash(client, requests_made):
+    with requests_made.measure() as calls:
+        for depth in (1000, 20_000):
+            for opening, closing in (("[", "]"), ('{"a":', "}")):
+                raw = opening * depth + "1" + closing * depth
+                response = client.http.post("/api/incidents/trigger/", headers=JSON, body=raw)
+                assert_error(response, 400, "body")
+    assert writes(calls) == {}
