@@ -5,17 +5,20 @@ import re
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema
 
-from . import pagination
+from . import console, pagination, payloads
+from .incidents import MAX_ID
 from .status import ALL as STATUSES
 
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "code"],
+    "additionalProperties": False,
     "properties": {
-        "error": {"type": "string", "description": "a sentence a person can act on"},
-        "code": {"type": "string", "description": "a machine-readable code, e.g. invalid_input"},
-        "field": {"type": "string", "description": "the field at fault, when there is one"},
+        "error": {"type": "string", "minLength": 1, "description": "a sentence a person can act on"},
+        "code": {"type": "string", "pattern": "^[a-z]+(_[a-z]+)*$", "description": "a machine-readable code"},
+        "field": {"type": "string", "minLength": 1, "description": "the field at fault, when there is one"},
     },
 }
 
@@ -28,8 +31,11 @@ QUERY_PARAMETERS = {
 }
 
 PATH_PARAMETERS = {
-    "incident_id": {"type": "integer", "minimum": 1},
-    "name": {"type": "string"},
+    "incident_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID - 1},
+    "name": {
+        "type": "string",
+        "examples": sorted(path.name for path in console.ROOT.iterdir() if path.suffix in console.TYPES),
+    },
 }
 PUBLIC_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 
@@ -41,8 +47,196 @@ DESCRIPTIONS = {
     405: "this path does not take this method",
     409: "it exists already",
     413: "the body is over 256 KiB",
-    415: "the body is not JSON",
+    415: "the request's Content-Type is not one this operation reads; send JSON",
     503: "contention or throttling did not clear; retry",
+}
+
+# The `code` each error status answers with.
+ERROR_CODES = {
+    400: ["invalid_input", "invalid_transition"],
+    401: ["unauthenticated"],
+    403: ["forbidden"],
+    404: ["not_found"],
+    405: ["method_not_allowed"],
+    409: ["conflict"],
+    413: ["payload_too_large"],
+    415: ["unsupported_media_type"],
+    503: ["busy"],
+}
+
+# --- what the successful answers hold -------------------------------------------------
+
+INSTANT = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$",
+    "description": "UTC, ISO 8601 with milliseconds and Z",
+}
+MAYBE_INSTANT = {**INSTANT, "type": ["string", "null"]}
+TEXT = {"type": "string"}
+MAYBE_TEXT = {"type": ["string", "null"]}
+COUNT = {"type": "integer", "minimum": 0}
+SECONDS = {"type": ["number", "null"], "minimum": 0, "description": "null until there is data"}
+CURSOR = {"type": ["string", "null"], "description": "pass as `cursor` for the next page; null on the last page"}
+ROLES = ["admin", "responder", "integration"]
+SERVICES = {"type": ["array", "null"], "items": TEXT, "description": "integration keys only"}
+
+
+def _object(properties: dict) -> dict:
+    """An object with exactly these properties, all present (null where allowed)."""
+    return {"type": "object", "required": list(properties), "additionalProperties": False, "properties": properties}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _page(items: str, schema: str) -> dict:
+    return _object({items: {"type": "array", "items": _ref(schema)}, "next_cursor": CURSOR})
+
+
+INCIDENT = {
+    "id": {"type": "integer", "minimum": 1},
+    "service_name": TEXT,
+    "title": TEXT,
+    "description": TEXT,
+    "severity": {"type": "string", "enum": ["critical", "error", "warning", "info"]},
+    "status": {"type": "string", "enum": list(STATUSES)},
+    "assigned_to": MAYBE_TEXT,
+    "created_at": INSTANT,
+    "created_by": MAYBE_TEXT,
+    "acknowledged_at": MAYBE_INSTANT,
+    "acknowledged_by": MAYBE_TEXT,
+    "resolved_at": MAYBE_INSTANT,
+    "resolved_by": MAYBE_TEXT,
+    "escalated_at": MAYBE_INSTANT,
+    "escalation_level": COUNT,
+    "alert_count": {"type": "integer", "minimum": 1},
+    "last_alert_at": INSTANT,
+    "dedup_key": {
+        "type": ["string", "null"],
+        "description": "the caller's dedup_key; null when derived from the title",
+    },
+}
+TIMELINE_ENTRY = {"at": INSTANT, "kind": TEXT, "actor": MAYBE_TEXT, "message": TEXT}
+METRICS = {
+    "service_name": MAYBE_TEXT,
+    "total_incidents": COUNT,
+    "open_incidents": COUNT,
+    "resolved_incidents": COUNT,
+    "escalated_incidents": COUNT,
+    "alerts": COUNT,
+    "mtta_seconds": SECONDS,
+    "mttr_seconds": SECONDS,
+}
+KEY = {
+    "id": PUBLIC_ID,
+    "name": TEXT,
+    "role": {"type": "string", "enum": ROLES},
+    "user": MAYBE_TEXT,
+    "services": SERVICES,
+    "created_at": INSTANT,
+    "created_by": MAYBE_TEXT,
+    "revoked_at": MAYBE_INSTANT,
+}
+
+RESPONSE_SCHEMAS = {
+    "Health": _object({"status": {"const": "ok"}}),
+    "OpenApiDocument": {
+        "type": "object",
+        "required": ["openapi", "info", "paths", "components"],
+        "properties": {"openapi": {"type": "string", "pattern": "^3\\.1\\."}, "paths": {"type": "object"}},
+    },
+    "Caller": _object(
+        {
+            "key_id": PUBLIC_ID,
+            "key_name": TEXT,
+            "role": {"type": "string", "enum": ROLES},
+            "user": MAYBE_TEXT,
+            "services": SERVICES,
+        }
+    ),
+    "Incident": _object(INCIDENT),
+    "TimelineEntry": _object(TIMELINE_ENTRY),
+    "IncidentDetail": _object(INCIDENT | {"timeline": {"type": "array", "items": _ref("TimelineEntry")}}),
+    "FoldedAlert": _object(
+        {
+            "id": {"type": "integer", "minimum": 1},
+            "service_name": TEXT,
+            "dedup_key": INCIDENT["dedup_key"],
+            "alert_count": {"type": "integer", "minimum": 2},
+            "last_alert_at": INSTANT,
+            "deduplicated": {"const": True},
+        }
+    ),
+    "IncidentPage": _page("incidents", "Incident"),
+    "SweepResult": _object(
+        {"escalated": COUNT, "incidents": {"type": "array", "items": {"type": "integer", "minimum": 1}}}
+    ),
+    "Metrics": _object(METRICS),
+    "ServiceMetricsPage": _page("services", "Metrics"),
+    "Shift": _object(
+        {
+            "id": PUBLIC_ID,
+            "service_name": TEXT,
+            "user": TEXT,
+            "start_time": INSTANT,
+            "end_time": INSTANT,
+            "is_override": {"type": "boolean"},
+            "created_at": INSTANT,
+        }
+    ),
+    "ShiftPage": _page("schedules", "Shift"),
+    "OnCall": _object(
+        {
+            "service_name": TEXT,
+            "user": {"type": ["string", "null"], "description": "null when nobody is on call"},
+            "schedule_id": {"type": ["string", "null"], "pattern": PUBLIC_ID["pattern"]},
+            "is_override": {"type": "boolean"},
+            "until": MAYBE_INSTANT,
+        }
+    ),
+    "EscalationLevel": _object(
+        {
+            "id": PUBLIC_ID,
+            "service_name": TEXT,
+            "level": {"type": "integer", "minimum": 1, "maximum": 100},
+            "user": MAYBE_TEXT,
+            "notification_channel": TEXT,
+            "created_at": INSTANT,
+        }
+    ),
+    "EscalationLevelPage": _page("levels", "EscalationLevel"),
+    "ApiKey": _object(KEY),
+    "NewApiKey": _object(KEY | {"token": {"type": "string", "minLength": 16, "description": "shown this once"}}),
+    "ApiKeyPage": _page("keys", "ApiKey"),
+}
+
+# Which schema each operation's successful answers follow, by status. A route
+# missing here is documented as answering any object (tests/e2e/test_fuzz.py
+# fails on that).
+ANSWERS = {
+    ("GET", "/api/health"): {200: "Health"},
+    ("GET", "/api/openapi.json"): {200: "OpenApiDocument"},
+    ("GET", "/api/me"): {200: "Caller"},
+    ("POST", "/api/incidents/trigger"): {201: "Incident", 200: "FoldedAlert"},
+    ("PUT", "/api/incidents/{incident_id}/acknowledge"): {200: "Incident"},
+    ("POST", "/api/incidents/{incident_id}/acknowledge"): {200: "Incident"},
+    ("PUT", "/api/incidents/{incident_id}/resolve"): {200: "Incident"},
+    ("POST", "/api/incidents/{incident_id}/resolve"): {200: "Incident"},
+    ("GET", "/api/incidents/{incident_id}"): {200: "IncidentDetail"},
+    ("GET", "/api/incidents/list/all"): {200: "IncidentPage"},
+    ("POST", "/api/incidents/escalate/check"): {200: "SweepResult"},
+    ("GET", "/api/metrics"): {200: "Metrics"},
+    ("GET", "/api/metrics/services"): {200: "ServiceMetricsPage"},
+    ("GET", "/api/oncall/schedules"): {200: "ShiftPage"},
+    ("POST", "/api/oncall/schedules"): {201: "Shift"},
+    ("GET", "/api/oncall/current"): {200: "OnCall"},
+    ("GET", "/api/escalation/levels"): {200: "EscalationLevelPage"},
+    ("POST", "/api/escalation/levels"): {201: "EscalationLevel"},
+    ("GET", "/api/keys"): {200: "ApiKeyPage"},
+    ("POST", "/api/keys"): {201: "NewApiKey"},
+    ("DELETE", "/api/keys/{key_id}"): {200: "ApiKey"},
 }
 
 
@@ -68,15 +262,16 @@ class Operation:
         return re.findall(r"{(\w+)}", self.path)
 
     def error_statuses(self) -> list[int]:
-        statuses = {405}
+        # Chalice answers 415 to any request whose Content-Type the route does not read.
+        statuses = {405, 415}
         if self.body or self.query or self.path_parameters or self.takes_body:
             statuses.add(400)
         if self.admits:
             statuses |= {401, 403}
-        if self.path_parameters and not self.html:
+        if self.path_parameters:
             statuses.add(404)
         if self.takes_body:
-            statuses |= {413, 415}
+            statuses.add(413)
         if self.method == "POST" and self.status == 201:
             statuses.add(409)
         if not self.html and self.admits:
@@ -94,7 +289,7 @@ class Catalogue:
         return operation
 
     def document(self) -> dict:
-        schemas = {"Error": ERROR_SCHEMA}
+        schemas = {"Error": ERROR_SCHEMA, **RESPONSE_SCHEMAS}
         paths: dict[str, dict] = {}
         for operation in self.operations:
             paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation, schemas)
@@ -149,25 +344,47 @@ def _responses(operation: Operation) -> dict:
         if status == 204:
             responses["204"] = {"description": description}
         elif operation.html:
+            # The console's index is HTML; a file of the console is any of its types.
+            served = (
+                sorted({value.split(";")[0] for value in console.TYPES.values()})
+                if operation.path_parameters
+                else ["text/html"]
+            )
             responses[str(status)] = {
                 "description": description,
-                "content": {"text/html": {"schema": {"type": "string"}}},
+                "content": {media_type: {"schema": {"type": "string"}} for media_type in served},
             }
         else:
+            answer = ANSWERS.get((operation.method, operation.path), {}).get(status)
             responses[str(status)] = {
                 "description": description,
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {"application/json": {"schema": _ref(answer) if answer else {"type": "object"}}},
             }
     for status in operation.error_statuses():
+        error = {"allOf": [_ref("Error"), {"properties": {"code": {"enum": ERROR_CODES[status]}}}]}
         responses[str(status)] = {
             "description": DESCRIPTIONS[status],
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {"schema": error}},
         }
     return responses
 
 
+class _BodySchema(GenerateJsonSchema):
+    """Request bodies as pydantic describes them, plus what its validators check:
+    times are ISO 8601 instants, names must not be blank."""
+
+    def function_after_schema(self, schema):
+        generated = super().function_after_schema(schema)
+        check = schema["function"]["function"]
+        if check is payloads._instant:
+            generated = {**generated, "format": "date-time"}
+        elif check is payloads._not_blank:
+            generated = {**generated, "pattern": "\\S"}
+        return generated
+
+
 def _schema_ref(model: type[BaseModel], schemas: dict) -> dict:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", schema_generator=_BodySchema)
     for name, definition in schema.pop("$defs", {}).items():
         schemas[name] = definition
     schemas[model.__name__] = schema
