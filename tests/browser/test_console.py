@@ -1,0 +1,313 @@
+"""The web console in a real browser against a real server: the whole on-call flow,
+data rendered as text, what each role sees, and 401/403 explained."""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from playwright.sync_api import expect
+
+from tests.e2e import client
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def shift(server: str, service: str, user: str, *, hours: float = 8, override: bool = False) -> dict:
+    now = datetime.now(timezone.utc)
+    body = {
+        "service_name": service,
+        "user": user,
+        "start_time": iso(now - timedelta(hours=1)),
+        "end_time": iso(now + timedelta(hours=hours)),
+        "is_override": override,
+    }
+    return client.expect(client.post(server, "/api/oncall/schedules/", body), 201)
+
+
+def row(console, incident_id: int):
+    return console.page.locator(f"#incidents tr[data-id='{incident_id}']")
+
+
+def test_sign_in_page_explains_a_refused_key(console):
+    console.open()
+    expect(console.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    console.screenshot("signin")
+    console.page.get_by_label("API key").fill("not-a-real-key-0123456789")
+    console.page.get_by_role("button", name="Sign in").click()
+    error = console.page.locator("#signin-error")
+    expect(error).to_contain_text("401 Unauthorized")
+    expect(error).to_contain_text("unknown or has been revoked")
+    expect(console.page.locator("#nav")).to_be_hidden()
+
+
+def test_trigger_acknowledge_resolve_and_toast(console, server):
+    console.sign_in(route="trigger")
+    page = console.page
+    page.get_by_label("Service").fill("checkout")
+    page.get_by_label("Severity").select_option("error")
+    page.get_by_label("Title").fill("Card payments failing")
+    page.get_by_label("Description").fill("Gateway answers 502 for 30% of authorisations.")
+    page.get_by_label("Dedup key").fill("card-502")
+    page.get_by_role("button", name="Trigger incident").click()
+    outcome = page.locator("#trigger-outcome")
+    expect(outcome).to_contain_text("Opened incident #")
+    expect(outcome).to_contain_text("UNASSIGNED")
+    incident_id = int(re.search(r"#(\d+)", page.locator("#trigger-link").inner_text()).group(1))
+
+    # The same alert again folds into the open incident, and the page says so.
+    page.get_by_role("button", name="Trigger incident").click()
+    expect(outcome).to_contain_text("Folded into the open incident")
+    expect(outcome).to_contain_text("2 alerts")
+    console.screenshot("trigger")
+
+    page.locator("#trigger-link").click()
+    expect(page.locator("#incident-title")).to_contain_text("Card payments failing")
+
+    console.go("incidents")
+    line = row(console, incident_id)
+    expect(line).to_contain_text("checkout")
+    expect(line).to_contain_text("TRIGGERED")
+    expect(line).to_contain_text("UNASSIGNED")
+    expect(line.locator("td[data-label='Alerts']")).to_have_text("2")
+    expect(line.get_by_role("button", name=f"Resolve incident {incident_id}")).to_have_count(0)
+    line.get_by_role("button", name=f"Acknowledge incident {incident_id}").click()
+    expect(line).to_contain_text("ACKNOWLEDGED")
+    expect(line.get_by_role("button", name=f"Acknowledge incident {incident_id}")).to_have_count(0)
+    line.get_by_role("button", name=f"Resolve incident {incident_id}").click()
+    expect(line).to_contain_text("RESOLVED")
+    expect(line.get_by_role("button")).to_have_count(0)
+
+    # An incident opened elsewhere while the page is open arrives as a toast and a row.
+    shift(server, "search", "carol")
+    other = client.expect(client.trigger(server, "search", "Index lag over 10 minutes", severity="warning"), 201)
+    toast = console.page.locator("#toasts .toast", has_text=f"New incident #{other['id']} on search")
+    expect(toast).to_be_visible()
+    expect(row(console, other["id"])).to_contain_text("carol")
+    # A status change made elsewhere is announced too.
+    client.expect(client.post(server, f"/api/incidents/{other['id']}/acknowledge/"))
+    changed = console.page.locator("#toasts .toast", has_text=f"Incident #{other['id']} (Index lag over 10 minutes)")
+    expect(changed).to_contain_text("is now ACKNOWLEDGED")
+    client.trigger(server, "payments", "Checkout error rate above 5%", description="5xx ratio at 7.2%.")
+    expect(console.page.locator("#incidents tbody tr[data-id]")).to_have_count(3)
+    console.screenshot("incidents", toasts=True)
+
+    console.go(f"incidents/{incident_id}")
+    timeline = page.locator("#timeline li")
+    expect(timeline.first).to_contain_text("triggered")
+    expect(page.locator("#detail")).to_contain_text("RESOLVED")
+    kinds = timeline.locator(".tl-kind").all_inner_texts()
+    assert [kind.lower() for kind in kinds][-1] == "resolved", kinds
+    console.screenshot("incident")
+
+
+def test_bulk_acknowledge(console, server):
+    ids = [client.expect(client.trigger(server, "bulk", f"Disk {n} almost full"), 201)["id"] for n in range(3)]
+    console.sign_in()
+    console.page.get_by_label("Service").fill("bulk")
+    console.page.get_by_role("button", name="Apply").click()
+    expect(console.page.locator("#incidents tbody tr[data-id]")).to_have_count(3)
+    for incident_id in ids:
+        row(console, incident_id).get_by_role("checkbox").check()
+    console.page.get_by_role("button", name="Acknowledge selected (3)").click()
+    for incident_id in ids:
+        expect(row(console, incident_id)).to_contain_text("ACKNOWLEDGED")
+    expect(console.page.locator("#bulk-resolve")).to_be_disabled()
+    console.page.get_by_label("Status").select_option("TRIGGERED")
+    expect(console.page.get_by_text("No incidents match.")).to_be_visible()
+    console.page.get_by_role("button", name="Clear").click()
+    expect(console.page.get_by_label("Service")).to_have_value("")
+    expect(row(console, ids[0])).to_contain_text("ACKNOWLEDGED")
+
+
+def test_a_hostile_title_is_shown_as_text_everywhere(console, server):
+    console.sign_in()
+    expect(console.page.locator("#refreshed")).to_contain_text("refreshed")
+    created = client.expect(client.trigger(server, "web", XSS, description=XSS), 201)
+    toast = console.page.locator("#toasts .toast", has_text=f"#{created['id']}")
+    expect(toast).to_contain_text(XSS)
+    expect(row(console, created["id"]).locator("td.title")).to_have_text(XSS)
+    console.go(f"incidents/{created['id']}")
+    expect(console.page.locator("#incident-title")).to_contain_text(XSS)
+    expect(console.page.locator("#incident-description")).to_have_text(XSS)
+    assert console.page.locator("img[src='x']").count() == 0
+    console.page.wait_for_timeout(300)
+    assert console.dialogs == []
+
+
+def test_overrides_and_escalation_levels_from_the_on_call_page(console, server):
+    shift(server, "search-api", "carol")
+    console.sign_in(route="oncall")
+    page = console.page
+    card = page.locator("#oncall-now .card[data-service='search-api']")
+    expect(card).to_contain_text("carol")
+
+    form = page.locator("#shift-form")
+    form.get_by_label("Service").fill("search-api")
+    form.get_by_label("User").fill("dave")
+    form.get_by_label("Override").check()
+    form.get_by_role("button", name="Add").click()
+    expect(card).to_contain_text("dave")
+    expect(card).to_contain_text("Override")
+    expect(page.locator("#shifts")).to_contain_text("dave")
+
+    levels = page.locator("#level-form")
+    levels.get_by_label("Service").fill("search-api")
+    levels.get_by_label("Level").fill("1")
+    levels.get_by_label("User").fill("erin")
+    levels.get_by_role("button", name="Set level").click()
+    expect(page.locator("#levels")).to_contain_text("erin")
+    # Setting the same level again replaces it.
+    levels = page.locator("#level-form")
+    levels.get_by_label("Service").fill("search-api")
+    levels.get_by_label("Level").fill("1")
+    levels.get_by_label("User").fill("frank")
+    levels.get_by_role("button", name="Set level").click()
+    expect(page.locator("#levels")).to_contain_text("frank")
+    expect(page.locator("#levels")).not_to_contain_text("erin")
+    levels = page.locator("#level-form")
+    levels.get_by_label("Service").fill("search-api")
+    levels.get_by_label("Level").fill("2")
+    levels.get_by_label("User").fill("grace")
+    levels.get_by_role("button", name="Set level").click()
+    expect(page.locator("#levels tbody tr")).to_have_count(2)
+    shift(server, "payments", "alice")
+    future = datetime.now(timezone.utc) + timedelta(hours=9)
+    client.expect(
+        client.post(
+            server,
+            "/api/oncall/schedules/",
+            {
+                "service_name": "payments",
+                "user": "bob",
+                "start_time": iso(future),
+                "end_time": iso(future + timedelta(hours=12)),
+            },
+        ),
+        201,
+    )
+    console.go("metrics")
+    console.go("oncall")
+    expect(page.locator("#shifts")).to_contain_text("Upcoming")
+    console.screenshot("oncall")
+
+    page.get_by_role("button", name="Remove override of dave on search-api").click()
+    expect(card).to_contain_text("carol")
+    page.get_by_role("button", name="Remove escalation level 2 of search-api").click()
+    expect(page.locator("#levels tbody tr")).to_have_count(1)
+
+
+def test_metrics_page(console, server):
+    for service, title in [
+        ("ledger", "Ledger writes slow"),
+        ("ledger", "Ledger replica down"),
+        ("mail", "Bounce rate"),
+    ]:
+        incident = client.expect(client.trigger(server, service, title), 201)
+        client.expect(client.post(server, f"/api/incidents/{incident['id']}/acknowledge/"))
+        if title != "Bounce rate":
+            client.expect(client.post(server, f"/api/incidents/{incident['id']}/resolve/"))
+    console.sign_in(route="metrics")
+    page = console.page
+    expect(page.locator("#mtta .tile-value")).not_to_have_text("—")
+    expect(page.locator("#mttr .tile-value")).not_to_have_text("—")
+    table = page.locator("#metrics-services")
+    expect(table.locator("tr", has_text="ledger")).to_be_visible()
+    expect(page.locator("#response-chart rect.bar-mtta").first).to_be_visible()
+    expect(page.locator("#counts-chart rect.bar-resolved").first).to_be_visible()
+    assert "ledger" in page.locator("#response-chart").get_attribute("aria-label")
+    console.screenshot("metrics")
+
+
+def test_a_responder_sees_no_admin_forms(console, server):
+    token = client.make_key(server, "responder", user="rita")
+    shift(server, "search-api", "carol")
+    incident = client.expect(client.trigger(server, "responder-svc", "Queue backlog"), 201)
+    console.sign_in(token)
+    expect(console.page.locator("#who-role")).to_have_text("responder")
+    expect(
+        row(console, incident["id"]).get_by_role("button", name=f"Acknowledge incident {incident['id']}")
+    ).to_be_visible()
+    console.go("oncall")
+    expect(console.page.locator("#oncall-now .card").first).to_be_visible()
+    expect(console.page.locator("#shift-form")).to_have_count(0)
+    expect(console.page.locator("#level-form")).to_have_count(0)
+    expect(console.page.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+
+
+def test_an_integration_key_only_triggers(console, server):
+    token = client.make_key(server, "integration", services=["alarms"])
+    console.sign_in(token, route="")
+    page = console.page
+    expect(page.get_by_role("heading", name="Trigger an incident")).to_be_visible()
+    expect(page.locator("#nav a:visible")).to_have_text(["Trigger"])
+    page.get_by_label("Title").fill("Disk full on db-3")
+    page.get_by_role("button", name="Trigger incident").click()
+    expect(page.locator("#trigger-outcome")).to_contain_text("Opened incident #")
+    expect(page.locator("#trigger-link")).to_have_count(0)
+    console.go("metrics")
+    expect(page.locator("#forbidden")).to_contain_text("403 Forbidden")
+
+
+def test_a_revoked_key_signs_out_with_the_reason(console, server):
+    created = client.expect(
+        client.post(server, "/api/keys/", {"name": "short-lived", "role": "responder", "user": "sam"}), 201
+    )
+    console.sign_in(created["token"])
+    expect(console.page.locator("#refreshed")).to_contain_text("refreshed")
+    client.expect(client.request(server, "DELETE", f"/api/keys/{created['id']}/"))
+    expect(console.page.locator("#notice")).to_contain_text("401 Unauthorized")
+    expect(console.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert console.page.evaluate("sessionStorage.getItem('oncall.key')") is None
+
+
+def test_sign_out_forgets_the_key(console):
+    console.sign_in()
+    console.page.get_by_role("button", name="Sign out").click()
+    expect(console.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert console.page.evaluate("sessionStorage.getItem('oncall.key')") is None
+    console.page.reload()
+    expect(console.page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_keyboard_and_phone(phone, server):
+    incident = client.expect(client.trigger(server, "phone", "Checkout error rate above 5%"), 201)
+    phone.sign_in()
+    page = phone.page
+    expect(page.locator("#incidents tbody tr[data-id]").first).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
+    phone.screenshot("incidents-phone", full_page=False)
+    # Tab reaches the acknowledge button and Enter presses it; the menu works from the keyboard.
+    target = f"Acknowledge incident {incident['id']}"
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('aria-label')") == target:
+            break
+    else:
+        raise AssertionError(f"Tab never reached the button {target!r}")
+    page.keyboard.press("Enter")
+    expect(row(phone, incident["id"])).to_contain_text("ACKNOWLEDGED")
+    page.locator("#nav a[data-page='metrics']").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Metrics", exact=True)).to_be_visible()
+
+
+def test_an_escalation_is_announced_and_can_be_acknowledged(console, server):
+    level = {"service_name": "storage", "level": 1, "user": "erin"}
+    client.expect(client.post(server, "/api/escalation/levels/", level), 201)
+    created = client.expect(client.trigger(server, "storage", "Volume latency above 200 ms"), 201)
+    console.sign_in()
+    line = row(console, created["id"])
+    expect(line).to_contain_text("TRIGGERED")
+    console.page.wait_for_timeout(1100)
+    client.expect(client.post(server, "/api/incidents/escalate/check/"))
+    expect(line).to_contain_text("ESCALATED")
+    toast = console.page.locator("#toasts .toast", has_text=f"#{created['id']} (")
+    expect(toast).to_contain_text("is now ESCALATED")
+    line.get_by_role("button", name=f"Acknowledge incident {created['id']}").click()
+    expect(line).to_contain_text("ACKNOWLEDGED")
+    console.go(f"incidents/{created['id']}")
+    expect(console.page.locator("#timeline")).to_contain_text("Escalated to level 1: notifying erin")
