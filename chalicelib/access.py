@@ -70,12 +70,18 @@ def check(headers, admitted: frozenset[str]) -> Caller | None:
     token = presented_token(headers)
     if token is None:
         raise Unauthenticated("This call needs an API key: send 'Authorization: Bearer <token>'.")
-    caller = _cache.get(token) or _lookup(token)
+    caller = authenticate(token)
     if caller.role not in admitted:
         allowed = " or ".join(sorted(admitted))
         article = "An" if caller.role[0] in "aeiou" else "A"
         raise Forbidden(f"{article} {caller.role} key may not make this call; it takes a key with the role {allowed}.")
     return caller
+
+
+def authenticate(token: str) -> Caller:
+    """The caller a token belongs to, for integrations that carry the key in the
+    body (PagerDuty's routing_key); raises Unauthenticated."""
+    return _cache.get(token) or _lookup(token)
 
 
 def _lookup(token: str) -> Caller:

@@ -80,6 +80,14 @@ def claim(incident_id: int, service_name: str, key: str, explicit: bool, now: da
     return item, free
 
 
+def bound_incident(service_name: str, key: str) -> int | None:
+    """The incident an explicit key is bound to (bound while that incident is open)."""
+    try:
+        return int(Dedup.get(service_name, key, consistent_read=True).incident_id)
+    except Dedup.DoesNotExist:
+        return None
+
+
 def release(service_name: str, key: str, incident_id: int):
     """The dedup item to delete when `incident_id` resolves, and the condition that
     it still belongs to that incident (a newer incident may have taken a stale key)."""

@@ -1,5 +1,6 @@
 """Incidents: trigger (with dedup), acknowledge, resolve, read and list."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
@@ -10,6 +11,15 @@ from .db import Transaction, TransactionCancelled
 from .errors import Busy, InvalidInput, InvalidTransition, NotFound
 from .models import Incident, IncidentEvent, Stats
 from .payloads import TriggerBody, whole_number
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What a monitoring integration sent besides the alert itself."""
+
+    source: str | None = None
+    details: dict | None = None
+
 
 FEED = "incidents"
 # The due index has one partition: the sweep reads it as a single key range.
@@ -56,6 +66,8 @@ def to_json(incident: Incident) -> dict:
         "alert_count": incident.alert_count,
         "last_alert_at": clock.iso(incident.last_alert_at),
         "dedup_key": public_dedup_key(incident.dedup_key),
+        "source": incident.source,
+        "details": incident.details,
     }
 
 
@@ -71,9 +83,10 @@ def escalation_stopped() -> list:
 # --- trigger -----------------------------------------------------------------
 
 
-def trigger(body: TriggerBody, actor: str | None) -> tuple[dict, bool]:
+def trigger(body: TriggerBody, actor: str | None, origin: Origin | None = None) -> tuple[dict, bool]:
     """Fold the alert into its open incident, or open one. Returns (json, created).
-    `actor` is who sent it, as the timeline and `created_by` record it."""
+    `actor` is who sent it, as the timeline and `created_by` record it; `origin`
+    is what a monitoring integration knows of the alert, kept on a new incident."""
     now = clock.now()
     key, explicit = dedup.key_for(body.service_name, body.title, body.dedup_key)
     dead_incident_id = None
@@ -84,7 +97,7 @@ def trigger(body: TriggerBody, actor: str | None) -> tuple[dict, bool]:
                 return _folded_json(live, key), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
-        incident = _open(body, actor, key, explicit, now, dead_incident_id)
+        incident = _open(body, actor, origin, key, explicit, now, dead_incident_id)
         if incident is not None:
             notifications.triggered(incident)
             return to_json(incident), True
@@ -126,7 +139,15 @@ def _next_number() -> int:
     return int(counter.next_id)
 
 
-def _open(body: TriggerBody, actor: str | None, key: str, explicit: bool, now: datetime, dead_incident_id: int | None):
+def _open(
+    body: TriggerBody,
+    actor: str | None,
+    origin: Origin | None,
+    key: str,
+    explicit: bool,
+    now: datetime,
+    dead_incident_id: int | None,
+):
     shift = oncall.on_call_shift(body.service_name, now)
     assignee = shift.user if shift else None
     number = _next_number()
@@ -150,6 +171,8 @@ def _open(body: TriggerBody, actor: str | None, key: str, explicit: bool, now: d
         due_partition=DUE_PARTITION,
         due_at=escalation_due(now),
         events=[timeline.event("triggered", actor, f"Triggered{opened_by}; {assigned}.", now)],
+        source=origin.source if origin else None,
+        details=origin.details if origin else None,
     )
     claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
     tx = Transaction()
@@ -163,6 +186,12 @@ def _open(body: TriggerBody, actor: str | None, key: str, explicit: bool, now: d
             return None
         raise
     return incident
+
+
+def incident_for_key(service_name: str, dedup_key: str) -> int | None:
+    """The open incident a caller's dedup key is bound to, if any: what an
+    integration's acknowledge or resolve for that key acts on."""
+    return dedup.bound_incident(service_name, dedup.key_for(service_name, "", dedup_key)[0])
 
 
 # --- transitions ---------------------------------------------------------------

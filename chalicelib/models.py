@@ -4,6 +4,7 @@ them into the CloudFormation template (see infra/render.py)."""
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -96,6 +97,10 @@ class Incident(Model):
     due_partition = UnicodeAttribute(null=True)
     due_at = UTCDateTimeAttribute(null=True)
     events = ListAttribute(of=IncidentEvent, default=list)
+    # Where a monitoring integration's alert came from, and what it sent with it
+    # (custom details, links, labels), kept as sent.
+    source = UnicodeAttribute(null=True)
+    details = JSONAttribute(null=True)
 
     feed_index = IncidentFeedIndex()
     service_index = IncidentServiceIndex()

@@ -117,6 +117,8 @@ INCIDENT = {
         "type": ["string", "null"],
         "description": "the caller's dedup_key; null when derived from the title",
     },
+    "source": {"type": ["string", "null"], "description": "where a monitoring integration's alert came from"},
+    "details": {"type": ["object", "null"], "description": "what the integration sent with it, as sent"},
 }
 TIMELINE_ENTRY = {"at": INSTANT, "kind": TEXT, "actor": MAYBE_TEXT, "message": TEXT}
 METRICS = {
