@@ -909,23 +909,11 @@
           h("td", { "data-label": "Until" }, timeEl(shift.end_time)),
           h("td", { "data-label": "When" }, h("span", { class: `badge ${started ? "now" : "upcoming"}` }, started ? "Current" : "Upcoming")),
           admin
-            ? h(
-                "td",
-                { class: "row-actions" },
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "danger small",
-                    "aria-label": `Remove ${shift.is_override ? "override" : "shift"} of ${shift.user} on ${shift.service_name}`,
-                    onclick: async (event) => {
-                      event.currentTarget.disabled = true;
-                      await mutate("DELETE", `/api/oncall/schedules/${encodeURIComponent(shift.id)}`, undefined, `Removed ${shift.user}'s ${shift.is_override ? "override" : "shift"} on ${shift.service_name}`);
-                      reload();
-                    },
-                  },
-                  "Remove",
-                ),
+            ? removeCell(
+                `Remove ${shift.is_override ? "override" : "shift"} of ${shift.user} on ${shift.service_name}`,
+                `/api/oncall/schedules/${encodeURIComponent(shift.id)}`,
+                `Removed ${shift.user}'s ${shift.is_override ? "override" : "shift"} on ${shift.service_name}`,
+                reload,
               )
             : null,
         );
@@ -951,23 +939,11 @@
           h("td", { "data-label": "Who" }, level.user || h("span", { class: "muted" }, "on-call user")),
           h("td", { "data-label": "Channel" }, level.notification_channel || "—"),
           admin
-            ? h(
-                "td",
-                { class: "row-actions" },
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "danger small",
-                    "aria-label": `Remove escalation level ${level.level} of ${level.service_name}`,
-                    onclick: async (event) => {
-                      event.currentTarget.disabled = true;
-                      await mutate("DELETE", `/api/escalation/levels/${encodeURIComponent(level.id)}`, undefined, `Removed level ${level.level} of ${level.service_name}`);
-                      reload();
-                    },
-                  },
-                  "Remove",
-                ),
+            ? removeCell(
+                `Remove escalation level ${level.level} of ${level.service_name}`,
+                `/api/escalation/levels/${encodeURIComponent(level.id)}`,
+                `Removed level ${level.level} of ${level.service_name}`,
+                reload,
               )
             : null,
         ),
@@ -987,6 +963,28 @@
       h("section", { "aria-labelledby": "now-head" }, h("h2", { id: "now-head" }, "On call now"), cards),
       h("section", { class: "panel", "aria-labelledby": "shifts-head" }, h("h2", { id: "shifts-head" }, "Current and upcoming shifts"), h("div", { class: "table-wrap" }, shiftsTable), admin ? shiftForm(reload) : null),
       h("section", { class: "panel", "aria-labelledby": "levels-head" }, h("h2", { id: "levels-head" }, "Escalation levels"), h("div", { class: "table-wrap" }, levelsTable), admin ? levelForm(levels, reload) : null),
+    );
+  }
+
+  // A table cell with a Remove button that DELETEs `path`, then redraws the page.
+  function removeCell(label, path, success, reload) {
+    return h(
+      "td",
+      { class: "row-actions" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "danger small",
+          "aria-label": label,
+          onclick: async (event) => {
+            event.currentTarget.disabled = true;
+            await mutate("DELETE", path, undefined, success);
+            reload();
+          },
+        },
+        "Remove",
+      ),
     );
   }
 
