@@ -6,6 +6,8 @@ caller's key before the view runs and records the operation for the OpenAPI docu
 from chalice import Chalice, Rate, Response
 
 from chalicelib import (
+    alertmanager,
+    cloudwatch,
     config,
     console,
     escalation,
@@ -15,8 +17,10 @@ from chalicelib import (
     metrics,
     oncall,
     openapi,
+    pagerduty,
     pagination,
     payloads,
+    sns,
 )
 from chalicelib.access import MANAGE, PUBLIC, READ, RESPOND, TRIGGER
 
@@ -241,6 +245,76 @@ def create_level():
 def delete_level(level_id):
     escalation.delete_level(level_id)
     return Response(body="", status_code=204)
+
+
+# --- CloudWatch alarms through SNS (docs/integrations/cloudwatch.md) -----------------------------
+
+
+# Public: SNS cannot send a key. Trusted by the topic allowlist and SNS's signature instead.
+@route(
+    "/api/integrations/cloudwatch",
+    "POST",
+    admits=PUBLIC,
+    summary="A CloudWatch alarm from an SNS HTTPS subscription, trusted by its SNS signature and topic, not a key",
+    body=sns.SnsEnvelope,
+    query=("service_name",),
+    responses={200: "accepted: what the message did"},
+    errors=(403, 503),
+)
+def cloudwatch_https():
+    request = _request()
+    return cloudwatch.receive_https(request.raw_body, request.headers.get(sns.MESSAGE_TYPE_HEADER), _service())
+
+
+@app.on_sns_message(topic=config.settings().alarm_topic)
+def cloudwatch_alarms(event):
+    return cloudwatch.receive_lambda_event(event.to_dict())
+
+
+# chalice's own event class raises on a record it cannot read, before the handler could skip it.
+cloudwatch_alarms.event_class = sns.LenientSNSEvent
+
+
+# --- Prometheus Alertmanager (docs/integrations/alertmanager.md) ---------------------------------
+
+
+@route(
+    "/api/integrations/alertmanager",
+    "POST",
+    admits=alertmanager.ADMITS,
+    summary="An Alertmanager webhook notification (version 4): one incident per alert group",
+    body=alertmanager.AlertmanagerNotification,
+    responses={201: "the group's incident was opened", 200: "folded, resolved, or nothing to do"},
+)
+def alertmanager_webhook(caller):
+    notification = _body(alertmanager.AlertmanagerNotification)
+    outcome, created = alertmanager.receive(notification, caller)
+    return _created(outcome) if created else outcome
+
+
+# --- PagerDuty Events API v2 (docs/integrations/pagerduty.md) -------------------------------------
+
+_PD_ERRORS = {
+    400: ("PagerDutyError", "invalid event: malformed, or an invalid routing key (PagerDuty's shape)"),
+    413: ("PagerDutyError", "the event is over 512 KB (PagerDuty's shape)"),
+    429: ("PagerDutyError", "throttled: retry with backoff (PagerDuty's shape)"),
+}
+
+
+# Public in oncall's access model: the key is the body's routing_key, checked by the view.
+@route(
+    "/v2/enqueue",
+    "POST",
+    admits=PUBLIC,
+    summary="A PagerDuty Events API v2 event; routing_key is an oncall integration key",
+    body=pagerduty.Event,
+    status=202,
+    responses={202: "Event processed"},
+    errors=(429,),
+    own_errors=_PD_ERRORS,
+)
+def pagerduty_enqueue():
+    return pagerduty.enqueue(_request().raw_body)
 
 
 # --- API keys -------------------------------------------------------------------------------------

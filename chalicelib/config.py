@@ -36,6 +36,13 @@ class Settings:
     console_url: str
     key_cache_seconds: int
     admin_key: str | None
+    # CloudWatch alarms through SNS (chalicelib/cloudwatch.py, docs/integrations/cloudwatch.md).
+    alarm_topic: str = "oncall-local-alarms"
+    sns_topic_arns: frozenset[str] = frozenset()
+    cloudwatch_services: tuple[tuple[str, str], ...] = ()
+    cloudwatch_default_service: str = "cloudwatch"
+    cloudwatch_severity: str = "critical"
+    cloudwatch_insufficient_data: str = "nothing"
     # Connections kept open to DynamoDB per table client. A Lambda serves one
     # request at a time, but the local server runs a thread per request.
     max_pool_connections: int = 64
@@ -58,7 +65,41 @@ def settings() -> Settings:
         console_url=os.environ.get("ONCALL_CONSOLE_URL", "").rstrip("/"),
         key_cache_seconds=_int("ONCALL_KEY_CACHE_SECONDS", 0, minimum=0),
         admin_key=os.environ.get("ONCALL_ADMIN_KEY") or None,
+        alarm_topic=f"oncall-{stage}-alarms",
+        sns_topic_arns=frozenset(_list("ONCALL_SNS_TOPIC_ARNS")),
+        cloudwatch_services=_prefixes("ONCALL_CLOUDWATCH_SERVICES"),
+        cloudwatch_default_service=os.environ.get("ONCALL_CLOUDWATCH_SERVICE", "").strip() or "cloudwatch",
+        cloudwatch_severity=_choice("ONCALL_CLOUDWATCH_SEVERITY", ("critical", "error", "warning", "info")),
+        cloudwatch_insufficient_data=_choice("ONCALL_CLOUDWATCH_INSUFFICIENT_DATA", ("nothing", "trigger", "resolve")),
     )
+
+
+def _list(name: str) -> list[str]:
+    """A comma- or whitespace-separated list."""
+    return [item for item in os.environ.get(name, "").replace(",", " ").split() if item]
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed`, the first being the default."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return allowed[0]
+    if raw not in allowed:
+        raise RuntimeError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def _prefixes(name: str) -> tuple[tuple[str, str], ...]:
+    """`prefix=service,prefix=service` as (prefix, service) pairs, longest prefix first."""
+    pairs = []
+    for item in os.environ.get(name, "").split(","):
+        if not item.strip():
+            continue
+        prefix, equals, service = item.strip().partition("=")
+        if not equals or not service.strip() or len(service.strip()) > 128:
+            raise RuntimeError(f"{name} must be 'alarm-name-prefix=service,...', got {item.strip()!r}")
+        pairs.append((prefix.strip(), service.strip()))
+    return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
 
 
 # The AWS SDK and PynamoDB log every request and answer at DEBUG, item keys

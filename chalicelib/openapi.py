@@ -212,11 +212,45 @@ RESPONSE_SCHEMAS = {
     "ApiKey": _object(KEY),
     "NewApiKey": _object(KEY | {"token": {"type": "string", "minLength": 16, "description": "shown this once"}}),
     "ApiKeyPage": _page("keys", "ApiKey"),
+    "AlertmanagerOutcome": _object(
+        {
+            "status": {"type": "string", "enum": ["firing", "resolved"], "description": "the group's status"},
+            "action": {"type": "string", "enum": ["triggered", "folded", "resolved", "nothing"]},
+            "service_name": TEXT,
+            "dedup_key": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "sha256 of groupKey"},
+            "incident_id": {"type": ["integer", "null"], "minimum": 1},
+            "alert_count": {"type": ["integer", "null"], "minimum": 1},
+        }
+    ),
+    "SnsOutcome": _object(
+        {
+            "message_type": {
+                "type": "string",
+                "enum": ["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"],
+            },
+            "action": {"type": "string", "enum": ["triggered", "folded", "resolved", "confirmed", "nothing"]},
+            "incident_id": {"type": ["integer", "null"], "minimum": 1},
+        }
+    ),
 }
 
 # Which schema each operation's successful answers follow, by status. A route
 # missing here is documented as answering any object (tests/e2e/test_fuzz.py
 # fails on that).
+# PagerDuty Events API v2 answers (POST /v2/enqueue), in PagerDuty's own shape.
+RESPONSE_SCHEMAS["PagerDutyAccepted"] = _object(
+    {
+        "status": {"type": "string", "enum": ["success"]},
+        "message": TEXT,
+        "dedup_key": {"type": "string", "minLength": 1},
+    }
+)
+RESPONSE_SCHEMAS["PagerDutyError"] = {
+    "type": "object",
+    "required": ["status", "message", "errors"],
+    "properties": {"status": TEXT, "message": TEXT, "errors": {"type": "array", "items": TEXT}},
+}
+
 ANSWERS = {
     ("GET", "/api/health"): {200: "Health"},
     ("GET", "/api/openapi.json"): {200: "OpenApiDocument"},
@@ -239,6 +273,9 @@ ANSWERS = {
     ("GET", "/api/keys"): {200: "ApiKeyPage"},
     ("POST", "/api/keys"): {201: "NewApiKey"},
     ("DELETE", "/api/keys/{key_id}"): {200: "ApiKey"},
+    ("POST", "/api/integrations/alertmanager"): {201: "AlertmanagerOutcome", 200: "AlertmanagerOutcome"},
+    ("POST", "/api/integrations/cloudwatch"): {200: "SnsOutcome"},
+    ("POST", "/v2/enqueue"): {202: "PagerDutyAccepted"},
 }
 
 
@@ -254,6 +291,12 @@ class Operation:
     status: int = 200
     responses: dict[int, str] = field(default_factory=dict)
     html: bool = False
+    # Error statuses the view answers besides those its shape implies (a public
+    # route that checks a signature answers 403; one that fetches, 503).
+    errors: tuple[int, ...] = ()
+    # Error statuses answered in a schema of their own rather than oncall's Error
+    # (the PagerDuty route answers in PagerDuty's shape): status -> (schema, description).
+    own_errors: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def takes_body(self) -> bool:
@@ -278,7 +321,7 @@ class Operation:
             statuses.add(409)
         if not self.html and self.admits:
             statuses.add(503)
-        return sorted(statuses)
+        return sorted(statuses | set(self.errors))
 
 
 class Catalogue:
@@ -363,6 +406,13 @@ def _responses(operation: Operation) -> dict:
                 "content": {"application/json": {"schema": _ref(answer) if answer else {"type": "object"}}},
             }
     for status in operation.error_statuses():
+        if status in operation.own_errors:
+            schema, description = operation.own_errors[status]
+            responses[str(status)] = {
+                "description": description,
+                "content": {"application/json": {"schema": _ref(schema)}},
+            }
+            continue
         error = {"allOf": [_ref("Error"), {"properties": {"code": {"enum": ERROR_CODES[status]}}}]}
         responses[str(status)] = {
             "description": DESCRIPTIONS[status],

@@ -30,6 +30,12 @@ SHELL_ONLY = ("ONCALL_TABLE_PREFIX", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAM
 EXPIRES_BY = {"Dedup": "expires_at"}
 
 
+# Logical ids chalice package gives app.cloudwatch_alarms and its SNS event.
+ALARM_FUNCTION = "CloudwatchAlarms"
+ALARM_SUBSCRIPTION = "CloudwatchAlarmsSnsSubscription"
+ALARM_TOPIC = "AlarmTopic"
+
+
 class RenderError(Exception):
     pass
 
@@ -173,6 +179,23 @@ def gateway_responses() -> dict:
     return resources
 
 
+def alarm_topic(stage: str) -> dict:
+    """The SNS topic CloudWatch alarms publish to, and the alarm function subscribed to it.
+
+    chalice package subscribes `@app.on_sns_message` to a topic it assumes exists; the
+    stack makes the topic itself, so one deploy is enough and the topic goes with the stack.
+    The merge can only overwrite values, so the subscription's Fn::Sub becomes one
+    naming this topic, which also makes CloudFormation create the topic first."""
+    topic = {"Fn::Sub": "${" + ALARM_TOPIC + "}"}
+    return {
+        ALARM_TOPIC: {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": f"oncall-{stage}-alarms", "DisplayName": f"oncall {stage} alarms"},
+        },
+        ALARM_FUNCTION: {"Properties": {"Events": {ALARM_SUBSCRIPTION: {"Properties": {"Topic": topic}}}}},
+    }
+
+
 def render(stage: str, *, tables_only: bool = False) -> dict:
     resources = {}
     outputs = {}
@@ -187,6 +210,11 @@ def render(stage: str, *, tables_only: bool = False) -> dict:
         raise RenderError(f"two models share a table name: {sorted(names)}")
     if not tables_only:
         resources.update(gateway_responses())
+        resources.update(alarm_topic(stage))
+        outputs["AlarmTopicArn"] = {
+            "Description": "point CloudWatch alarm actions here (ALARM and OK)",
+            "Value": {"Ref": ALARM_TOPIC},
+        }
     return {"Resources": resources, "Outputs": outputs}
 
 

@@ -52,6 +52,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/keys"): ADMIN_ONLY,
     ("POST", "/api/keys"): (401, 401, 401, 201, 403, 403),
     ("DELETE", "/api/keys/{key_id}"): ADMIN_ONLY,
+    # Public: trusted by the SNS signature and topic allowlist, not a key (tests/test_cloudwatch.py).
+    ("POST", "/api/integrations/cloudwatch"): PUBLIC,
+    # An Alertmanager sends an integration key; an admin key may try it; a responder may not (it resolves).
+    ("POST", "/api/integrations/alertmanager"): (401, 401, 401, 201, 403, 201),
+    # Public: the key is the body's routing_key (an integration key), not a header (tests/test_pagerduty.py).
+    ("POST", "/v2/enqueue"): (202,) * len(COLUMNS),
 }
 
 

@@ -19,9 +19,10 @@ from chalicelib import clock
 from tests import access_matrix
 from tests.access_matrix import ADMIN, BAD_KEY, COLUMNS, EXPECTED, INTEGRATION, NO_KEY, RESPONDER, REVOKED_KEY, SERVICE
 from tests.flows import JSON, writes
+from tests.test_cloudwatch import signed_alarm, sns_trusted
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-SUCCESS = {200, 201, 204}
+SUCCESS = {200, 201, 202, 204}
 
 
 def bearer(token: str) -> dict:
@@ -94,6 +95,13 @@ class Fixtures:
     def key_id(self) -> str:
         return admin_json(self.client, "POST", "/api/keys", self.key_body(), expect=201)["id"]
 
+    def pagerduty_event(self) -> dict:
+        number = self.unique()
+        key = {"name": f"pagerduty {number}", "role": "integration", "services": [SERVICE]}
+        token = admin_json(self.client, "POST", "/api/keys", key, expect=201)["token"]
+        payload = {"summary": f"matrix page {number}", "source": "matrix", "severity": "error"}
+        return {"routing_key": token, "event_action": "trigger", "payload": payload}
+
 
 # (method, path) -> a function of Fixtures giving (the path to call, the JSON body or None):
 # a valid request, so an admitted caller gets the success status.
@@ -126,7 +134,28 @@ RECIPES = {
     ("GET", "/api/keys"): lambda f: ("/api/keys", None),
     ("POST", "/api/keys"): lambda f: ("/api/keys", f.key_body()),
     ("DELETE", "/api/keys/{key_id}"): lambda f: (f"/api/keys/{f.key_id()}", None),
+    ("POST", "/v2/enqueue"): lambda f: ("/v2/enqueue", f.pagerduty_event()),
+    ("POST", "/api/integrations/cloudwatch"): lambda f: ("/api/integrations/cloudwatch", signed_alarm(f.unique())),
+    ("POST", "/api/integrations/alertmanager"): lambda f: (
+        "/api/integrations/alertmanager",
+        {
+            "version": "4",
+            "groupKey": f'{{}}:{{alertname="matrix {f.unique()}"}}',
+            "status": "firing",
+            "receiver": "oncall",
+            "commonLabels": {"alertname": "matrix", "service": SERVICE},
+            "alerts": [{"status": "firing", "labels": {"alertname": "matrix", "service": SERVICE}}],
+        },
+    ),
 }
+
+
+@pytest.fixture(autouse=True)
+def _sns_signed_by_the_test_key():
+    """The CloudWatch route takes no key: its valid request is a message signed as SNS
+    signs, with the certificate served by tests/test_cloudwatch.py's fake network."""
+    with sns_trusted():
+        yield
 
 
 def refusal_problems(response) -> list[str]:

@@ -1,0 +1,329 @@
+"""Prometheus Alertmanager's webhook (webhook_config, payload version "4").
+
+One POST carries one alert group. The group is one incident: its dedup key is
+sha256(groupKey), as Alertmanager's own PagerDuty and Opsgenie notifiers derive
+theirs, so every notification of the group folds into the incident the first one
+opened until the group resolves. Rules and the receiver configuration:
+docs/integrations/alertmanager.md.
+"""
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import incidents
+from .access import ADMIN, INTEGRATION, Caller
+from .errors import InvalidInput, InvalidTransition, NotFound
+from .payloads import MAX_DESCRIPTION_BYTES, MAX_NAME_LENGTH, TriggerBody
+
+# An Alertmanager is configured with an integration key; an admin key works too
+# (trying the receiver out with curl), but then the group needs a `service` label.
+# A responder key is refused: a "resolved" notification closes an incident from
+# any open status, which a responder may not do (only what was acknowledged).
+ADMITS = frozenset({ADMIN, INTEGRATION})
+
+MAX_TITLE_LENGTH = 1024
+MAX_DETAILS_BYTES = 64 * 1024
+MAX_RECEIVER_LENGTH = 100
+ELLIPSIS = "…"
+
+# The `severity` label, lower-cased, to oncall's severities. Anything else (and no
+# label at all) is critical: an alert nobody classified should page, not hide.
+SEVERITIES = {
+    "critical": "critical",
+    "crit": "critical",
+    "fatal": "critical",
+    "emergency": "critical",
+    "page": "critical",
+    "p1": "critical",
+    "error": "error",
+    "err": "error",
+    "high": "error",
+    "major": "error",
+    "p2": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "minor": "warning",
+    "p3": "warning",
+    "info": "info",
+    "informational": "info",
+    "notice": "info",
+    "low": "info",
+    "none": "info",
+    "p4": "info",
+    "p5": "info",
+}
+RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+Labels = dict[str, str]
+
+
+# Strict types, as every request body of oncall: a label that is a number, an
+# alerts that is an object, a version that is the number 4 are all refused. But
+# unknown fields are ignored, unlike oncall's own bodies: Alertmanager adds fields
+# to version 4 now and then (truncatedAlerts, fingerprint came that way), and a
+# newer Alertmanager must not lose its pages here for a field oncall does not read.
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class Alert(_Strict):
+    status: Literal["firing", "resolved"]
+    labels: Labels
+    annotations: Labels = Field(default_factory=dict)
+    starts_at: str = Field(default="", alias="startsAt")
+    ends_at: str = Field(default="", alias="endsAt")
+    generator_url: str = Field(default="", alias="generatorURL")
+    fingerprint: str = ""
+
+
+def _example(status: str) -> dict:
+    labels = {"alertname": "HighErrorRate", "service": "payments", "severity": "critical"}
+    return {
+        "version": "4",
+        "groupKey": '{}/{service="payments"}:{alertname="HighErrorRate"}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "oncall",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": "5xx rate above 5% on payments-api"},
+        "externalURL": "http://alertmanager.example.com:9093",
+        "alerts": [
+            {
+                "status": status,
+                "labels": {**labels, "instance": "api-1:8080"},
+                "annotations": {"description": "7.2% of requests failed in the last 5m"},
+                "startsAt": "2026-11-26T08:40:00Z",
+                "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-26T09:05:00Z",
+                "generatorURL": "http://prometheus.example.com:9090/graph?g0.expr=rate",
+                "fingerprint": "1a30ba71cca2921f",
+            }
+        ],
+    }
+
+
+class AlertmanagerNotification(_Strict):
+    """Alertmanager's webhook body, version "4"."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_example("firing"), _example("resolved")]})
+
+    version: Literal["4"]
+    group_key: str = Field(alias="groupKey", min_length=1, description="dedup key: sha256 of it")
+    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    group_labels: Labels = Field(default_factory=dict, alias="groupLabels")
+    common_labels: Labels = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: Labels = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field(default="", alias="externalURL")
+    alerts: list[Alert] = Field(min_length=1)
+
+
+def dedup_key(group_key: str) -> str:
+    return hashlib.sha256(group_key.encode("utf-8")).hexdigest()
+
+
+def receive(notification: AlertmanagerNotification, caller: Caller) -> tuple[dict, bool]:
+    """Trigger, fold or resolve the group's incident. Returns (outcome, created)."""
+    service = service_for(notification, caller)
+    key = dedup_key(notification.group_key)
+    outcome = {
+        "status": notification.status,
+        "action": "nothing",
+        "service_name": service,
+        "dedup_key": key,
+        "incident_id": None,
+        "alert_count": None,
+    }
+    if notification.status == "resolved":
+        incident_id = incidents.incident_for_key(service, key)
+        if incident_id is None:
+            return outcome, False  # never opened, or resolved already: nothing to do
+        try:
+            resolved = incidents.resolve(incident_id, caller.actor, by_source=True)
+        except (InvalidTransition, NotFound):
+            return outcome, False  # resolved by someone else between the two steps
+        return {
+            **outcome,
+            "action": "resolved",
+            "incident_id": incident_id,
+            "alert_count": resolved["alert_count"],
+        }, False
+
+    try:
+        body = TriggerBody(
+            service_name=service,
+            title=title_for(notification),
+            description=description_for(notification),
+            severity=severity_for(notification),
+            dedup_key=key,
+        )
+    except ValidationError as error:  # the derivations keep within the limits; never expected
+        raise InvalidInput(f"The alert group cannot become an incident: {error.errors()[0]['msg']}.") from None
+    origin = incidents.Origin(source=source_for(notification), details=details_for(notification))
+    incident, created = incidents.trigger(body, caller.actor, origin)
+    action = "triggered" if created else "folded"
+    return {**outcome, "action": action, "incident_id": incident["id"], "alert_count": incident["alert_count"]}, created
+
+
+# --- derivations --------------------------------------------------------------------------------
+
+
+def service_for(notification: AlertmanagerNotification, caller: Caller) -> str:
+    """The `service` label (commonLabels, else groupLabels) when the key may trigger
+    it (403 otherwise); without one, the key's service (the first, sorted, of several)."""
+    label = notification.common_labels.get("service") or notification.group_labels.get("service")
+    if label is not None:
+        caller.require_service(label)
+        if not label.strip() or len(label) > MAX_NAME_LENGTH:
+            raise InvalidInput(
+                f"The service label must be 1 to {MAX_NAME_LENGTH} characters, not all blank.",
+                field="commonLabels.service",
+            )
+        return label
+    if caller.services:
+        return sorted(caller.services)[0]
+    raise InvalidInput(
+        "This key is bound to no service, so the alert group needs a 'service' label "
+        "(in commonLabels or groupLabels); or send it with an integration key.",
+        field="commonLabels.service",
+    )
+
+
+def _firing_first(notification: AlertmanagerNotification) -> list[Alert]:
+    return sorted(notification.alerts, key=lambda alert: alert.status != "firing")
+
+
+def _text(value: str | None) -> str | None:
+    return value if value is not None and value.strip() else None
+
+
+def title_for(notification: AlertmanagerNotification) -> str:
+    """summary annotation (common, else the first alert's), else the alertname label."""
+    first = _firing_first(notification)[0]
+    title = (
+        _text(notification.common_annotations.get("summary"))
+        or _text(first.annotations.get("summary"))
+        or _text(notification.common_labels.get("alertname"))
+        or _text(first.labels.get("alertname"))
+        or f"Alertmanager alert group {notification.group_key}"
+    )
+    if len(title) > MAX_TITLE_LENGTH:
+        title = title[: MAX_TITLE_LENGTH - 1] + ELLIPSIS
+    return title
+
+
+def description_for(notification: AlertmanagerNotification) -> str:
+    """The common description annotation, else each alert's own (distinct, in order)."""
+    common = _text(notification.common_annotations.get("description"))
+    if common is not None:
+        lines = [common]
+    else:
+        lines = []
+        for alert in _firing_first(notification):
+            text = _text(alert.annotations.get("description"))
+            if text is not None and text not in lines:
+                lines.append(text)
+    if notification.truncated_alerts:
+        lines.append(f"({notification.truncated_alerts} more alerts of this group were not sent: max_alerts.)")
+    return truncate_utf8("\n".join(lines), MAX_DESCRIPTION_BYTES)
+
+
+def truncate_utf8(text: str, limit: int) -> str:
+    """`text` within `limit` bytes of UTF-8, cut at a character and marked with an ellipsis."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    room = limit - len(ELLIPSIS.encode("utf-8"))
+    return encoded[:room].decode("utf-8", errors="ignore") + ELLIPSIS
+
+
+def severity_for(notification: AlertmanagerNotification) -> str:
+    """The common `severity` label, else the most severe of the alerts' own, mapped;
+    critical when there is none or it is not one oncall knows."""
+    common = notification.common_labels.get("severity")
+    if common is not None:
+        return SEVERITIES.get(common.strip().lower(), "critical")
+    found = [
+        SEVERITIES.get(alert.labels["severity"].strip().lower(), "critical")
+        for alert in notification.alerts
+        if "severity" in alert.labels
+    ]
+    return min(found, key=RANK.__getitem__) if found else "critical"
+
+
+def source_for(notification: AlertmanagerNotification) -> str:
+    receiver = notification.receiver
+    if len(receiver) > MAX_RECEIVER_LENGTH:
+        receiver = receiver[: MAX_RECEIVER_LENGTH - 1] + ELLIPSIS
+    return f"alertmanager: {receiver}" if receiver else "alertmanager"
+
+
+def _alert_details(alert: Alert) -> dict:
+    return {
+        "status": alert.status,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "startsAt": alert.starts_at,
+        "endsAt": alert.ends_at,
+        "generatorURL": alert.generator_url,
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def _size(value) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def _clipped(value, limit: int):
+    """Every string (keys included) in `value` cut to `limit` characters."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[: limit - 1] + ELLIPSIS
+    if isinstance(value, dict):
+        return {_clipped(k, limit): _clipped(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clipped(item, limit) for item in value]
+    return value
+
+
+def details_for(notification: AlertmanagerNotification, limit: int = MAX_DETAILS_BYTES) -> dict:
+    """What Alertmanager sent besides the alert itself, as sent, within `limit` bytes of
+    JSON: alerts are dropped from the end first (counted in alertsOmitted), then long
+    strings are cut, and at worst only the group's identity is kept."""
+    details = {
+        "groupKey": notification.group_key,
+        "status": notification.status,
+        "receiver": notification.receiver,
+        "externalURL": notification.external_url,
+        "groupLabels": notification.group_labels,
+        "commonLabels": notification.common_labels,
+        "commonAnnotations": notification.common_annotations,
+        "truncatedAlerts": notification.truncated_alerts,
+        "alerts": [_alert_details(alert) for alert in notification.alerts],
+    }
+    omitted = 0
+    while _size(details) > limit and len(details["alerts"]) > 1:
+        details["alerts"].pop()
+        omitted += 1
+    if omitted:
+        details["alertsOmitted"] = omitted
+    for cut in (4096, 1024, 256):
+        if _size(details) <= limit:
+            return details
+        details = _clipped(details, cut)
+    if _size(details) <= limit:
+        return details
+    return _clipped(
+        {
+            "groupKey": notification.group_key,
+            "receiver": notification.receiver,
+            "externalURL": notification.external_url,
+            "alertsOmitted": len(notification.alerts),
+            "detailsTruncated": True,
+        },
+        256,
+    )

@@ -1,0 +1,218 @@
+"""CloudWatch alarms delivered by SNS: to a Lambda subscribed to the alarm topic,
+or POSTed to /api/integrations/cloudwatch by an HTTPS subscription.
+
+ALARM triggers an incident (the alarm ARN is the dedup key, so repeats fold), OK
+resolves the open incident of that alarm as its monitoring source, and
+INSUFFICIENT_DATA does what ONCALL_CLOUDWATCH_INSUFFICIENT_DATA says (nothing,
+trigger or resolve). The service is the subscription URL's ?service_name=, else
+the first ONCALL_CLOUDWATCH_SERVICES prefix the alarm name starts with (longest
+first), else ONCALL_CLOUDWATCH_SERVICE. See docs/integrations/cloudwatch.md.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import incidents, sns
+from .config import settings
+from .errors import InvalidInput, InvalidTransition, NotFound
+from .payloads import MAX_DESCRIPTION_BYTES, TriggerBody
+
+log = logging.getLogger("oncall.cloudwatch")
+
+ALARM, OK, INSUFFICIENT_DATA = "ALARM", "OK", "INSUFFICIENT_DATA"
+MAX_TITLE = 1024
+MAX_DEDUP_KEY = 255
+# What an incident keeps of the alarm message (`details`), when present.
+KEPT_FIELDS = (
+    "AlarmName",
+    "AlarmDescription",
+    "AWSAccountId",
+    "Region",
+    "AlarmArn",
+    "NewStateValue",
+    "OldStateValue",
+    "NewStateReason",
+    "StateChangeTime",
+    "Trigger",
+)
+
+
+class AlarmMessage(BaseModel):
+    """The JSON string in an SNS Message that CloudWatch sends on a state change."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    AlarmName: str = Field(min_length=1, max_length=255, pattern=r"\S")
+    AlarmArn: str = Field(min_length=1, max_length=2048, pattern=r"^arn:")
+    NewStateValue: Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
+    NewStateReason: str | None = Field(default=None, max_length=MAX_DESCRIPTION_BYTES)
+    AlarmDescription: str | None = Field(default=None, max_length=MAX_DESCRIPTION_BYTES)
+    Region: str | None = Field(default=None, max_length=128)
+
+
+@dataclass(frozen=True)
+class Alarm:
+    message: AlarmMessage
+    details: dict
+
+    @property
+    def state(self) -> str:
+        return self.message.NewStateValue
+
+
+def parse_alarm(raw: str | None, topic_arn: str | None = None) -> Alarm:
+    """The alarm in an SNS Message; raises InvalidInput naming the field at fault."""
+    if not isinstance(raw, str):
+        raise InvalidInput("Message must be a string holding the alarm's JSON.", field="Message")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidInput("Message is not JSON: it must be the alarm CloudWatch sends.", field="Message") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("Message must be a JSON object: the alarm CloudWatch sends.", field="Message")
+    try:
+        message = AlarmMessage.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = "Message." + ".".join(str(part) for part in first["loc"])
+        problem = "is required" if first["type"] == "missing" else first["msg"].lower()
+        raise InvalidInput(f"{field} {problem}.", field=field) from None
+    details = {name: data[name] for name in KEPT_FIELDS if name in data}
+    if topic_arn:
+        details["TopicArn"] = topic_arn
+    return Alarm(message, details)
+
+
+# --- which service, which incident ----------------------------------------------------------
+
+
+def service_for(alarm_name: str, requested: str | None = None) -> str:
+    if requested:
+        return requested
+    for prefix, service in settings().cloudwatch_services:
+        if alarm_name.startswith(prefix):
+            return service
+    return settings().cloudwatch_default_service
+
+
+def dedup_key(alarm_arn: str) -> str:
+    """The alarm ARN; an ARN longer than a dedup key may be stands in as its digest."""
+    if len(alarm_arn) <= MAX_DEDUP_KEY:
+        return alarm_arn
+    return "sha256:" + hashlib.sha256(alarm_arn.encode()).hexdigest()
+
+
+def actor_for(topic_arn: str | None) -> str:
+    topic = (topic_arn or "").rsplit(":", 1)[-1]
+    return f"cloudwatch ({topic})" if topic else "cloudwatch"
+
+
+def _title(message: AlarmMessage) -> str:
+    reason = (message.NewStateReason or "").strip()
+    title = f"{message.AlarmName}: {reason}" if reason else f"{message.AlarmName} is in {message.NewStateValue}"
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…"
+
+
+def _description(message: AlarmMessage) -> str:
+    parts = [part for part in (message.AlarmDescription, message.NewStateReason) if part and part.strip()]
+    text = "\n\n".join(parts)
+    while len(text.encode("utf-8")) > MAX_DESCRIPTION_BYTES:
+        text = text[: len(text) - 1024]
+    return text
+
+
+def outcome(action: str, incident_id: int | None = None) -> dict:
+    return {"action": action, "incident_id": incident_id}
+
+
+def act(alarm: Alarm, service: str, actor: str) -> dict:
+    """Trigger, resolve or do nothing, as the alarm's new state says."""
+    what = {ALARM: "trigger", OK: "resolve"}.get(alarm.state) or settings().cloudwatch_insufficient_data
+    if what == "trigger":
+        return _trigger(alarm, service, actor)
+    if what == "resolve":
+        return _resolve(alarm, service, actor)
+    return outcome("nothing")
+
+
+def _trigger(alarm: Alarm, service: str, actor: str) -> dict:
+    message = alarm.message
+    try:
+        body = TriggerBody(
+            service_name=service,
+            title=_title(message),
+            description=_description(message),
+            severity=settings().cloudwatch_severity,
+            dedup_key=dedup_key(message.AlarmArn),
+        )
+    except ValidationError as error:
+        raise InvalidInput(f"The alarm does not make a valid incident: {error.errors()[0]['msg']}.") from None
+    region = message.Region or "unknown region"
+    origin = incidents.Origin(source=f"cloudwatch: {region}", details=alarm.details)
+    incident, created = incidents.trigger(body, actor, origin)
+    return outcome("triggered" if created else "folded", incident["id"])
+
+
+def _resolve(alarm: Alarm, service: str, actor: str) -> dict:
+    incident_id = incidents.incident_for_key(service, dedup_key(alarm.message.AlarmArn))
+    if incident_id is None:
+        return outcome("nothing")
+    try:
+        incidents.resolve(incident_id, actor, by_source=True)
+    except (InvalidTransition, NotFound):
+        # Resolved (or gone) between the lookup and the resolve: nothing left to do.
+        return outcome("nothing")
+    return outcome("resolved", incident_id)
+
+
+# --- the two ways in ----------------------------------------------------------------------------
+
+
+def receive_https(raw_body: bytes | None, message_type_header: str | None, service: str | None) -> dict:
+    """One POST from an SNS HTTPS subscription: parse (400), verify (403), then act."""
+    envelope = sns.read_envelope(raw_body, message_type_header)
+    sns.verify(envelope)
+    if envelope.Type == sns.SUBSCRIPTION_CONFIRMATION:
+        sns.confirm_subscription(envelope)
+        return {"message_type": envelope.Type, **outcome("confirmed")}
+    if envelope.Type == sns.UNSUBSCRIBE_CONFIRMATION:
+        log.info("SNS says the subscription to %s was removed", envelope.TopicArn)
+        return {"message_type": envelope.Type, **outcome("nothing")}
+    alarm = parse_alarm(envelope.Message, envelope.TopicArn)
+    result = act(alarm, service_for(alarm.message.AlarmName, service), actor_for(envelope.TopicArn))
+    return {"message_type": envelope.Type, **result}
+
+
+def receive_lambda_event(event: dict) -> list[dict]:
+    """Every record of an SNS event to the subscribed Lambda.
+
+    A record that is not a CloudWatch alarm is logged and skipped: raising would make
+    Lambda retry an event that can never succeed. Database errors (and contention
+    that did not clear) do raise, so Lambda retries the event; a retried ALARM folds
+    into the incident it opened, a retried OK finds nothing left to resolve.
+    """
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        log.warning("skipped an SNS event without Records")
+        return []
+    results = []
+    for number, record in enumerate(records):
+        message = record.get("Sns") if isinstance(record, dict) else None
+        if not isinstance(message, dict) or message.get("Type", sns.NOTIFICATION) != sns.NOTIFICATION:
+            log.warning("skipped SNS record %d: not an SNS notification", number)
+            continue
+        topic_arn = message.get("TopicArn") if isinstance(message.get("TopicArn"), str) else None
+        try:
+            alarm = parse_alarm(message.get("Message"), topic_arn)
+            result = act(alarm, service_for(alarm.message.AlarmName), actor_for(topic_arn))
+        except InvalidInput as error:
+            log.warning("skipped SNS record %d (message %r): %s", number, message.get("MessageId"), error.message)
+            continue
+        log.info("CloudWatch alarm %s is %s: %s", alarm.message.AlarmName, alarm.state, result)
+        results.append(result)
+    return results

@@ -1,0 +1,273 @@
+"""Amazon SNS messages delivered over HTTPS: the envelope, its signature, and
+subscription confirmation.
+
+SNS signs every message it POSTs with the private key of a certificate it serves
+from `https://sns.<region>.amazonaws.com/...pem`. A message is trusted when its
+topic is on the allowlist (ONCALL_SNS_TOPIC_ARNS), its certificate URL is an https
+URL on an SNS host, and its Signature verifies with that certificate over the
+canonical string SNS documents for the message type (SignatureVersion 1 =
+SHA1withRSA, 2 = SHA256withRSA). See docs/integrations/cloudwatch.md.
+
+Every outbound HTTP request (the certificate, the SubscribeURL) goes through
+`fetcher`, which tests replace; nothing here reaches the network otherwise.
+"""
+
+import base64
+import binascii
+import logging
+import re
+import threading
+import urllib.request
+from collections.abc import Callable
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+from chalice.app import SNSEvent
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .config import settings
+from .errors import Busy, Forbidden, InvalidInput
+from .payloads import parse
+
+log = logging.getLogger("oncall.sns")
+
+NOTIFICATION = "Notification"
+SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
+UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
+MESSAGE_TYPES = (NOTIFICATION, SUBSCRIPTION_CONFIRMATION, UNSUBSCRIBE_CONFIRMATION)
+MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
+
+# SNS's own hosts: sns.<region>.amazonaws.com, and .amazonaws.com.cn in China.
+SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+TOPIC_ARN = r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$"
+HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+
+# Fields in the order SNS signs them; Subject only when the message has one.
+SIGNED_FIELDS = {
+    NOTIFICATION: ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    SUBSCRIPTION_CONFIRMATION: ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+    UNSUBSCRIBE_CONFIRMATION: ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+}
+
+FETCH_TIMEOUT_SECONDS = 5
+MAX_FETCH_BYTES = 64 * 1024
+MAX_CACHED_CERTIFICATES = 32
+
+
+class SnsEnvelope(BaseModel):
+    """The JSON SNS POSTs (Content-Type text/plain). Fields SNS may add later are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    Type: Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
+    MessageId: str = Field(min_length=1, max_length=256)
+    TopicArn: str = Field(pattern=TOPIC_ARN)
+    Subject: str | None = Field(default=None, max_length=1024)
+    Message: str
+    Timestamp: str = Field(min_length=1, max_length=64)
+    SignatureVersion: Literal["1", "2"]
+    Signature: str = Field(min_length=1, max_length=4096)
+    # SNS spells these ...URL over HTTPS and ...Url in a Lambda event; either is read.
+    SigningCertURL: str | None = Field(default=None, max_length=2048)
+    SigningCertUrl: str | None = Field(default=None, max_length=2048)
+    SubscribeURL: str | None = Field(default=None, max_length=2048)
+    Token: str | None = Field(default=None, max_length=2048)
+    UnsubscribeURL: str | None = Field(default=None, max_length=2048)
+    UnsubscribeUrl: str | None = Field(default=None, max_length=2048)
+    MessageAttributes: dict | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "SnsEnvelope":
+        if not self.certificate_url:
+            raise ValueError("SigningCertURL: SigningCertURL is required")
+        if self.Type != NOTIFICATION and (not self.SubscribeURL or not self.Token):
+            missing = "SubscribeURL" if not self.SubscribeURL else "Token"
+            raise ValueError(f"{missing}: a {self.Type} needs {missing}")
+        return self
+
+    @property
+    def certificate_url(self) -> str | None:
+        return self.SigningCertURL or self.SigningCertUrl
+
+    def canonical(self) -> bytes:
+        """The string SNS signed: `Name\\nvalue\\n` for each signed field present, in order."""
+        parts = []
+        for name in SIGNED_FIELDS[self.Type]:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            parts.append(f"{name}\n{value}\n")
+        return "".join(parts).encode("utf-8")
+
+
+def read_envelope(raw_body: bytes | None, message_type_header: str | None) -> SnsEnvelope:
+    """Parse the POST body; raises InvalidInput (400) naming the field."""
+    envelope = parse(SnsEnvelope, raw_body)
+    if message_type_header is not None and message_type_header.strip() != envelope.Type:
+        raise InvalidInput(
+            f"The {MESSAGE_TYPE_HEADER} header says {message_type_header[:40]!r} but the message is a {envelope.Type}.",
+            field=MESSAGE_TYPE_HEADER,
+        )
+    return envelope
+
+
+# --- trust ----------------------------------------------------------------------------
+
+
+def verify(envelope: SnsEnvelope) -> None:
+    """Raise Forbidden unless the topic is allowed and the signature is SNS's own.
+    The topic is checked first, so an unknown topic never costs a certificate fetch."""
+    allowed = settings().sns_topic_arns
+    if envelope.TopicArn not in allowed:
+        hint = "" if allowed else " (ONCALL_SNS_TOPIC_ARNS is empty: no topic is accepted until one is listed)"
+        raise Forbidden(f"Messages from SNS topic {envelope.TopicArn} are not accepted{hint}.", field="TopicArn")
+    url = envelope.certificate_url or ""
+    if not is_sns_url(url) or not urlsplit(url).path.endswith(".pem"):
+        raise Forbidden("The signing certificate must be an https .pem URL on an SNS host.", field="SigningCertURL")
+    try:
+        signature = base64.b64decode(envelope.Signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise Forbidden("The message signature does not verify.", field="Signature") from None
+    key = certificate_key(url)
+    try:
+        key.verify(signature, envelope.canonical(), padding.PKCS1v15(), HASHES[envelope.SignatureVersion]())
+    except InvalidSignature:
+        raise Forbidden("The message signature does not verify.", field="Signature") from None
+
+
+def is_sns_url(url: str) -> bool:
+    """https, on an SNS host, with no port or credentials."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "https"
+        and port is None
+        and parts.username is None
+        and parts.password is None
+        and SNS_HOST.fullmatch(parts.hostname or "") is not None
+        and "@" not in parts.netloc
+    )
+
+
+class _Certificates:
+    """Public keys by certificate URL. SNS rotates its certificate rarely and under
+    a new URL, so a key once fetched stays valid for its URL."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> rsa.RSAPublicKey | None:
+        with self._lock:
+            return self._keys.get(url)
+
+    def put(self, url: str, key: rsa.RSAPublicKey) -> None:
+        with self._lock:
+            if len(self._keys) >= MAX_CACHED_CERTIFICATES:
+                self._keys.clear()
+            self._keys[url] = key
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+_certificates = _Certificates()
+
+
+def forget_certificates() -> None:
+    _certificates.clear()
+
+
+def certificate_key(url: str) -> rsa.RSAPublicKey:
+    cached = _certificates.get(url)
+    if cached is not None:
+        return cached
+    try:
+        pem = fetcher(url)
+    except Exception as error:  # the network: SNS retries on 5xx
+        log.warning("could not fetch the SNS signing certificate %s: %s", url, error)
+        raise Busy("Could not fetch the SNS signing certificate; retry later.") from None
+    try:
+        key = x509.load_pem_x509_certificate(pem).public_key()
+    except ValueError:
+        raise Forbidden("The signing certificate is not a PEM certificate.", field="SigningCertURL") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise Forbidden("The signing certificate does not hold an RSA key.", field="SigningCertURL")
+    _certificates.put(url, key)
+    return key
+
+
+# --- subscriptions ----------------------------------------------------------------------
+
+
+def confirm_subscription(envelope: SnsEnvelope) -> None:
+    """GET the SubscribeURL of a verified SubscriptionConfirmation: an https URL on
+    an SNS host confirming this very topic."""
+    url = envelope.SubscribeURL or ""
+    topics = parse_qs(urlsplit(url).query).get("TopicArn", []) if is_sns_url(url) else []
+    if topics != [envelope.TopicArn]:
+        raise Forbidden("The SubscribeURL must be an https SNS URL for the message's topic.", field="SubscribeURL")
+    try:
+        fetcher(url)
+    except Exception as error:
+        log.warning("confirming the subscription to %s failed: %s", envelope.TopicArn, error)
+        raise Busy("Could not confirm the subscription with SNS; it will send the confirmation again.") from None
+    log.info("confirmed the SNS subscription to %s", envelope.TopicArn)
+
+
+# --- the one way out to the network ---------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect could leave the SNS host that was checked: refuse it."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def urllib_fetch(url: str) -> bytes:
+    """GET `url` (already checked to be https on an SNS host) and return the body."""
+    with _opener.open(urllib.request.Request(url, method="GET"), timeout=FETCH_TIMEOUT_SECONDS) as response:
+        body = response.read(MAX_FETCH_BYTES + 1)
+    if len(body) > MAX_FETCH_BYTES:
+        raise ValueError(f"the answer is over {MAX_FETCH_BYTES} bytes")
+    return body
+
+
+# Replace in tests (tests/test_cloudwatch.py): a callable taking a URL, returning the body.
+fetcher: Callable[[str], bytes] = urllib_fetch
+
+
+def use_fetcher(fetch: Callable[[str], bytes] | None) -> None:
+    """Route every outbound request through `fetch` (None: back to urllib)."""
+    global fetcher
+    fetcher = fetch or urllib_fetch
+    forget_certificates()
+
+
+# --- Lambda events --------------------------------------------------------------------------
+
+
+class LenientSNSEvent(SNSEvent):
+    """chalice's SNSEvent reads the first record in its constructor and raises on an
+    event without one, before the handler could log and skip it. This one never
+    raises; the handler reads every record from `to_dict()["Records"]`."""
+
+    def _extract_attributes(self, event_dict) -> None:
+        records = event_dict.get("Records") if isinstance(event_dict, dict) else None
+        first = records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else {}
+        sns = first.get("Sns") if isinstance(first.get("Sns"), dict) else {}
+        self.message = sns.get("Message")
+        self.subject = sns.get("Subject")
+        self.message_attributes = sns.get("MessageAttributes")

@@ -1,0 +1,495 @@
+"""CloudWatch alarms through SNS: the Lambda subscription and the HTTPS endpoint,
+with messages signed here by a test key whose certificate the injected fetcher
+serves for an SNS URL (nothing reaches the network)."""
+
+import base64
+import json
+import os
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from chalicelib import config, sns
+from tests.flows import get_incident, list_incidents, writes
+
+PATH = "/api/integrations/cloudwatch"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
+CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
+ALARM_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:payments-api-5xx"
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "wire-formats"
+
+# The message of ../shared/wire-formats/cloudwatch-alarm-sns-*.json (checked below when present).
+ALARM = {
+    "AlarmName": "payments-api-5xx",
+    "AlarmDescription": "5xx errors on the payments API",
+    "AWSAccountId": "123456789012",
+    "AlarmConfigurationUpdatedTimestamp": "2026-11-20T10:00:00.000+0000",
+    "NewStateValue": "ALARM",
+    "NewStateReason": "Threshold Crossed: 1 datapoint [12.0 (26/11/26 08:41:00)] was greater than or equal to "
+    "the threshold (5.0).",
+    "StateChangeTime": "2026-11-26T08:42:00.006+0000",
+    "Region": "US East (N. Virginia)",
+    "AlarmArn": ALARM_ARN,
+    "OldStateValue": "OK",
+    "OKActions": [TOPIC],
+    "AlarmActions": [TOPIC],
+    "InsufficientDataActions": [],
+    "Trigger": {
+        "MetricName": "5XXError",
+        "Namespace": "AWS/ApiGateway",
+        "StatisticType": "Statistic",
+        "Statistic": "SUM",
+        "Unit": None,
+        "Dimensions": [{"value": "payments-api", "name": "ApiName"}],
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "DatapointsToAlarm": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": 5.0,
+        "TreatMissingData": "missing",
+        "EvaluateLowSampleCountPercentile": "",
+    },
+}
+OK_REASON = "Threshold Crossed: 1 datapoint [0.0] was not greater than or equal to the threshold (5.0)."
+
+
+def alarm(state="ALARM", **fields) -> dict:
+    reason = OK_REASON if state == "OK" else ALARM["NewStateReason"]
+    old = "ALARM" if state == "OK" else "OK"
+    return {**ALARM, "NewStateValue": state, "NewStateReason": reason, "OldStateValue": old, **fields}
+
+
+def _key_and_certificate():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    now = datetime.now(timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate.public_bytes(serialization.Encoding.PEM)
+
+
+KEY, CERT_PEM = _key_and_certificate()
+OTHER_KEY, _ = _key_and_certificate()
+SIGNED = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+    "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+}
+
+
+def sign(message: dict, version: str = "1", key=KEY, cert_url: str = CERT_URL) -> dict:
+    message = {**message, "SignatureVersion": version, "SigningCertURL": cert_url}
+    text = "".join(f"{name}\n{message[name]}\n" for name in SIGNED[message["Type"]] if message.get(name) is not None)
+    digest = hashes.SHA1() if version == "1" else hashes.SHA256()
+    message["Signature"] = base64.b64encode(key.sign(text.encode(), padding.PKCS1v15(), digest)).decode()
+    return message
+
+
+def notification(body: dict | None = None, topic: str = TOPIC, number: int = 1) -> dict:
+    body = body or alarm()
+    return {
+        "Type": "Notification",
+        "MessageId": f"0d6a1f3e-7c55-5a3b-9b1e-{number:012d}",
+        "TopicArn": topic,
+        "Subject": f'{body.get("NewStateValue")}: "{body.get("AlarmName")}" in US East (N. Virginia)',
+        "Message": json.dumps(body),
+        "Timestamp": "2026-11-26T08:42:00.100Z",
+        "UnsubscribeURL": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic}:1234",
+        "MessageAttributes": {},
+    }
+
+
+def subscription(kind: str = "SubscriptionConfirmation", subscribe_url: str | None = None) -> dict:
+    return {
+        "Type": kind,
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "2336412f37-example-token",
+        "TopicArn": TOPIC,
+        "Message": f"You have chosen to subscribe to the topic {TOPIC}.",
+        "SubscribeURL": subscribe_url
+        or f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37",
+        "Timestamp": "2026-11-26T08:30:00.000Z",
+    }
+
+
+class FakeNetwork:
+    """The fetcher: the test certificate at CERT_URL, an answer to SubscribeURLs."""
+
+    def __init__(self) -> None:
+        self.fetched: list[str] = []
+        self.down = False
+
+    def __call__(self, url: str) -> bytes:
+        self.fetched.append(url)
+        if self.down:
+            raise OSError("network unreachable")
+        if url == CERT_URL:
+            return CERT_PEM
+        if "Action=ConfirmSubscription" in url:
+            return b"<ConfirmSubscriptionResponse/>"
+        raise OSError(f"unexpected fetch of {url}")
+
+
+@contextmanager
+def configured(**env):
+    """Settings from these environment variables for the block (cached before any
+    Lambda invocation, which runs with the stage's environment)."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    config.settings.cache_clear()
+    try:
+        config.settings()
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        config.settings.cache_clear()
+
+
+@contextmanager
+def sns_trusted(**env):
+    """TOPIC allowed, alarms named payments-* on service payments, the fake network."""
+    network = FakeNetwork()
+    sns.use_fetcher(network)
+    try:
+        with configured(ONCALL_SNS_TOPIC_ARNS=TOPIC, ONCALL_CLOUDWATCH_SERVICES="payments-=payments", **env):
+            yield network
+    finally:
+        sns.use_fetcher(None)
+
+
+def signed_alarm(number: int) -> dict:
+    """A valid request for tests/test_access.py: a new alarm, signed."""
+    arn = f"{ALARM_ARN}-{number}"
+    return sign(notification(alarm(AlarmName=f"payments-matrix-{number}", AlarmArn=arn), number=number))
+
+
+@pytest.fixture
+def network():
+    with sns_trusted() as fake:
+        yield fake
+
+
+def post(client, message, *, raw: bytes | None = None, query: str = "", headers: dict | None = None):
+    body = raw if raw is not None else json.dumps(message).encode()
+    sent = {"Content-Type": "text/plain; charset=UTF-8"}
+    if message is not None and raw is None:
+        sent["x-amz-sns-message-type"] = message["Type"]
+    sent.update(headers or {})
+    return client.anonymous.request("POST", PATH + "/" + query, headers=sent, body=body)
+
+
+def lambda_event(body: dict) -> dict:
+    message = notification(body)
+    message.pop("UnsubscribeURL")
+    record_sns = {**message, "SignatureVersion": "1", "Signature": "EXAMPLE"}
+    record_sns["SigningCertUrl"] = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem"
+    record_sns["UnsubscribeUrl"] = (
+        f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={TOPIC}:1234"
+    )
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{TOPIC}:1234",
+                "Sns": record_sns,
+            }
+        ]
+    }
+
+
+# --- the Lambda subscription ------------------------------------------------------------------
+
+
+def test_lambda_alarm_opens_folds_and_ok_resolves(client, network):
+    first = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm())).payload
+    assert first == [{"action": "triggered", "incident_id": first[0]["incident_id"]}]
+    incident = get_incident(client, first[0]["incident_id"])
+    assert incident["service_name"] == "payments"
+    assert incident["title"] == f"payments-api-5xx: {ALARM['NewStateReason']}"
+    assert incident["severity"] == "critical" and incident["dedup_key"] == ALARM_ARN
+    assert incident["source"] == "cloudwatch: US East (N. Virginia)"
+    assert incident["details"]["Trigger"] == ALARM["Trigger"] and incident["details"]["TopicArn"] == TOPIC
+    assert incident["created_by"] == "cloudwatch (oncall-alarms)"
+
+    again = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm())).payload
+    assert again == [{"action": "folded", "incident_id": incident["id"]}]
+    ok = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"))).payload
+    assert ok == [{"action": "resolved", "incident_id": incident["id"]}]
+    resolved = get_incident(client, incident["id"])
+    assert resolved["status"] == "RESOLVED" and resolved["alert_count"] == 2
+    assert client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"))).payload == [
+        {"action": "nothing", "incident_id": None}
+    ]
+    assert network.fetched == []  # the Lambda path trusts its subscription, fetches nothing
+
+
+def test_lambda_with_chalices_generated_event_and_the_default_service(client):
+    event = client.events.generate_sns_event(message=json.dumps(alarm(AlarmName="disk-full")), subject="ALARM")
+    [result] = client.lambda_.invoke("cloudwatch_alarms", event).payload
+    assert get_incident(client, result["incident_id"])["service_name"] == "cloudwatch"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"Records": "nope"},
+        {"Records": [{"nothing": 1}]},
+        {"Records": [{"Sns": {"Type": "Notification", "Message": "not json"}}]},
+        {"Records": [{"Sns": {"Type": "Notification", "Message": json.dumps({"AlarmName": "x"})}}]},
+        {"Records": [{"Sns": {"Type": "Notification", "Message": json.dumps(alarm(NewStateValue="PANIC"))}}]},
+        {"Records": [{"Sns": {"Type": "Notification", "Message": 42}}]},
+    ],
+)
+def test_lambda_skips_malformed_records_without_raising(client, requests_made, event):
+    with requests_made.measure() as calls:
+        assert client.lambda_.invoke("cloudwatch_alarms", event).payload == []
+    assert writes(calls) == {}
+
+
+def test_lambda_processes_the_good_records_of_a_mixed_batch(client):
+    event = lambda_event(alarm())
+    event["Records"].insert(0, {"Sns": {"Type": "Notification", "Message": "{"}})
+    assert [r["action"] for r in client.lambda_.invoke("cloudwatch_alarms", event).payload] == ["triggered"]
+
+
+def test_lambda_raises_on_a_database_failure_so_lambda_retries(client, monkeypatch):
+    from pynamodb.exceptions import PutError
+
+    from chalicelib import incidents
+
+    def broken(*args, **kwargs):
+        raise PutError("DynamoDB is down")
+
+    monkeypatch.setattr(incidents, "trigger", broken)
+    with pytest.raises(PutError):
+        client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm()))
+
+
+# --- the HTTPS subscription ---------------------------------------------------------------------
+
+
+def test_https_alarm_opens_folds_and_ok_resolves_with_both_signature_versions(client, network, requests_made):
+    first = post(client, sign(notification(), "1"))
+    assert first.status_code == 200, first.body
+    assert first.json_body["action"] == "triggered" and first.json_body["message_type"] == "Notification"
+    incident_id = first.json_body["incident_id"]
+    again = post(client, sign(notification(number=2), "2"))
+    assert again.json_body == {"message_type": "Notification", "action": "folded", "incident_id": incident_id}
+    ok = post(client, sign(notification(alarm("OK"), number=3), "2"))
+    assert ok.json_body["action"] == "resolved" and ok.json_body["incident_id"] == incident_id
+    incident = get_incident(client, incident_id)
+    assert (incident["status"], incident["alert_count"], incident["service_name"]) == ("RESOLVED", 2, "payments")
+    assert network.fetched == [CERT_URL]  # fetched once, then cached
+
+
+def test_the_subscription_url_chooses_the_service(client, network):
+    response = post(client, sign(notification()), query="?service_name=checkout")
+    assert get_incident(client, response.json_body["incident_id"])["service_name"] == "checkout"
+
+
+def test_the_lambda_spelling_of_the_certificate_url_is_read_too(client, network):
+    message = sign(notification())
+    message["SigningCertUrl"] = message.pop("SigningCertURL")
+    assert post(client, message).json_body["action"] == "triggered"
+
+
+def test_subscription_confirmation_visits_the_subscribe_url(client, network, requests_made):
+    message = sign(subscription())
+    with requests_made.measure() as calls:
+        response = post(client, message)
+    assert response.status_code == 200, response.body
+    assert response.json_body == {
+        "message_type": "SubscriptionConfirmation",
+        "action": "confirmed",
+        "incident_id": None,
+    }
+    assert network.fetched == [CERT_URL, message["SubscribeURL"]]
+    assert writes(calls) == {}
+    unsubscribed = post(client, sign(subscription("UnsubscribeConfirmation"), "2"))
+    assert unsubscribed.json_body["action"] == "nothing"
+
+
+def tampered(message: dict) -> dict:
+    return {**message, "Message": message["Message"].replace("payments-api-5xx", "payments-api-4xx")}
+
+
+def relabelled(message: dict) -> dict:
+    return {**message, "SignatureVersion": "2"}
+
+
+REFUSED = {
+    "tampered message": (lambda: tampered(sign(notification())), 403, "Signature"),
+    "signed by another key": (lambda: sign(notification(), key=OTHER_KEY), 403, "Signature"),
+    "v1 signature sent as v2": (lambda: relabelled(sign(notification(), "1")), 403, "Signature"),
+    "signature version 3": (lambda: {**sign(notification()), "SignatureVersion": "3"}, 400, "SignatureVersion"),
+    "signature not base64": (lambda: {**sign(notification()), "Signature": "!!!"}, 403, "Signature"),
+    "cert on another host": (lambda: sign(notification(), cert_url="https://evil.example/sns.pem"), 403, None),
+    "cert on a look-alike host": (
+        lambda: sign(notification(), cert_url="https://sns.us-east-1.amazonaws.com.evil.example/c.pem"),
+        403,
+        None,
+    ),
+    "cert behind userinfo": (
+        lambda: sign(notification(), cert_url="https://sns.us-east-1.amazonaws.com@evil.example/c.pem"),
+        403,
+        None,
+    ),
+    "cert over http": (lambda: sign(notification(), cert_url=CERT_URL.replace("https", "http")), 403, None),
+    "cert on another port": (
+        lambda: sign(notification(), cert_url=CERT_URL.replace(".com/", ".com:8443/")),
+        403,
+        None,
+    ),
+    "unknown topic": (
+        lambda: sign(notification(topic="arn:aws:sns:us-east-1:999999999999:theirs")),
+        403,
+        "TopicArn",
+    ),
+    "subscribe URL elsewhere": (
+        lambda: sign(subscription(subscribe_url=f"https://evil.example/?TopicArn={TOPIC}")),
+        403,
+        "SubscribeURL",
+    ),
+    "subscribe URL of another topic": (
+        lambda: sign(subscription(subscribe_url="https://sns.us-east-1.amazonaws.com/?TopicArn=arn:aws:sns:x")),
+        403,
+        "SubscribeURL",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_untrusted_messages_are_refused_and_write_nothing(client, network, requests_made, case):
+    make, status, field = REFUSED[case]
+    with requests_made.measure() as calls:
+        response = post(client, make())
+    assert response.status_code == status, response.body
+    assert set(response.json_body) <= {"error", "code", "field"}
+    assert response.json_body["code"] == ("forbidden" if status == 403 else "invalid_input")
+    if field:
+        assert response.json_body["field"] == field
+    assert writes(calls) == {}
+    assert all(url == CERT_URL for url in network.fetched)  # nothing but the SNS certificate is ever fetched
+    assert list_incidents(client)["incidents"] == []
+
+
+def test_no_topic_is_accepted_until_one_is_configured(client, network):
+    with configured(ONCALL_SNS_TOPIC_ARNS=""):
+        response = post(client, sign(notification()))
+    assert response.status_code == 403 and "ONCALL_SNS_TOPIC_ARNS" in response.json_body["error"]
+    assert network.fetched == []
+
+
+def test_a_certificate_that_cannot_be_fetched_answers_503_so_sns_retries(client, network, requests_made):
+    network.down = True
+    with requests_made.measure() as calls:
+        response = post(client, sign(notification()))
+    assert response.status_code == 503 and response.json_body["code"] == "busy"
+    assert writes(calls) == {}
+
+
+MALFORMED = {
+    "not JSON": b"{not json",
+    "a JSON array": b"[]",
+    "empty": b"",
+    "no signature": json.dumps({k: v for k, v in sign(notification()).items() if k != "Signature"}).encode(),
+    "no certificate URL": json.dumps({k: v for k, v in sign(notification()).items() if k != "SigningCertURL"}).encode(),
+    "unknown type": json.dumps({**sign(notification()), "Type": "Other"}).encode(),
+    "confirmation without token": json.dumps({k: v for k, v in subscription().items() if k != "Token"}).encode(),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_envelopes_answer_400_and_write_nothing(client, network, requests_made, case):
+    with requests_made.measure() as calls:
+        response = post(client, None, raw=MALFORMED[case])
+    assert response.status_code == 400, response.body
+    assert response.json_body["code"] == "invalid_input"
+    assert writes(calls) == {}
+
+
+@pytest.mark.parametrize(
+    "message, field",
+    [
+        ("not json", "Message"),
+        (json.dumps(["a"]), "Message"),
+        (json.dumps({**ALARM, "AlarmName": None}), "Message.AlarmName"),
+        (json.dumps({k: v for k, v in ALARM.items() if k != "AlarmArn"}), "Message.AlarmArn"),
+        (json.dumps({**ALARM, "NewStateValue": "PANIC"}), "Message.NewStateValue"),
+    ],
+)
+def test_signed_but_malformed_alarms_answer_400_and_write_nothing(client, network, requests_made, message, field):
+    with requests_made.measure() as calls:
+        response = post(client, sign({**notification(), "Message": message}))
+    assert response.status_code == 400 and response.json_body["field"] == field, response.body
+    assert writes(calls) == {}
+
+
+def test_a_message_type_header_that_disagrees_is_refused(client, network):
+    response = post(client, sign(notification()), headers={"x-amz-sns-message-type": "SubscriptionConfirmation"})
+    assert response.status_code == 400 and response.json_body["field"] == "x-amz-sns-message-type"
+
+
+# --- INSUFFICIENT_DATA and severity ----------------------------------------------------------------
+
+
+def test_insufficient_data_does_nothing_by_default(client, network, requests_made):
+    with requests_made.measure() as calls:
+        response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"))))
+    assert response.json_body["action"] == "nothing"
+    assert writes(calls) == {}
+
+
+def test_insufficient_data_can_trigger(client, network):
+    with configured(ONCALL_CLOUDWATCH_INSUFFICIENT_DATA="trigger", ONCALL_CLOUDWATCH_SEVERITY="warning"):
+        response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"))))
+    assert response.json_body["action"] == "triggered"
+    assert get_incident(client, response.json_body["incident_id"])["severity"] == "warning"
+
+
+def test_insufficient_data_can_resolve(client, network):
+    incident_id = post(client, sign(notification())).json_body["incident_id"]
+    with configured(ONCALL_CLOUDWATCH_INSUFFICIENT_DATA="resolve"):
+        response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"))))
+    assert response.json_body == {"message_type": "Notification", "action": "resolved", "incident_id": incident_id}
+
+
+def test_a_bad_setting_is_refused_at_start():
+    with pytest.raises(RuntimeError, match="ONCALL_CLOUDWATCH_INSUFFICIENT_DATA"):
+        with configured(ONCALL_CLOUDWATCH_INSUFFICIENT_DATA="maybe"):
+            pass
+    config.settings.cache_clear()
+
+
+# --- the shared samples ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/wire-formats is not checked out here")
+def test_the_shared_samples_are_the_ones_tested():
+    for state in ("alarm", "ok"):
+        sample = json.loads((SHARED / f"cloudwatch-alarm-sns-lambda-{state}.json").read_text())
+        ours = lambda_event(alarm(state.upper()))
+        assert json.loads(sample["Records"][0]["Sns"]["Message"]) == json.loads(ours["Records"][0]["Sns"]["Message"])
+        assert set(sample["Records"][0]["Sns"]) == set(ours["Records"][0]["Sns"])
+    https = json.loads((SHARED / "cloudwatch-alarm-sns-https-notification.json").read_text())
+    assert json.loads(https["Message"]) == alarm()
