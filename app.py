@@ -7,9 +7,11 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib import (
     alertmanager,
+    channels,
     cloudwatch,
     config,
     console,
+    delivery,
     escalation,
     http,
     incidents,
@@ -161,6 +163,61 @@ def escalate_check():
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def escalation_sweep(event):
     return escalation.sweep()
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+@route(
+    "/api/notifications/channels",
+    "GET",
+    admits=READ,
+    summary="Notification channels (never their webhook secrets)",
+    query=("service_name", "limit", "cursor"),
+)
+def list_channels():
+    return channels.list_channels(_service(), _limit(), _query("cursor"))
+
+
+@route(
+    "/api/notifications/channels",
+    "POST",
+    admits=MANAGE,
+    summary="Add a notification channel to a service; a webhook's signing secret is shown once",
+    body=payloads.ChannelBody,
+    status=201,
+)
+def create_channel(caller):
+    return _created(channels.create_channel(_body(payloads.ChannelBody), caller.actor))
+
+
+@route(
+    "/api/notifications/channels/{channel_id}",
+    "DELETE",
+    admits=MANAGE,
+    summary="Remove a notification channel",
+    status=204,
+)
+def delete_channel(channel_id):
+    channels.delete_channel(channel_id)
+    return Response(body="", status_code=204)
+
+
+@route("/api/notifications/deliver", "POST", admits=RESPOND, summary="Send owed and due notifications now")
+def deliver_now():
+    return delivery.run()
+
+
+# Retries come due with time, not with a write: this picks them up in AWS.
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def notification_retries(event):
+    return delivery.run()
+
+
+# A transition writes the incident; its stream record wakes this within about a second.
+@app.on_dynamodb_record(stream_arn=config.settings().incident_stream_arn, batch_size=100)
+def notification_stream(event):
+    return delivery.run()
 
 
 # --- metrics -------------------------------------------------------------------------------

@@ -43,6 +43,13 @@ class Settings:
     cloudwatch_default_service: str = "cloudwatch"
     cloudwatch_severity: str = "critical"
     cloudwatch_insufficient_data: str = "nothing"
+    # Outbound notifications (chalicelib/delivery.py).
+    notify_timeout_seconds: int = 5
+    notify_retry_seconds: int = 10
+    deliver_interval_seconds: int = 2
+    # The incidents table's stream. `make package` puts the real one in the
+    # template; `chalice deploy` needs it in the environment (docs/deploy.md).
+    incident_stream_arn: str = ""
     # Connections kept open to DynamoDB per table client. A Lambda serves one
     # request at a time, but the local server runs a thread per request.
     max_pool_connections: int = 64
@@ -70,6 +77,11 @@ def settings() -> Settings:
         cloudwatch_services=_prefixes("ONCALL_CLOUDWATCH_SERVICES"),
         cloudwatch_default_service=os.environ.get("ONCALL_CLOUDWATCH_SERVICE", "").strip() or "cloudwatch",
         cloudwatch_severity=_choice("ONCALL_CLOUDWATCH_SEVERITY", ("critical", "error", "warning", "info")),
+        notify_timeout_seconds=_int("ONCALL_NOTIFY_TIMEOUT_SECONDS", 5, minimum=1),
+        notify_retry_seconds=_int("ONCALL_NOTIFY_RETRY_SECONDS", 10, minimum=1),
+        deliver_interval_seconds=_int("ONCALL_DELIVER_INTERVAL_SECONDS", 2, minimum=1),
+        incident_stream_arn=os.environ.get("ONCALL_INCIDENT_STREAM_ARN", "").strip()
+        or f"arn:aws:dynamodb:us-east-1:000000000000:table/oncall-{stage}-incidents/stream/set-at-packaging",
         cloudwatch_insufficient_data=_choice("ONCALL_CLOUDWATCH_INSUFFICIENT_DATA", ("nothing", "trigger", "resolve")),
     )
 

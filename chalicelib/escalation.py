@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from . import clock, db, metrics, notifications, pagination, status, timeline
+from . import clock, db, metrics, notifications, outbox, pagination, status, timeline
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict
 from .incidents import DUE_PARTITION, escalation_due, escalation_stopped
@@ -99,6 +99,7 @@ def _escalate(incident: Incident, path: list[EscalationLevel], now: datetime) ->
         Incident.status.set(status.ESCALATED),
         Incident.escalated_at.set(Incident.escalated_at | now),
         timeline.recorded(timeline.event("escalated", "escalation", message, now)),
+        *outbox.owed(now),
     ]
     if target is not None:
         actions.append(Incident.escalation_level.set(target.level))

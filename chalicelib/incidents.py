@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from . import clock, dedup, metrics, notifications, oncall, pagination, status, timeline
+from . import clock, dedup, metrics, notifications, oncall, outbox, pagination, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, InvalidInput, InvalidTransition, NotFound
@@ -173,6 +173,7 @@ def _open(
         events=[timeline.event("triggered", actor, f"Triggered{opened_by}; {assigned}.", now)],
         source=origin.source if origin else None,
         details=origin.details if origin else None,
+        **outbox.opened(now),
     )
     claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
     tx = Transaction()
@@ -213,6 +214,7 @@ def acknowledge(incident_id: int, actor: str | None) -> dict:
                 Incident.acknowledged_by.set(actor),
                 timeline.recorded(timeline.event("acknowledged", actor, "Acknowledged.", now)),
                 *escalation_stopped(),
+                *outbox.owed(now),
             ],
             condition=Incident.status.is_in(*status.ACKNOWLEDGE_FROM),
         )
@@ -276,6 +278,7 @@ def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent,
                 Incident.resolved_by.set(actor),
                 timeline.recorded(event),
                 *escalation_stopped(),
+                *outbox.owed(now),
             ],
             condition=Incident.status == incident.status,
             tag="incident",

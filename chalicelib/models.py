@@ -63,6 +63,14 @@ class IncidentDueIndex(GlobalSecondaryIndex):
     due_at = UTCDateTimeAttribute(range_key=True)
 
 
+# Sparse: only incidents with transitions not yet handed to their service's
+# notification channels carry outbox_partition/outbox_at (chalicelib/outbox.py).
+class IncidentOutboxIndex(GlobalSecondaryIndex):
+    Meta = _index("outbox")
+    outbox_partition = UnicodeAttribute(hash_key=True)
+    outbox_at = UTCDateTimeAttribute(range_key=True)
+
+
 class IncidentEvent(MapAttribute):
     """A transition recorded on the incident item itself, so that the one
     UpdateItem which changes the status also writes its history."""
@@ -101,11 +109,16 @@ class Incident(Model):
     # (custom details, links, labels), kept as sent.
     source = UnicodeAttribute(null=True)
     details = JSONAttribute(null=True)
+    # How many of `events` have become deliveries; the rest are the outbox.
+    notified_events = NumberAttribute(default=0)
+    outbox_partition = UnicodeAttribute(null=True)
+    outbox_at = UTCDateTimeAttribute(null=True)
 
     feed_index = IncidentFeedIndex()
     service_index = IncidentServiceIndex()
     status_index = IncidentStatusIndex()
     due_index = IncidentDueIndex()
+    outbox_index = IncidentOutboxIndex()
 
 
 class Dedup(Model):
@@ -196,6 +209,8 @@ class Stats(Model):
     ack_seconds_sum = NumberAttribute(default=0)
     resolve_seconds_sum = NumberAttribute(default=0)
     alerts = NumberAttribute(default=0)
+    # kind "channels", scope the service: how many channels it has (capped).
+    channel_count = NumberAttribute(null=True)
 
 
 class TimelineEntry(Model):
@@ -209,6 +224,72 @@ class TimelineEntry(Model):
     kind = UnicodeAttribute()
     actor = UnicodeAttribute(null=True)
     message = UnicodeAttribute()
+
+
+class ChannelIdIndex(GlobalSecondaryIndex):
+    Meta = _index("by-id", KeysOnlyProjection)
+    id = UnicodeAttribute(hash_key=True)
+
+
+class ChannelFeedIndex(GlobalSecondaryIndex):
+    Meta = _index("feed")
+    feed = UnicodeAttribute(hash_key=True)
+    service_channel = UnicodeAttribute(range_key=True)
+
+
+class Channel(Model):
+    """Where a service's incidents are announced: a Slack incoming webhook, a
+    signed generic webhook, or an SNS topic."""
+
+    Meta = _meta("channels")
+    service_name = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    name = UnicodeAttribute()
+    url = UnicodeAttribute(null=True)
+    topic_arn = UnicodeAttribute(null=True)
+    # The webhook's HMAC key; it must be readable to sign, so it is never listed.
+    secret = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    feed = UnicodeAttribute()
+    service_channel = UnicodeAttribute()
+
+    id_index = ChannelIdIndex()
+    feed_index = ChannelFeedIndex()
+
+
+# Sparse: only deliveries waiting for their next attempt carry due_partition/due_at.
+class DeliveryDueIndex(GlobalSecondaryIndex):
+    Meta = _index("due")
+    due_partition = UnicodeAttribute(hash_key=True)
+    due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Delivery(Model):
+    """One incident event for one channel, with its attempts. The key is derived
+    from the event's position and the channel, so an event can become a delivery
+    only once however many dispatchers race."""
+
+    Meta = _meta("deliveries")
+    incident_id = NumberAttribute(hash_key=True)
+    delivery_key = UnicodeAttribute(range_key=True)
+    service_name = UnicodeAttribute()
+    channel_id = UnicodeAttribute()
+    event_kind = UnicodeAttribute()
+    # The message as of the event, so a retry an hour later says the same thing.
+    message = JSONAttribute()
+    state = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    due_partition = UnicodeAttribute(null=True)
+    due_at = UTCDateTimeAttribute(null=True)
+    # DynamoDB TTL (epoch seconds): finished deliveries are kept for a while, then dropped.
+    expires_at = NumberAttribute(null=True)
+
+    due_index = DeliveryDueIndex()
 
 
 class ApiKeyFeedIndex(GlobalSecondaryIndex):
@@ -255,4 +336,15 @@ class KeyToken(Model):
     revoked_at = UTCDateTimeAttribute(null=True)
 
 
-ALL_MODELS = (Incident, Dedup, Shift, EscalationLevel, Stats, TimelineEntry, ApiKey, KeyToken)
+ALL_MODELS = (
+    Incident,
+    Dedup,
+    Shift,
+    EscalationLevel,
+    Stats,
+    TimelineEntry,
+    ApiKey,
+    KeyToken,
+    Channel,
+    Delivery,
+)

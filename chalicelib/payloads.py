@@ -5,6 +5,7 @@ import json
 import re
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -121,6 +122,51 @@ class LevelBody(_Body):
     level: int = Field(ge=1, le=100)
     user: Name | None = None
     notification_channel: Name = "log"
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in value):
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
+
+
+def _topic_arn(value: str) -> str:
+    if not _TOPIC_ARN.fullmatch(value):
+        raise ValueError("must be an SNS topic ARN, e.g. arn:aws:sns:us-east-1:123456789012:oncall-prod-pages")
+    return value
+
+
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_http_url)]
+TopicArn = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_topic_arn)]
+ChannelKind = Literal["slack", "webhook", "sns"]
+
+
+class ChannelBody(_Body):
+    service_name: Name
+    kind: ChannelKind = Field(description="slack: an incoming webhook; webhook: signed JSON; sns: a topic")
+    name: Name = Field(description="what people call it, e.g. #payments-oncall")
+    url: Url | None = Field(default=None, description="slack and webhook channels: where to POST")
+    topic_arn: TopicArn | None = Field(default=None, description="sns channels: the topic to publish to")
+
+    @model_validator(mode="after")
+    def _fits_the_kind(self) -> "ChannelBody":
+        if self.kind == "sns":
+            if self.topic_arn is None:
+                raise ValueError("topic_arn: an sns channel needs the topic to publish to")
+            if self.url is not None:
+                raise ValueError("url: an sns channel publishes to topic_arn; leave url out")
+        else:
+            if self.url is None:
+                raise ValueError(f"url: a {self.kind} channel needs the URL to POST to")
+            if self.topic_arn is not None:
+                raise ValueError(f"topic_arn: only sns channels have a topic, not {self.kind} channels")
+        return self
 
 
 def _describe(error: dict) -> tuple[str, str]:

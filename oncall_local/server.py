@@ -3,7 +3,8 @@
 1. Apply the `local` stage's environment from .chalice/config.json, as Chalice does.
 2. Start the embedded DynamoDB unless AWS_ENDPOINT_URL_DYNAMODB names another one.
 3. Create missing tables from the PynamoDB models; seed the demo unless ONCALL_DEMO=0.
-4. Run the escalation sweep on a timer (chalice local runs no scheduled functions).
+4. Run the escalation sweep and the notification deliverer on timers (chalice local
+   runs no scheduled or stream functions).
 5. Serve the Chalice app (API and console) until Ctrl-C or SIGTERM.
 """
 
@@ -79,21 +80,24 @@ class BacklogServer(ThreadedHTTPServer):
     allow_reuse_address = True
 
 
-class SweepTimer(threading.Thread):
-    def __init__(self, interval: float, sweep) -> None:
-        super().__init__(name="escalation-sweep", daemon=True)
+class Timer(threading.Thread):
+    """Runs `job` every `interval` seconds, as the scheduled Lambda functions do in AWS."""
+
+    def __init__(self, name: str, interval: float, job, worth_logging) -> None:
+        super().__init__(name=name, daemon=True)
         self._interval = interval
-        self._sweep = sweep
+        self._job = job
+        self._worth_logging = worth_logging
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self._interval):
             try:
-                result = self._sweep()
-                if result["escalated"]:
-                    log.info("sweep escalated %s", result["incidents"])
+                result = self._job()
+                if self._worth_logging(result):
+                    log.info("%s: %s", self.name, result)
             except Exception:
-                log.exception("escalation sweep failed; trying again next interval")
+                log.exception("%s failed; trying again next interval", self.name)
 
 
 def _exit_with_parent() -> None:
@@ -160,6 +164,8 @@ def main() -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # Notifications link to the incident in this console.
+    os.environ.setdefault("ONCALL_CONSOLE_URL", f"http://{host}:{port}")
 
     emulator = None
     if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
@@ -173,7 +179,7 @@ def main() -> int:
 
     sys.path.insert(0, str(PROJECT))
     from app import app
-    from chalicelib import db, escalation
+    from chalicelib import db, delivery, escalation
     from chalicelib.config import settings
     from chalicelib.models import ALL_MODELS, Incident
     from oncall_local import demo
@@ -195,8 +201,13 @@ def main() -> int:
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
     server = LocalDevServer(app, chalice_config, host, port, handler_cls=FastRequestHandler, server_cls=BacklogServer)
-    sweeper = SweepTimer(settings().sweep_interval_seconds, escalation.sweep)
-    sweeper.start()
+    # In AWS the incidents table's stream wakes the deliverer; here a short timer does.
+    timers = [
+        Timer("escalation-sweep", settings().sweep_interval_seconds, escalation.sweep, lambda r: r["escalated"]),
+        Timer("notifications", settings().deliver_interval_seconds, delivery.run, lambda r: r["attempted"]),
+    ]
+    for timer in timers:
+        timer.start()
 
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -208,7 +219,8 @@ def main() -> int:
     try:
         server.server.serve_forever()
     finally:
-        sweeper.stopped.set()
+        for timer in timers:
+            timer.stopped.set()
         server.server.server_close()
         if emulator:
             emulator.stop()

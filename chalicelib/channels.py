@@ -1,0 +1,107 @@
+"""Notification channels: where each service's incidents are announced."""
+
+import secrets
+import uuid
+
+from . import clock, db, pagination
+from .db import Transaction, TransactionCancelled
+from .errors import Conflict, NotFound
+from .models import Channel, Stats
+from .payloads import ChannelBody
+
+FEED = "channel"
+FEED_CURSOR = {"feed": "S", "service_channel": "S", "service_name": "S", "id": "S"}
+SERVICE_CURSOR = {"service_name": "S", "id": "S"}
+# Every event of an incident becomes one delivery per channel in one transaction
+# (at most 100 items), and a page should reach a handful of places, not dozens.
+MAX_PER_SERVICE = 10
+
+
+def to_json(channel: Channel, *, with_secret: bool = False) -> dict:
+    shown = {
+        "id": channel.id,
+        "service_name": channel.service_name,
+        "kind": channel.kind,
+        "name": channel.name,
+        "url": channel.url,
+        "topic_arn": channel.topic_arn,
+        "created_at": clock.iso(channel.created_at),
+        "created_by": channel.created_by,
+    }
+    if with_secret and channel.secret:
+        shown["secret"] = channel.secret
+    return shown
+
+
+def _counter(service_name: str) -> Stats:
+    return Stats("channels", service_name)
+
+
+def create_channel(body: ChannelBody, actor: str | None) -> dict:
+    now = clock.now()
+    channel_id = uuid.uuid4().hex
+    channel = Channel(
+        body.service_name,
+        channel_id,
+        kind=body.kind,
+        name=body.name,
+        url=body.url,
+        topic_arn=body.topic_arn,
+        secret=f"whsec_{secrets.token_urlsafe(32)}" if body.kind == "webhook" else None,
+        created_at=now,
+        created_by=actor,
+        feed=FEED,
+        service_channel=f"{body.service_name}#{clock.iso(now)}#{channel_id}",
+    )
+    tx = Transaction()
+    tx.put(channel, condition=Channel.id.does_not_exist())
+    # The count lives on its own item so the cap is a condition, not a read.
+    tx.update(
+        _counter(body.service_name),
+        [Stats.channel_count.add(1), Stats.service_name.set(body.service_name)],
+        condition=Stats.channel_count.does_not_exist() | (Stats.channel_count < MAX_PER_SERVICE),
+        tag="count",
+    )
+    try:
+        tx.commit()
+    except TransactionCancelled:
+        raise Conflict(
+            f"{body.service_name} already has {MAX_PER_SERVICE} notification channels; delete one first.",
+            field="service_name",
+        ) from None
+    return to_json(channel, with_secret=True)
+
+
+def delete_channel(channel_id: str) -> None:
+    keys = db.keys_by_public_id(Channel, channel_id, "notification channel")
+    tx = Transaction()
+    tx.delete(Channel(keys.service_name, channel_id), condition=Channel.id.exists(), tag="channel")
+    tx.update(_counter(keys.service_name), [Stats.channel_count.add(-1)])
+    try:
+        tx.commit()
+    except TransactionCancelled:
+        # Another request deleted it between the index read and this write.
+        raise NotFound(f"There is no notification channel with id {channel_id}.") from None
+
+
+def list_channels(service_name: str | None, limit: int, cursor: str | None) -> dict:
+    if service_name:
+        start = pagination.decode(cursor, SERVICE_CURSOR, {"service_name": service_name})
+        page = Channel.query(service_name, page_size=limit, last_evaluated_key=start)
+    else:
+        start = pagination.decode(cursor, FEED_CURSOR, {"feed": FEED})
+        page = Channel.feed_index.query(FEED, page_size=limit, last_evaluated_key=start)
+    channels, resume_at = pagination.one_page(Channel, page)
+    return {"channels": [to_json(channel) for channel in channels], "next_cursor": pagination.encode(resume_at)}
+
+
+def of_service(service_name: str) -> list[Channel]:
+    """All of a service's channels: one Query, as there are at most MAX_PER_SERVICE."""
+    return list(Channel.query(service_name, consistent_read=True))
+
+
+def find(service_name: str, channel_id: str) -> Channel | None:
+    try:
+        return Channel.get(service_name, channel_id)
+    except Channel.DoesNotExist:
+        return None

@@ -1,0 +1,147 @@
+"""Delivering notifications: each delivery is leased by a conditional write, sent,
+and its outcome recorded with a timeline entry in one transaction; failures are
+retried with backoff. Runs on a timer (locally), on the incidents table's stream
+and every minute (in AWS); any number of runs may overlap."""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import UpdateError
+
+from . import channels, clock, outbox, senders, timeline
+from .config import settings
+from .db import Transaction, TransactionCancelled
+from .models import Channel, Delivery
+
+log = logging.getLogger("oncall.delivery")
+
+PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+MAX_ATTEMPTS = 8
+# Longer than any send can take (the HTTP timeout is a few seconds): a lease that
+# runs out means the sender died, and the delivery is due again.
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(minutes=15)
+KEEP_FINISHED = timedelta(days=90)
+BATCH = 100
+SENDERS = 8
+ACTOR = "notifications"
+KIND_NAMES = {"slack": "Slack", "webhook": "Webhook", "sns": "SNS topic"}
+
+
+def run() -> dict:
+    """One pass: hand owed events to channels, then attempt every due delivery."""
+    now = clock.now()
+    handed = outbox.dispatch_waiting(now)
+    due = list(Delivery.due_index.query(outbox.DELIVERY_DUE_PARTITION, Delivery.due_at <= now, limit=BATCH))
+    claimed = [delivery for delivery in due if _claim(delivery, now)]
+    found: dict[tuple[str, str], Channel | None] = {}
+    for delivery in claimed:
+        key = (delivery.service_name, delivery.channel_id)
+        if key not in found:
+            found[key] = channels.find(*key)
+    # One incident's events reach one channel in order within a run (a first attempt
+    # that fails is retried later, so a receiver may still see them out of order:
+    # each message carries its event's time and position).
+    streams: dict[tuple[int, str], list[Delivery]] = {}
+    for delivery in sorted(claimed, key=lambda d: (d.incident_id, d.delivery_key)):
+        streams.setdefault((delivery.incident_id, delivery.channel_id), []).append(delivery)
+
+    def send_in_order(stream: list[Delivery]) -> list[str]:
+        return [_attempt(d, found[(d.service_name, d.channel_id)]) for d in stream]
+
+    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+        outcomes = [state for states in pool.map(send_in_order, streams.values()) for state in states]
+    return {
+        "dispatched": handed,
+        "attempted": len(claimed),
+        "delivered": sum(1 for state in outcomes if state == DELIVERED),
+        "failed": sum(1 for state in outcomes if state == FAILED),
+        "retrying": sum(1 for state in outcomes if state == PENDING),
+    }
+
+
+def backoff(attempts: int) -> timedelta:
+    """After the n-th failed attempt: base, 3 x base, 9 x base... at most 15 minutes."""
+    return min(timedelta(seconds=settings().notify_retry_seconds * 3 ** (attempts - 1)), MAX_BACKOFF)
+
+
+def _claim(delivery: Delivery, now: datetime) -> bool:
+    """Take the delivery for one attempt. Conditioned on the due time and attempt
+    count this run read, so of overlapping runs exactly one sends each attempt."""
+    try:
+        Delivery(delivery.incident_id, delivery.delivery_key).update(
+            actions=[Delivery.attempts.add(1), Delivery.due_at.set(now + LEASE)],
+            condition=(Delivery.due_at == delivery.due_at)
+            & (Delivery.attempts == delivery.attempts)
+            & (Delivery.state == PENDING),
+        )
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    delivery.attempts += 1
+    return True
+
+
+def _attempt(delivery: Delivery, channel: Channel | None) -> str:
+    if channel is None:
+        text = f"Did not send the {delivery.event_kind} notification: its channel was deleted."
+        return _record(delivery, CANCELLED, text, retry_in=None)
+    delivery_id = f"{delivery.incident_id}-{delivery.delivery_key.replace('#', '-')}"
+    try:
+        outcome = senders.send(channel, delivery.message, delivery_id)
+    except Exception as error:  # a bug in a sender must not strand the lease
+        log.exception("sending delivery %s failed unexpectedly", delivery_id)
+        outcome = senders.Outcome(False, f"error: {type(error).__name__}")
+    where = f"{KIND_NAMES.get(channel.kind, channel.kind)} {channel.name!r}"
+    event = delivery.event_kind
+    if outcome.delivered:
+        return _record(delivery, DELIVERED, f"Notified {where} of {event}: {outcome.detail}.", retry_in=None)
+    tried = f"attempt {delivery.attempts} of {MAX_ATTEMPTS}"
+    if outcome.permanent or delivery.attempts >= MAX_ATTEMPTS:
+        why = "will not retry" if outcome.permanent else "giving up"
+        text = f"Could not notify {where} of {event} ({tried}): {outcome.detail}; {why}."
+        return _record(delivery, FAILED, text, retry_in=None, error=outcome.detail)
+    wait = backoff(delivery.attempts)
+    text = f"Could not notify {where} of {event} ({tried}): {outcome.detail}; next attempt in {_span(wait)}."
+    return _record(delivery, PENDING, text, retry_in=wait, error=outcome.detail)
+
+
+def _record(delivery: Delivery, state: str, text: str, *, retry_in: timedelta | None, error: str | None = None) -> str:
+    """The attempt's outcome and its timeline entry, in one transaction, conditioned
+    on the lease still being this run's."""
+    now = clock.now()
+    if retry_in is not None:
+        actions = [Delivery.due_at.set(now + retry_in)]
+    else:
+        actions = [
+            Delivery.state.set(state),
+            Delivery.finished_at.set(now),
+            Delivery.due_partition.remove(),
+            Delivery.due_at.remove(),
+            Delivery.expires_at.set(int((now + KEEP_FINISHED).timestamp())),
+        ]
+    if error is not None:
+        actions.append(Delivery.last_error.set(error))
+    tx = Transaction()
+    tx.update(
+        Delivery(delivery.incident_id, delivery.delivery_key),
+        actions,
+        condition=(Delivery.attempts == delivery.attempts) & (Delivery.state == PENDING),
+        tag="delivery",
+    )
+    tx.put(timeline.entry(delivery.incident_id, "notification", ACTOR, text, now))
+    try:
+        tx.commit()
+    except TransactionCancelled:
+        # The lease ran out and another run took the delivery: its record stands.
+        log.warning(
+            "delivery %s#%s changed hands before its outcome was recorded", delivery.incident_id, delivery.delivery_key
+        )
+    return state
+
+
+def _span(wait: timedelta) -> str:
+    seconds = int(wait.total_seconds())
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"

@@ -1,0 +1,160 @@
+"""The incident's outbox: transitions committed but not yet handed to the service's
+notification channels.
+
+Every transition appends to Incident.events in the write that changes the status,
+and the same write puts the incident in the sparse outbox index. The dispatcher
+turns each new event into one Delivery per channel. So a page is owed from the
+moment the state changes, even if the process dies right after, and it is the
+committed events that are sent, never an in-memory intention."""
+
+from datetime import datetime
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import size
+
+from . import channels, clock, status
+from .config import settings
+from .db import Transaction, TransactionCancelled
+from .models import Channel, Delivery, Incident, IncidentEvent
+
+PARTITION = "outbox"
+# The dispatcher re-reads an incident whose events grew while it worked; this bounds it.
+MAX_PASSES = 4
+DELIVERY_DUE_PARTITION = "deliveries"
+
+STATUS_AFTER = {
+    "triggered": status.TRIGGERED,
+    "acknowledged": status.ACKNOWLEDGED,
+    "resolved": status.RESOLVED,
+    "escalated": status.ESCALATED,
+}
+
+
+def opened(now: datetime) -> dict:
+    """Attributes of a new incident: its first event is owed."""
+    return {"outbox_partition": PARTITION, "outbox_at": now, "notified_events": 0}
+
+
+def owed(now: datetime) -> list:
+    """Update actions for a transition: the event it appends is owed. The oldest
+    owed time is kept, so the index says how long the outbox has waited."""
+    return [Incident.outbox_partition.set(PARTITION), Incident.outbox_at.set(Incident.outbox_at | now)]
+
+
+def incident_url(incident_id: int) -> str | None:
+    base = settings().console_url
+    return f"{base}/#/incidents/{incident_id}" if base else None
+
+
+def message(incident: Incident, event: IncidentEvent, index: int) -> dict:
+    """What every channel says about one event, as of that event."""
+    return {
+        "event": f"incident.{event.kind}",
+        "event_id": f"{incident.id}-{index}",
+        "at": clock.iso(event.at),
+        "actor": event.actor,
+        "text": event.message,
+        "incident": {
+            "id": incident.id,
+            "service_name": incident.service_name,
+            "title": incident.title,
+            "severity": incident.severity,
+            "status": STATUS_AFTER.get(event.kind, incident.status),
+            "assigned_to": incident.assigned_to,
+            "created_at": clock.iso(incident.created_at),
+            "url": incident_url(incident.id),
+        },
+    }
+
+
+def dispatch_waiting(now: datetime) -> int:
+    """Hand every owed event to its service's channels. Safe to run concurrently."""
+    per_service: dict[str, list[Channel]] = {}
+    handed = 0
+    for waiting in Incident.outbox_index.query(PARTITION, Incident.outbox_at <= now):
+        if waiting.service_name not in per_service:
+            per_service[waiting.service_name] = channels.of_service(waiting.service_name)
+        handed += dispatch(waiting, per_service[waiting.service_name], now)
+    return handed
+
+
+def dispatch(incident: Incident, targets: list[Channel], now: datetime) -> int:
+    """Turn the incident's owed events into deliveries, one transaction per event.
+    `incident` may be a stale index copy: every write is conditioned on the number
+    of events already handed, so a stale or concurrent dispatcher writes nothing."""
+    handed = 0
+    for _ in range(MAX_PASSES):
+        events = incident.events or []
+        done = incident.notified_events or 0
+        if done >= len(events):
+            # Nothing owed in this copy: leave the outbox, unless the copy is stale.
+            if _close(incident, done):
+                return handed
+        else:
+            while done < len(events) and _hand_over(
+                incident, done, events[done], targets, now, last=done + 1 == len(events)
+            ):
+                handed += 1
+                done += 1
+            if done == len(events):
+                return handed
+        try:
+            incident = Incident.get(incident.id, consistent_read=True)
+        except Incident.DoesNotExist:
+            return handed
+        if incident.outbox_partition is None:
+            return handed
+    return handed
+
+
+def _already_handed(incident: Incident, done: int):
+    if done == 0:
+        return Incident.notified_events.does_not_exist() | (Incident.notified_events == 0)
+    return Incident.notified_events == done
+
+
+def _hand_over(
+    incident: Incident, index: int, event: IncidentEvent, targets: list[Channel], now: datetime, *, last: bool
+) -> bool:
+    tx = Transaction()
+    body = message(incident, event, index)
+    for channel in targets:
+        delivery = Delivery(
+            incident.id,
+            f"{index:05d}#{channel.id}",
+            service_name=incident.service_name,
+            channel_id=channel.id,
+            event_kind=event.kind,
+            message=body,
+            state="pending",
+            attempts=0,
+            created_at=now,
+            due_partition=DELIVERY_DUE_PARTITION,
+            due_at=now,
+        )
+        tx.put(delivery, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
+    actions = [Incident.notified_events.set(index + 1)]
+    condition = _already_handed(incident, index)
+    if last:
+        # Leave the outbox only if no transition appended an event meanwhile.
+        actions += [Incident.outbox_partition.remove(), Incident.outbox_at.remove()]
+        condition &= size(Incident.events) == index + 1
+    tx.update(Incident(incident.id), actions, condition=condition, tag="incident")
+    try:
+        tx.commit()
+    except TransactionCancelled:
+        return False
+    return True
+
+
+def _close(incident: Incident, done: int) -> bool:
+    try:
+        Incident(incident.id).update(
+            actions=[Incident.outbox_partition.remove(), Incident.outbox_at.remove()],
+            condition=_already_handed(incident, done) & (size(Incident.events) == done),
+        )
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -1,0 +1,176 @@
+"""How each kind of channel says it: a Slack message, a signed JSON webhook, an
+SNS publish. Each send answers an Outcome; none raises for the receiver's faults."""
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import clock
+from .config import settings
+from .models import Channel
+
+SIGNATURE_HEADER = "X-Oncall-Signature"
+TIMESTAMP_HEADER = "X-Oncall-Timestamp"
+DELIVERY_HEADER = "X-Oncall-Delivery"
+EVENT_HEADER = "X-Oncall-Event"
+USER_AGENT = "oncall-notifications/1"
+# Client errors that a later attempt may not meet (timeouts, rate limits).
+RETRYABLE_CLIENT_ERRORS = {408, 409, 425, 429}
+SNS_PERMANENT_ERRORS = {"NotFound", "NotFoundException", "AuthorizationError", "InvalidParameter", "KMSDisabled"}
+
+HEADLINES = {
+    "triggered": "Triggered",
+    "acknowledged": "Acknowledged",
+    "resolved": "Resolved",
+    "escalated": "Escalated",
+}
+EMOJI = {"triggered": "🚨", "acknowledged": "✅", "resolved": "✔️", "escalated": "⚠️"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    detail: str
+    # True when retrying cannot help (a revoked Slack webhook, a missing topic).
+    permanent: bool = False
+
+
+def send(channel: Channel, message: dict, delivery_id: str) -> Outcome:
+    if channel.kind == "slack":
+        return _post(channel.url, slack_body(message), {})
+    if channel.kind == "webhook":
+        body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp = str(int(clock.now().timestamp()))
+        headers = {
+            EVENT_HEADER: message["event"],
+            DELIVERY_HEADER: delivery_id,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(channel.secret, timestamp, body),
+        }
+        return _post(channel.url, body, headers)
+    if channel.kind == "sns":
+        return _publish(channel.topic_arn, message)
+    return Outcome(False, f"unknown channel kind {channel.kind!r}", permanent=True)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=` and the hex HMAC-SHA256 of "<timestamp>.<body>" under the channel's
+    secret. The timestamp is signed too, so a receiver can refuse old replays."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+# --- the words -------------------------------------------------------------------------------------
+
+
+def headline(message: dict, *, emoji: bool = True) -> str:
+    incident = message["incident"]
+    kind = message["event"].removeprefix("incident.")
+    what = HEADLINES.get(kind, kind.capitalize())
+    mark = f"{EMOJI.get(kind, '🔔')} " if emoji else ""
+    return f"{mark}{what}: #{incident['id']} {incident['title']} ({incident['service_name']})"
+
+
+def plain_text(message: dict) -> str:
+    """For email and SMS: every line stands on its own."""
+    incident = message["incident"]
+    lines = [
+        headline(message),
+        f"Service: {incident['service_name']}",
+        f"Severity: {incident['severity']}",
+        f"Status: {incident['status']}",
+        f"Assigned to: {incident['assigned_to'] or 'UNASSIGNED'}",
+        f"{message['text']}" + (f" ({message['actor']})" if message["actor"] else ""),
+    ]
+    if incident["url"]:
+        lines.append(incident["url"])
+    return "\n".join(lines)
+
+
+def _slack_escaped(text: str) -> str:
+    # Slack reads <...> as links and mentions and & as an entity: user text must
+    # not become markup (a title "<!channel>" would otherwise ping everyone).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_body(message: dict) -> bytes:
+    incident = message["incident"]
+    kind = message["event"].removeprefix("incident.")
+    title = _slack_escaped(f"#{incident['id']} {incident['title']}")
+    linked = f"<{incident['url']}|{title}>" if incident["url"] else title
+    what = HEADLINES.get(kind, kind.capitalize())
+    summary = f"{EMOJI.get(kind, '🔔')} *{what}*: {linked}"
+    who = _slack_escaped(incident["assigned_to"] or "UNASSIGNED")
+    facts = (
+        f"*Service:* {_slack_escaped(incident['service_name'])}   *Severity:* {incident['severity']}   "
+        f"*Status:* {incident['status']}   *Assigned to:* {who}"
+    )
+    note = _slack_escaped(message["text"] + (f" ({message['actor']})" if message["actor"] else ""))
+    body = {
+        "text": _slack_escaped(headline(message)),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
+        ],
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+# --- the transports --------------------------------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A webhook that moved must be updated, not followed: a redirect could also turn
+    # the POST into a GET or carry the signed body somewhere else.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_NoRedirects())
+
+
+def _post(url: str, body: bytes, headers: dict) -> Outcome:
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+    )
+    try:
+        with _opener().open(request, timeout=settings().notify_timeout_seconds) as response:
+            return Outcome(True, f"HTTP {response.status}")
+    except urllib.error.HTTPError as error:
+        code = error.code
+        permanent = 300 <= code < 500 and code not in RETRYABLE_CLIENT_ERRORS
+        return Outcome(False, f"HTTP {code}", permanent=permanent)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return Outcome(False, f"no answer: {reason}"[:300])
+
+
+@lru_cache(maxsize=1)
+def _sns():
+    return boto3.client("sns", region_name=settings().region)
+
+
+def _publish(topic_arn: str, message: dict) -> Outcome:
+    # SNS subjects are ASCII, one line, under 100 characters.
+    subject = "".join(ch if " " <= ch <= "~" else "?" for ch in headline(message, emoji=False))[:99]
+    try:
+        answer = _sns().publish(TopicArn=topic_arn, Subject=subject, Message=plain_text(message))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        return Outcome(False, f"SNS {code}", permanent=code in SNS_PERMANENT_ERRORS)
+    except BotoCoreError as error:
+        return Outcome(False, f"SNS unreachable: {error}"[:300])
+    return Outcome(True, f"SNS message {answer.get('MessageId', '')}".strip())
