@@ -82,6 +82,18 @@ ROLES = ["admin", "responder", "integration"]
 SERVICES = {"type": ["array", "null"], "items": TEXT, "description": "integration keys only"}
 
 
+CHANNEL = {
+    "id": PUBLIC_ID,
+    "service_name": TEXT,
+    "kind": {"type": "string", "enum": ["slack", "webhook", "sns"]},
+    "name": TEXT,
+    "url": MAYBE_TEXT,
+    "topic_arn": MAYBE_TEXT,
+    "created_at": INSTANT,
+    "created_by": MAYBE_TEXT,
+}
+
+
 def _object(properties: dict) -> dict:
     """An object with exactly these properties, all present (null where allowed)."""
     return {"type": "object", "required": list(properties), "additionalProperties": False, "properties": properties}
@@ -232,25 +244,33 @@ RESPONSE_SCHEMAS = {
             "incident_id": {"type": ["integer", "null"], "minimum": 1},
         }
     ),
+    "PagerDutyAccepted": _object(
+        {
+            "status": {"type": "string", "enum": ["success"]},
+            "message": TEXT,
+            "dedup_key": {"type": "string", "minLength": 1},
+        }
+    ),
+    # PagerDuty's error shape (POST /v2/enqueue answers its errors in it).
+    "PagerDutyError": {
+        "type": "object",
+        "required": ["status", "message", "errors"],
+        "properties": {"status": TEXT, "message": TEXT, "errors": {"type": "array", "items": TEXT}},
+    },
+    "Channel": _object(CHANNEL),
+    "NewChannel": {
+        **_object(CHANNEL | {"secret": {"type": "string", "description": "webhook channels: shown this once"}}),
+        "required": list(CHANNEL),
+    },
+    "ChannelPage": _page("channels", "Channel"),
+    "DeliveryRun": _object(
+        {"dispatched": COUNT, "attempted": COUNT, "delivered": COUNT, "failed": COUNT, "retrying": COUNT}
+    ),
 }
 
 # Which schema each operation's successful answers follow, by status. A route
 # missing here is documented as answering any object (tests/e2e/test_fuzz.py
 # fails on that).
-# PagerDuty Events API v2 answers (POST /v2/enqueue), in PagerDuty's own shape.
-RESPONSE_SCHEMAS["PagerDutyAccepted"] = _object(
-    {
-        "status": {"type": "string", "enum": ["success"]},
-        "message": TEXT,
-        "dedup_key": {"type": "string", "minLength": 1},
-    }
-)
-RESPONSE_SCHEMAS["PagerDutyError"] = {
-    "type": "object",
-    "required": ["status", "message", "errors"],
-    "properties": {"status": TEXT, "message": TEXT, "errors": {"type": "array", "items": TEXT}},
-}
-
 ANSWERS = {
     ("GET", "/api/health"): {200: "Health"},
     ("GET", "/api/openapi.json"): {200: "OpenApiDocument"},
@@ -276,6 +296,9 @@ ANSWERS = {
     ("POST", "/api/integrations/alertmanager"): {201: "AlertmanagerOutcome", 200: "AlertmanagerOutcome"},
     ("POST", "/api/integrations/cloudwatch"): {200: "SnsOutcome"},
     ("POST", "/v2/enqueue"): {202: "PagerDutyAccepted"},
+    ("GET", "/api/notifications/channels"): {200: "ChannelPage"},
+    ("POST", "/api/notifications/channels"): {201: "NewChannel"},
+    ("POST", "/api/notifications/deliver"): {200: "DeliveryRun"},
 }
 
 

@@ -52,6 +52,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/keys"): ADMIN_ONLY,
     ("POST", "/api/keys"): (401, 401, 401, 201, 403, 403),
     ("DELETE", "/api/keys/{key_id}"): ADMIN_ONLY,
+    ("GET", "/api/notifications/channels"): READ,
+    ("POST", "/api/notifications/channels"): (401, 401, 401, 201, 403, 403),
+    ("DELETE", "/api/notifications/channels/{channel_id}"): (401, 401, 401, 204, 403, 403),
+    ("POST", "/api/notifications/deliver"): READ,
     # Public: trusted by the SNS signature and topic allowlist, not a key (tests/test_cloudwatch.py).
     ("POST", "/api/integrations/cloudwatch"): PUBLIC,
     # An Alertmanager sends an integration key; an admin key may try it; a responder may not (it resolves).

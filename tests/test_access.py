@@ -95,6 +95,19 @@ class Fixtures:
     def key_id(self) -> str:
         return admin_json(self.client, "POST", "/api/keys", self.key_body(), expect=201)["id"]
 
+    def channel_body(self) -> dict:
+        # A service of its own per channel, clear of the per-service cap.
+        number = self.unique()
+        return {
+            "service_name": f"{SERVICE}-{number}",
+            "kind": "webhook",
+            "name": f"matrix hook {number}",
+            "url": "http://127.0.0.1:9/hook",
+        }
+
+    def channel_id(self) -> str:
+        return admin_json(self.client, "POST", "/api/notifications/channels", self.channel_body(), expect=201)["id"]
+
     def pagerduty_event(self) -> dict:
         number = self.unique()
         key = {"name": f"pagerduty {number}", "role": "integration", "services": [SERVICE]}
@@ -134,6 +147,13 @@ RECIPES = {
     ("GET", "/api/keys"): lambda f: ("/api/keys", None),
     ("POST", "/api/keys"): lambda f: ("/api/keys", f.key_body()),
     ("DELETE", "/api/keys/{key_id}"): lambda f: (f"/api/keys/{f.key_id()}", None),
+    ("GET", "/api/notifications/channels"): lambda f: ("/api/notifications/channels", None),
+    ("POST", "/api/notifications/channels"): lambda f: ("/api/notifications/channels", f.channel_body()),
+    ("DELETE", "/api/notifications/channels/{channel_id}"): lambda f: (
+        f"/api/notifications/channels/{f.channel_id()}",
+        None,
+    ),
+    ("POST", "/api/notifications/deliver"): lambda f: ("/api/notifications/deliver", None),
     ("POST", "/v2/enqueue"): lambda f: ("/v2/enqueue", f.pagerduty_event()),
     ("POST", "/api/integrations/cloudwatch"): lambda f: ("/api/integrations/cloudwatch", signed_alarm(f.unique())),
     ("POST", "/api/integrations/alertmanager"): lambda f: (
