@@ -1,4 +1,4 @@
-"""Prometheus Alertmanager's webhook: the sample payloads of ../shared/wire-formats,
+"""Prometheus Alertmanager's webhook: the sample payloads of tests/wire_formats,
 one incident per alert group (folding, resolving, reopening), the service, title,
 description and severity derived from labels and annotations, what the incident
 keeps of the notification, who may send it, and malformed bodies refused with
@@ -14,48 +14,12 @@ import pytest
 from chalicelib import alertmanager
 from tests.flows import JSON, get_incident, list_incidents, writes
 
-WIRE_FORMATS = Path(__file__).resolve().parents[2] / "shared" / "wire-formats"
+WIRE_FORMATS = Path(__file__).resolve().parent / "wire_formats"
 PATH = "/api/integrations/alertmanager"
 
 
 def sample(name: str) -> dict:
-    """A sample payload, or (where the shared directory is missing) the same as written here."""
-    path = WIRE_FORMATS / f"alertmanager-webhook-{name}.json"
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    return _builtin(name)
-
-
-def _builtin(status: str) -> dict:
-    ends = "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-26T09:05:00Z"
-    labels = {"alertname": "HighErrorRate", "service": "payments", "severity": "critical"}
-    summary = "5xx rate above 5% on payments-api"
-    return {
-        "version": "4",
-        "groupKey": '{}/{service="payments"}:{alertname="HighErrorRate"}',
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": "oncall",
-        "groupLabels": {"alertname": "HighErrorRate"},
-        "commonLabels": labels,
-        "commonAnnotations": {"summary": summary},
-        "externalURL": "http://alertmanager.example.com:9093",
-        "alerts": [
-            {
-                "status": status,
-                "labels": {**labels, "instance": instance},
-                "annotations": {"summary": summary, "description": description},
-                "startsAt": starts,
-                "endsAt": ends,
-                "generatorURL": "http://prometheus.example.com:9090/graph?g0.expr=rate",
-                "fingerprint": fingerprint,
-            }
-            for instance, description, starts, fingerprint in [
-                ("api-1:8080", "7.2% of requests failed in the last 5m", "2026-11-26T08:40:00Z", "1a30ba71cca2921f"),
-                ("api-2:8080", "6.1% of requests failed in the last 5m", "2026-11-26T08:40:30Z", "77c1d0e8f2a3b4c5"),
-            ]
-        ],
-    }
+    return json.loads((WIRE_FORMATS / f"alertmanager-webhook-{name}.json").read_text(encoding="utf-8"))
 
 
 FIRING = sample("firing")

@@ -22,9 +22,9 @@ PATH = "/api/integrations/cloudwatch"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
 ALARM_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:payments-api-5xx"
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "wire-formats"
+SHARED = Path(__file__).resolve().parent / "wire_formats"
 
-# The message of ../shared/wire-formats/cloudwatch-alarm-sns-*.json (checked below when present).
+# The message of tests/wire_formats/cloudwatch-alarm-sns-*.json (checked below).
 ALARM = {
     "AlarmName": "payments-api-5xx",
     "AlarmDescription": "5xx errors on the payments API",
@@ -484,7 +484,6 @@ def test_a_bad_setting_is_refused_at_start():
 # --- the shared samples ------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/wire-formats is not checked out here")
 def test_the_shared_samples_are_the_ones_tested():
     for state in ("alarm", "ok"):
         sample = json.loads((SHARED / f"cloudwatch-alarm-sns-lambda-{state}.json").read_text())

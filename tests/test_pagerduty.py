@@ -1,4 +1,4 @@
-"""PagerDuty Events API v2 at /v2/enqueue: the sample events of ../shared/wire-formats,
+"""PagerDuty Events API v2 at /v2/enqueue: the sample events of tests/wire_formats,
 dedup_key rules (fresh key without one, folding, ack/resolve on the open incident,
 the key free again after resolve), routing keys, and malformed events answered in
 PagerDuty's shape with nothing written."""
@@ -10,38 +10,14 @@ import pytest
 
 from tests.flows import JSON, get_incident, writes
 
-WIRE_FORMATS = Path(__file__).resolve().parents[2] / "shared" / "wire-formats"
+WIRE_FORMATS = Path(__file__).resolve().parent / "wire_formats"
 PATH = "/v2/enqueue"
 ACTOR = "integration payments (integration key)"
-
-BUILTIN = {
-    "trigger": {
-        "routing_key": "R0UT1NGKEY0000000000000000000001",
-        "event_action": "trigger",
-        "dedup_key": "db-primary/connections",
-        "payload": {
-            "summary": "Primary DB refusing connections",
-            "source": "db-primary-1.prod.internal",
-            "severity": "critical",
-            "timestamp": "2026-11-26T08:42:58.315+0000",
-            "component": "postgres",
-            "group": "payments-db",
-            "class": "connectivity",
-            "custom_details": {"active_connections": 0, "error": "timeout after 5s"},
-        },
-        "links": [{"href": "https://grafana.example.com/d/db", "text": "DB dashboard"}],
-        "images": [],
-        "client": "Example Monitoring",
-        "client_url": "https://monitoring.example.com",
-    },
-    "acknowledge": {"routing_key": "x", "event_action": "acknowledge", "dedup_key": "db-primary/connections"},
-    "resolve": {"routing_key": "x", "event_action": "resolve", "dedup_key": "db-primary/connections"},
-}
 
 
 def sample(action: str, token: str) -> dict:
     path = WIRE_FORMATS / f"pagerduty-events-v2-{action}.json"
-    event = json.loads(path.read_text(encoding="utf-8")) if path.exists() else json.loads(json.dumps(BUILTIN[action]))
+    event = json.loads(path.read_text(encoding="utf-8"))
     event["routing_key"] = token
     return event
 
