@@ -171,7 +171,8 @@ def escalation_sweep(event):
 @route(
     "/api/notifications/channels",
     "GET",
-    admits=READ,
+    # Admins only: a Slack webhook URL is itself a credential to post in the channel.
+    admits=MANAGE,
     summary="Notification channels (never their webhook secrets)",
     query=("service_name", "limit", "cursor"),
 )

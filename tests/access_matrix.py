@@ -52,7 +52,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/keys"): ADMIN_ONLY,
     ("POST", "/api/keys"): (401, 401, 401, 201, 403, 403),
     ("DELETE", "/api/keys/{key_id}"): ADMIN_ONLY,
-    ("GET", "/api/notifications/channels"): READ,
+    ("GET", "/api/notifications/channels"): ADMIN_ONLY,
     ("POST", "/api/notifications/channels"): (401, 401, 401, 201, 403, 403),
     ("DELETE", "/api/notifications/channels/{channel_id}"): (401, 401, 401, 204, 403, 403),
     ("POST", "/api/notifications/deliver"): READ,
