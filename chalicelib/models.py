@@ -12,13 +12,14 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.constants import STREAM_KEYS_ONLY
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from .config import settings
 
 
-def _meta(concept: str) -> type:
+def _meta(concept: str, *, stream_view_type: str | None = None) -> type:
     cfg = settings()
 
     class Meta:
@@ -28,6 +29,10 @@ def _meta(concept: str) -> type:
         billing_mode = "PAY_PER_REQUEST"
         max_pool_connections = cfg.max_pool_connections
 
+    # PynamoDB enables a stream when Meta has the attribute at all, so only a
+    # table that declares one gets it (create_table, and infra/render.py).
+    if stream_view_type is not None:
+        Meta.stream_view_type = stream_view_type
     return Meta
 
 
@@ -82,7 +87,8 @@ class IncidentEvent(MapAttribute):
 
 
 class Incident(Model):
-    Meta = _meta("incidents")
+    # The stream only wakes app.notification_stream, which reads the outbox itself: keys are enough.
+    Meta = _meta("incidents", stream_view_type=STREAM_KEYS_ONLY)
     id = NumberAttribute(hash_key=True)
     service_name = UnicodeAttribute()
     title = UnicodeAttribute()

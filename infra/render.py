@@ -5,8 +5,10 @@ ALL_MODELS with the environment the stage's Lambda functions get (the stage's
 `environment_variables` in .chalice/config.json), so the table names are the
 ones the deployed code uses, and writes one AWS::DynamoDB::Table per model with
 the key schema, attribute definitions and global secondary indexes PynamoDB
-itself would send to CreateTable (Model._get_schema()). `make package` merges
-the result into the template `chalice package` generates.
+itself would send to CreateTable (Model._get_schema()), and the stream a model's
+Meta declares (stream_view_type). `make package` merges the result into the
+template `chalice package` generates, and points the notification function's
+DynamoDB event at the incidents table's stream.
 
     python -m infra.render --stage prod --output build/tables-prod.json
 """
@@ -27,13 +29,21 @@ SHELL_ONLY = ("ONCALL_TABLE_PREFIX", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAM
 # DynamoDB expires items by a number attribute holding epoch seconds. A model that
 # declares a pynamodb TTLAttribute needs no entry; these models keep a plain
 # NumberAttribute, keyed here by model class name.
-EXPIRES_BY = {"Dedup": "expires_at"}
+EXPIRES_BY = {"Dedup": "expires_at", "Delivery": "expires_at"}
+
+STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 
 
 # Logical ids chalice package gives app.cloudwatch_alarms and its SNS event.
 ALARM_FUNCTION = "CloudwatchAlarms"
 ALARM_SUBSCRIPTION = "CloudwatchAlarmsSnsSubscription"
 ALARM_TOPIC = "AlarmTopic"
+
+# Logical ids chalice package gives app.notification_stream and its DynamoDB event,
+# and the model whose table's stream that event reads.
+STREAM_FUNCTION = "NotificationStream"
+STREAM_EVENT = "NotificationStreamDynamodbEventSource"
+STREAM_MODEL = "Incident"
 
 
 class RenderError(Exception):
@@ -99,6 +109,16 @@ def expiry_attribute(model) -> str | None:
     return name
 
 
+def stream_view_type(model) -> str | None:
+    # PynamoDB's create_table enables a stream whenever Meta has the attribute.
+    if not hasattr(model.Meta, "stream_view_type"):
+        return None
+    declared = model.Meta.stream_view_type
+    if declared not in STREAM_VIEW_TYPES:
+        raise RenderError(f"{model.__name__}.Meta.stream_view_type is {declared!r}; use one of {STREAM_VIEW_TYPES}.")
+    return declared
+
+
 def table(model) -> dict:
     meta = model.Meta
     billing = getattr(meta, "billing_mode", None)
@@ -136,7 +156,7 @@ def table(model) -> dict:
     expires_by = expiry_attribute(model)
     if expires_by:
         properties["TimeToLiveSpecification"] = {"AttributeName": expires_by, "Enabled": True}
-    stream = getattr(meta, "stream_view_type", None)
+    stream = stream_view_type(model)
     if stream:
         properties["StreamSpecification"] = {"StreamViewType": stream}
     return {
@@ -196,21 +216,41 @@ def alarm_topic(stage: str) -> dict:
     }
 
 
+def stream_source(streaming: dict) -> dict:
+    """app.notification_stream's event reads the stream of STREAM_MODEL's table.
+
+    chalice package writes the ARN the decorator was given, a placeholder at package
+    time (chalicelib/config.py, incident_stream_arn); the merge overwrites it with the
+    ARN of the stream the stack makes, which also orders the table before the mapping."""
+    if STREAM_MODEL not in streaming:
+        raise RenderError(f"the model {STREAM_MODEL} declares no stream (Meta.stream_view_type) for {STREAM_FUNCTION}")
+    stream = {"Fn::GetAtt": [streaming[STREAM_MODEL], "StreamArn"]}
+    return {STREAM_FUNCTION: {"Properties": {"Events": {STREAM_EVENT: {"Properties": {"Stream": stream}}}}}}
+
+
 def render(stage: str, *, tables_only: bool = False) -> dict:
     resources = {}
     outputs = {}
+    streaming = {}
     for model in import_models(stage):
         name = logical_id(model)
         if name in resources:
             raise RenderError(f"two models render to the resource {name}")
         resources[name] = table(model)
         outputs[f"{name}Name"] = {"Description": f"{model.__name__} items", "Value": {"Ref": name}}
+        if "StreamSpecification" in resources[name]["Properties"]:
+            streaming[model.__name__] = name
+            outputs[f"{name}StreamArn"] = {
+                "Description": f"the stream of the {model.__name__} table",
+                "Value": {"Fn::GetAtt": [name, "StreamArn"]},
+            }
     names = [resource["Properties"]["TableName"] for resource in resources.values()]
     if len(set(names)) != len(names):
         raise RenderError(f"two models share a table name: {sorted(names)}")
     if not tables_only:
         resources.update(gateway_responses())
         resources.update(alarm_topic(stage))
+        resources.update(stream_source(streaming))
         outputs["AlarmTopicArn"] = {
             "Description": "point CloudWatch alarm actions here (ALARM and OK)",
             "Value": {"Ref": ALARM_TOPIC},
@@ -225,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tables-only",
         action="store_true",
-        help="only the tables, as a template of their own (for `chalice deploy`, which makes the API itself)",
+        help="only the tables, with their names and the incidents stream as outputs, as a template of their own "
+        "(for `chalice deploy`, which makes the API itself)",
     )
     args = parser.parse_args(argv)
     try:

@@ -4,7 +4,8 @@ The fixture runs the Makefile's `package` target (with the venv of the Python
 running pytest) into a temporary directory, from a shell that carries settings
 meant for the local runtime, then the tests read the SAM template it wrote:
 tables as the models declare them, least-privilege roles, the prod environment
-and nothing else, the escalation schedule, and a clean cfn-lint report.
+and nothing else, the schedules, the incidents stream that wakes the notification
+function, and a clean cfn-lint report.
 Nothing here talks to AWS; `chalice package` only fetches Linux wheels from PyPI
 (once: Chalice caches the built package under .chalice/deployments/).
 """
@@ -21,7 +22,7 @@ import pytest
 from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib.config import settings
-from chalicelib.models import ALL_MODELS
+from chalicelib.models import ALL_MODELS, Incident
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.executable).parent.parent  # not resolved: a venv's python is a symlink
@@ -45,12 +46,27 @@ ITEM_ACTIONS = {
     "dynamodb:Query",
 }
 LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# What Lambda's event source mapping needs of the function's role to poll a stream.
+STREAM_ACTIONS = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 TABLE_ARNS = {f"arn:aws:dynamodb:*:*:table/{PREFIX}-*", f"arn:aws:dynamodb:*:*:table/{PREFIX}-*/index/*"}
 LOG_ARNS = {
     f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}",
     f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}:*",
     f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}-*",
 }
+# SNS notification channels may only publish to the stage's own topics (docs/deploy.md).
+TOPIC_ARNS = {f"arn:aws:sns:*:*:{PREFIX}-*"}
+# The IAM action each AWS SDK call the code makes needs, and the resources it is granted on.
+SDK_ACTIONS = {("sns", "publish"): "sns:Publish"}
+SDK_RESOURCES = {"sns:Publish": TOPIC_ARNS}
+# The stream function's own policy file (.chalice/config.json, lambda_functions).
+STREAM_HANDLER = "app.notification_stream"
+STREAM_POLICY = f"policy-{STAGE}-notification-stream.json"
 # Calls that need dynamodb:DescribeTable (or table management), which the roles do not grant.
 TABLE_CALLS = {"exists", "describe_table", "create_table", "delete_table", "update_ttl"}
 
@@ -181,25 +197,44 @@ def test_requests_the_gateway_answers_itself_get_the_json_error_shape(package):
         assert json.loads(filled) == {"error": "Missing Authentication Token", "code": "gateway"}
 
 
-def test_only_dedup_items_expire(package):
+def test_only_dedup_and_delivery_items_expire(package):
     tables = of_type(package["template"], "AWS::DynamoDB::Table").values()
     ttl = {t["Properties"]["TableName"]: t["Properties"].get("TimeToLiveSpecification") for t in tables}
     assert ttl.pop(f"{PREFIX}-dedup") == {"AttributeName": "expires_at", "Enabled": True}
+    assert ttl.pop(f"{PREFIX}-deliveries") == {"AttributeName": "expires_at", "Enabled": True}
     assert set(ttl.values()) == {None}
 
 
+def test_tables_have_the_streams_their_models_declare(package):
+    tables = of_type(package["template"], "AWS::DynamoDB::Table").values()
+    streams = {t["Properties"]["TableName"]: t["Properties"].get("StreamSpecification") for t in tables}
+    for model in ALL_MODELS:
+        declared = getattr(model.Meta, "stream_view_type", None)
+        expected = {"StreamViewType": declared} if declared else None
+        assert streams[prod_table_name(model)] == expected, model.__name__
+    assert streams[prod_table_name(Incident)] == {"StreamViewType": "KEYS_ONLY"}
+
+
 def test_roles_grant_only_what_the_functions_call(package):
+    """Items (through PynamoDB), logs, each SDK call the code makes, and, for the function
+    a stream invokes, reading that stream. Nothing else, and each on its own resources."""
     template = package["template"]
     functions = of_type(template, "AWS::Serverless::Function")
     roles = of_type(template, "AWS::IAM::Role")
-    assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()} == set(roles)
+    role_of = {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert len(set(role_of.values())) == len(role_of) and set(role_of.values()) == set(roles)
     assert not any("Policies" in f["Properties"] for f in functions.values())
-    policy_file = json.loads((ROOT / ".chalice" / f"policy-{STAGE}.json").read_text())
+    stream_arns = {f"arn:aws:dynamodb:*:*:table/{prod_table_name(Incident)}/stream/*"}
+    sdk_actions = {SDK_ACTIONS[call] for call in sdk_calls()}
+    assert sdk_actions == {"sns:Publish"}
 
-    for name, role in roles.items():
+    for handler, name in role_of.items():
+        role = roles[name]
         assert "ManagedPolicyArns" not in role["Properties"], name
         [policy] = role["Properties"]["Policies"]
-        assert policy["PolicyDocument"] == policy_file, name
+        reads_stream = handler == STREAM_HANDLER
+        policy_file = ROOT / ".chalice" / (STREAM_POLICY if reads_stream else f"policy-{STAGE}.json")
+        assert policy["PolicyDocument"] == json.loads(policy_file.read_text()), name
         granted = set()
         for statement in policy["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
@@ -209,17 +244,94 @@ def test_roles_grant_only_what_the_functions_call(package):
             assert not any("*" in action for action in actions), actions
             if actions <= ITEM_ACTIONS:
                 assert resources == TABLE_ARNS, name
+            elif actions <= STREAM_ACTIONS:
+                assert resources == stream_arns, name
+            elif actions <= sdk_actions:
+                assert all(resources == SDK_RESOURCES[action] for action in actions), name
             else:
                 assert actions == LOG_ACTIONS and resources == LOG_ARNS, name
             granted |= actions
-        assert granted == ITEM_ACTIONS | LOG_ACTIONS, name
+        assert granted == ITEM_ACTIONS | LOG_ACTIONS | sdk_actions | (STREAM_ACTIONS if reads_stream else set()), name
         assert not granted & {"dynamodb:Scan", "dynamodb:CreateTable", "dynamodb:DescribeTable"}
 
 
-def test_the_dev_policy_is_the_prod_policy_on_dev_resources():
-    prod = (ROOT / ".chalice" / "policy-prod.json").read_text()
-    dev = (ROOT / ".chalice" / "policy-dev.json").read_text()
-    assert json.loads(dev) == json.loads(prod.replace("oncall-prod", "oncall-dev"))
+def test_the_dev_policies_are_the_prod_policies_on_dev_resources():
+    for name in ("policy-{}.json", "policy-{}-notification-stream.json"):
+        prod = (ROOT / ".chalice" / name.format("prod")).read_text()
+        dev = (ROOT / ".chalice" / name.format("dev")).read_text()
+        assert json.loads(dev) == json.loads(prod.replace("oncall-prod", "oncall-dev")), name
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for stage in ("dev", "prod"):
+        assert config["stages"][stage]["lambda_functions"] == {
+            "notification_stream": {"iam_policy_file": f"policy-{stage}-notification-stream.json"}
+        }
+
+
+class _SdkCalls(ast.NodeVisitor):
+    """Collects (service, method) for the AWS SDK calls a module makes. A client must come from
+    a function that returns `boto3.client("<service>", ...)`; its calls are `factory().method(...)`.
+    Any other use of boto3, or of a factory's client, is collected as (None, <the code>)."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.found: set[tuple[str | None, str]] = set()
+        self.factories: dict[str, str] = {}
+        self.made: set[ast.Call] = set()
+        self.imports_boto3 = False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "boto3" for alias in node.names):
+                self.imports_boto3 = True
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "boto3":
+                self.found.add((None, ast.unparse(node)))
+            if isinstance(node, ast.FunctionDef):
+                for returned in ast.walk(node):
+                    if isinstance(returned, ast.Return) and self._is_client(returned.value):
+                        self.factories[node.name] = returned.value.args[0].value
+                        self.made.add(returned.value)
+        self.visit(tree)
+
+    @staticmethod
+    def _is_client(node) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) == "boto3.client"
+            and bool(node.args)
+            and isinstance(node.args[0], ast.Constant)
+        )
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+            made = func.value
+            if isinstance(made.func, ast.Name) and made.func.id in self.factories:
+                self.found.add((self.factories[made.func.id], func.attr))
+                for argument in [*made.args, *made.keywords, *node.args, *node.keywords]:
+                    self.visit(argument)
+                return
+        if isinstance(func, ast.Name) and func.id in self.factories:
+            self.found.add((None, ast.unparse(node)))  # a client kept or passed around
+        elif ast.unparse(func).startswith("boto3.") and node not in self.made:
+            self.found.add((None, ast.unparse(node)))
+        self.generic_visit(node)
+
+
+def sdk_calls() -> set[tuple[str | None, str]]:
+    calls = set()
+    for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
+        visitor = _SdkCalls(ast.parse(path.read_text()))
+        assert visitor.found or not visitor.imports_boto3, (
+            f"{path.relative_to(ROOT)}: boto3 used in an unrecognised way"
+        )
+        calls |= visitor.found
+    return calls
+
+
+def test_every_aws_sdk_call_is_one_the_roles_grant():
+    """PynamoDB's DynamoDB calls are the item actions; any other client call needs its IAM
+    action in SDK_ACTIONS and in the policy files, or this fails."""
+    calls = sdk_calls()
+    unknown = {call for call in calls if call not in SDK_ACTIONS}
+    assert not unknown, f"AWS SDK calls with no IAM action here (add to SDK_ACTIONS and the policies): {unknown}"
+    assert calls == {("sns", "publish")}
 
 
 class _TableCalls(ast.NodeVisitor):
@@ -265,10 +377,14 @@ def test_the_functions_never_need_table_management_permissions():
 def test_functions_get_the_prod_stage_and_nothing_from_the_shell(package):
     functions = of_type(package["template"], "AWS::Serverless::Function")
     assert functions
+    expected = {"ONCALL_STAGE": STAGE, "ONCALL_KEY_CACHE_SECONDS": "60"}
+    # A stage deployed with `chalice deploy` names its incidents stream here (docs/deploy.md).
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    stream_arn = config["stages"][STAGE]["environment_variables"].get("ONCALL_INCIDENT_STREAM_ARN")
+    if stream_arn:
+        expected["ONCALL_INCIDENT_STREAM_ARN"] = stream_arn
     for name, function in functions.items():
-        assert function["Properties"]["Environment"] == {
-            "Variables": {"ONCALL_STAGE": STAGE, "ONCALL_KEY_CACHE_SECONDS": "60"}
-        }, name
+        assert function["Properties"]["Environment"] == {"Variables": expected}, name
     assert "Globals" not in package["template"]
     text = package["template_path"].read_text()
     for value in SHELL_LEFTOVERS.values():
@@ -276,13 +392,59 @@ def test_functions_get_the_prod_stage_and_nothing_from_the_shell(package):
             assert value not in text
 
 
-def test_the_escalation_sweep_is_scheduled_every_minute(package):
+def test_the_escalation_sweep_and_notification_retries_are_scheduled_every_minute(package):
     functions = of_type(package["template"], "AWS::Serverless::Function")
     handlers = {f["Properties"]["Handler"]: f for f in functions.values()}
-    assert set(handlers) == {"app.app", "app.escalation_sweep", "app.cloudwatch_alarms"}
-    assert list(handlers["app.escalation_sweep"]["Properties"]["Events"].values()) == [
-        {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+    assert set(handlers) == {
+        "app.app",
+        "app.escalation_sweep",
+        "app.cloudwatch_alarms",
+        "app.notification_retries",
+        STREAM_HANDLER,
+    }
+    for scheduled in ("app.escalation_sweep", "app.notification_retries"):
+        assert list(handlers[scheduled]["Properties"]["Events"].values()) == [
+            {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+        ], scheduled
+
+
+def test_the_notification_function_reads_the_stream_of_the_incidents_table_the_stack_makes(package):
+    template = package["template"]
+    functions = of_type(template, "AWS::Serverless::Function")
+    [stream_function] = [f for f in functions.values() if f["Properties"]["Handler"] == STREAM_HANDLER]
+    [event] = stream_function["Properties"]["Events"].values()
+    assert event["Type"] == "DynamoDB"
+    properties = event["Properties"]
+    assert properties["BatchSize"] == 100 and properties["StartingPosition"] == "LATEST"
+    [table_id] = [
+        name
+        for name, t in of_type(template, "AWS::DynamoDB::Table").items()
+        if t["Properties"]["TableName"] == prod_table_name(Incident)
     ]
+    assert properties["Stream"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert "set-at-packaging" not in package["template_path"].read_text()
+    assert template["Resources"][table_id]["Properties"]["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+    assert template["Outputs"][f"{table_id}StreamArn"]["Value"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+
+
+def test_the_tables_only_template_gives_the_incident_stream_for_chalice_deploy(tmp_path):
+    """`chalice deploy` reads ONCALL_INCIDENT_STREAM_ARN from this template's output (docs/deploy.md)."""
+    output = tmp_path / "tables-only.json"
+    environment = {**os.environ, **SHELL_LEFTOVERS}
+    command = [sys.executable, "-m", "infra.render", "--stage", STAGE, "--tables-only", "--output", str(output)]
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    template = json.loads(output.read_text())
+    assert {r["Type"] for r in template["Resources"].values()} == {"AWS::DynamoDB::Table"}
+    [table_id] = [
+        name for name, t in template["Resources"].items() if t["Properties"]["TableName"] == prod_table_name(Incident)
+    ]
+    assert template["Outputs"][f"{table_id}StreamArn"]["Value"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    lint = subprocess.run(
+        [str(VENV / "bin" / "cfn-lint"), "--format", "json", str(output)], capture_output=True, text=True, timeout=300
+    )
+    assert lint.returncode & 1 == 0, lint.stderr
+    assert [f for f in json.loads(lint.stdout or "[]") if f["Level"] == "Error"] == []
 
 
 def test_cloudwatch_alarms_arrive_through_a_topic_the_stack_makes(package):
