@@ -4,6 +4,7 @@ retried with backoff. Runs on a timer (locally), on the incidents table's stream
 and every minute (in AWS); any number of runs may overlap."""
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -18,9 +19,13 @@ log = logging.getLogger("oncall.delivery")
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 MAX_ATTEMPTS = 8
-# Longer than any send can take (the HTTP timeout is a few seconds): a lease that
-# runs out means the sender died, and the delivery is due again.
+# Several times the longest a send may take (senders.py bounds each send by a hard
+# deadline of twice the HTTP timeout): a lease that runs out means the sender
+# died, and the delivery is due again.
 LEASE = timedelta(seconds=60)
+# A run stops claiming after this long, well inside the Lambda's 30 s timeout, so
+# it does not die holding leases; the rest waits for the next run.
+RUN_BUDGET_SECONDS = 15
 MAX_BACKOFF = timedelta(minutes=15)
 KEEP_FINISHED = timedelta(days=90)
 BATCH = 100
@@ -31,30 +36,36 @@ KIND_NAMES = {"slack": "Slack", "webhook": "Webhook", "sns": "SNS topic"}
 
 def run() -> dict:
     """One pass: hand owed events to channels, then attempt every due delivery."""
-    now = clock.now()
-    handed = outbox.dispatch_waiting(now)
-    due = list(Delivery.due_index.query(outbox.DELIVERY_DUE_PARTITION, Delivery.due_at <= now, limit=BATCH))
-    claimed = [delivery for delivery in due if _claim(delivery, now)]
+    started = time.monotonic()
+    handed = outbox.dispatch_waiting(clock.now())
+    due = list(Delivery.due_index.query(outbox.DELIVERY_DUE_PARTITION, Delivery.due_at <= clock.now(), limit=BATCH))
     found: dict[tuple[str, str], Channel | None] = {}
-    for delivery in claimed:
+    for delivery in due:
         key = (delivery.service_name, delivery.channel_id)
         if key not in found:
             found[key] = channels.find(*key)
-    # One incident's events reach one channel in order within a run (a first attempt
-    # that fails is retried later, so a receiver may still see them out of order:
-    # each message carries its event's time and position).
+    # One incident's events reach one channel in order (a first attempt that fails
+    # is retried later, so a receiver may still see them out of order: each
+    # message carries its event's time and position).
     streams: dict[tuple[int, str], list[Delivery]] = {}
-    for delivery in sorted(claimed, key=lambda d: (d.incident_id, d.delivery_key)):
+    for delivery in sorted(due, key=lambda d: (d.incident_id, d.delivery_key)):
         streams.setdefault((delivery.incident_id, delivery.channel_id), []).append(delivery)
 
     def send_in_order(stream: list[Delivery]) -> list[str]:
-        return [_attempt(d, found[(d.service_name, d.channel_id)]) for d in stream]
+        states = []
+        for delivery in stream:
+            # Each delivery is claimed right before its send, so its lease covers
+            # one send, never the wait behind other sends of this run.
+            if time.monotonic() - started > RUN_BUDGET_SECONDS or not _claim(delivery, clock.now()):
+                break
+            states.append(_attempt(delivery, found[(delivery.service_name, delivery.channel_id)]))
+        return states
 
     with ThreadPoolExecutor(max_workers=SENDERS) as pool:
         outcomes = [state for states in pool.map(send_in_order, streams.values()) for state in states]
     return {
         "dispatched": handed,
-        "attempted": len(claimed),
+        "attempted": len(outcomes),
         "delivered": sum(1 for state in outcomes if state == DELIVERED),
         "failed": sum(1 for state in outcomes if state == FAILED),
         "retrying": sum(1 for state in outcomes if state == PENDING),

@@ -6,6 +6,8 @@ import hmac
 import json
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as DeadlinePassed
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -146,9 +148,14 @@ def _post(url: str, body: bytes, headers: dict) -> Outcome:
         method="POST",
         headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
     )
+    timeout = settings().notify_timeout_seconds
+    # The socket timeout bounds each read, not the whole answer: a receiver that
+    # trickles bytes could hold a send for ever, so the send also has a deadline.
+    answer = _deadline_pool().submit(_status_of, request, timeout)
     try:
-        with _opener().open(request, timeout=settings().notify_timeout_seconds) as response:
-            return Outcome(True, f"HTTP {response.status}")
+        return Outcome(True, f"HTTP {answer.result(timeout=2 * timeout)}")
+    except DeadlinePassed:  # also a socket timeout, from Python 3.11 on
+        return Outcome(False, f"timed out ({timeout} s per read, {2 * timeout} s in all)")
     except urllib.error.HTTPError as error:
         code = error.code
         permanent = 300 <= code < 500 and code not in RETRYABLE_CLIENT_ERRORS
@@ -156,6 +163,16 @@ def _post(url: str, body: bytes, headers: dict) -> Outcome:
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
         return Outcome(False, f"no answer: {reason}"[:300])
+
+
+def _status_of(request: urllib.request.Request, timeout: float) -> int:
+    with _opener().open(request, timeout=timeout) as response:
+        return response.status
+
+
+@lru_cache(maxsize=1)
+def _deadline_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="notification-send")
 
 
 @lru_cache(maxsize=1)
