@@ -10,8 +10,6 @@ from .models import Channel, Stats
 from .payloads import ChannelBody
 
 FEED = "channel"
-FEED_CURSOR = {"feed": "S", "service_channel": "S", "service_name": "S", "id": "S"}
-SERVICE_CURSOR = {"service_name": "S", "id": "S"}
 # Every event of an incident becomes one delivery per channel in one transaction
 # (at most 100 items), and a page should reach a handful of places, not dozens.
 MAX_PER_SERVICE = 10
@@ -85,14 +83,8 @@ def delete_channel(channel_id: str) -> None:
 
 
 def list_channels(service_name: str | None, limit: int, cursor: str | None) -> dict:
-    if service_name:
-        start = pagination.decode(cursor, SERVICE_CURSOR, {"service_name": service_name})
-        page = Channel.query(service_name, page_size=limit, last_evaluated_key=start)
-    else:
-        start = pagination.decode(cursor, FEED_CURSOR, {"feed": FEED})
-        page = Channel.feed_index.query(FEED, page_size=limit, last_evaluated_key=start)
-    channels, resume_at = pagination.one_page(Channel, page)
-    return {"channels": [to_json(channel) for channel in channels], "next_cursor": pagination.encode(resume_at)}
+    channels, next_cursor = pagination.service_or_feed(Channel, service_name, FEED, limit, cursor)
+    return {"channels": [to_json(channel) for channel in channels], "next_cursor": next_cursor}
 
 
 def of_service(service_name: str) -> list[Channel]:

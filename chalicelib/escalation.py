@@ -11,8 +11,6 @@ from .models import EscalationLevel, Incident
 from .payloads import LevelBody
 
 FEED = "level"
-FEED_CURSOR = {"feed": "S", "service_level": "S", "service_name": "S", "level": "N"}
-SERVICE_CURSOR = {"service_name": "S", "level": "N"}
 
 
 def to_json(level: EscalationLevel) -> dict:
@@ -50,14 +48,8 @@ def delete_level(level_id: str) -> None:
 
 
 def list_levels(service_name: str | None, limit: int, cursor: str | None) -> dict:
-    if service_name:
-        start = pagination.decode(cursor, SERVICE_CURSOR, {"service_name": service_name})
-        page = EscalationLevel.query(service_name, page_size=limit, last_evaluated_key=start)
-    else:
-        start = pagination.decode(cursor, FEED_CURSOR, {"feed": FEED})
-        page = EscalationLevel.feed_index.query(FEED, page_size=limit, last_evaluated_key=start)
-    levels, resume_at = pagination.one_page(EscalationLevel, page)
-    return {"levels": [to_json(level) for level in levels], "next_cursor": pagination.encode(resume_at)}
+    levels, next_cursor = pagination.service_or_feed(EscalationLevel, service_name, FEED, limit, cursor)
+    return {"levels": [to_json(level) for level in levels], "next_cursor": next_cursor}
 
 
 def path_for(service_name: str) -> list[EscalationLevel]:

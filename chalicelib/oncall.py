@@ -9,8 +9,6 @@ from .models import Shift
 from .payloads import ShiftBody
 
 FEED = "shift"
-FEED_CURSOR = {"feed": "S", "shift_key": "S", "service_name": "S"}
-SERVICE_CURSOR = {"service_name": "S", "shift_key": "S"}
 
 
 def _shift_key(end: datetime, shift_id: str) -> str:
@@ -65,14 +63,8 @@ def delete_shift(shift_id: str) -> None:
 def list_shifts(service_name: str | None, include_ended: bool, limit: int, cursor: str | None) -> dict:
     """Shifts ordered by end time; by default only those that have not ended."""
     since = None if include_ended else Shift.shift_key > _not_ended_after(clock.now())
-    if service_name:
-        start = pagination.decode(cursor, SERVICE_CURSOR, {"service_name": service_name})
-        page = Shift.query(service_name, since, page_size=limit, last_evaluated_key=start)
-    else:
-        start = pagination.decode(cursor, FEED_CURSOR, {"feed": FEED})
-        page = Shift.feed_index.query(FEED, since, page_size=limit, last_evaluated_key=start)
-    shifts, resume_at = pagination.one_page(Shift, page)
-    return {"schedules": [to_json(shift) for shift in shifts], "next_cursor": pagination.encode(resume_at)}
+    shifts, next_cursor = pagination.service_or_feed(Shift, service_name, FEED, limit, cursor, since)
+    return {"schedules": [to_json(shift) for shift in shifts], "next_cursor": next_cursor}
 
 
 def on_call_shift(service_name: str, at: datetime) -> Shift | None:

@@ -86,3 +86,22 @@ def one_page(model, results) -> tuple[list, dict | None]:
     page = next(results.page_iter)
     items = [model.from_raw_data(raw) for raw in page.get("Items", [])]
     return items, results.page_iter.last_evaluated_key
+
+
+def _key_types(attributes) -> dict[str, str]:
+    return {a.attr_name: a.attr_type for a in attributes if a.is_hash_key or a.is_range_key}
+
+
+def service_or_feed(model, service_name: str | None, feed: str, limit: int, cursor: str | None, condition=None):
+    """One page of a table keyed by service, or, with no service named, of every
+    service through the model's `feed_index`. Returns (items, next cursor)."""
+    table_keys = _key_types(model.get_attributes().values())
+    if service_name:
+        start = decode(cursor, table_keys, {"service_name": service_name})
+        page = model.query(service_name, condition, page_size=limit, last_evaluated_key=start)
+    else:
+        index_keys = _key_types(model.feed_index.Meta.attributes.values())
+        start = decode(cursor, {**table_keys, **index_keys}, {"feed": feed})
+        page = model.feed_index.query(feed, condition, page_size=limit, last_evaluated_key=start)
+    items, resume_at = one_page(model, page)
+    return items, encode(resume_at)

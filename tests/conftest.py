@@ -17,7 +17,7 @@ from tests import dynamo  # noqa: E402
 
 dynamo.install_counter()
 
-from chalicelib import clock, db, keys, signing  # noqa: E402
+from chalicelib import clock, config, db, keys, signing  # noqa: E402
 from chalicelib.models import ALL_MODELS  # noqa: E402
 from chalicelib.payloads import KeyBody  # noqa: E402
 
@@ -34,6 +34,16 @@ def tables():
         db.create_tables(ALL_MODELS)
         signing.forget()
         yield
+
+
+@pytest.fixture(autouse=True)
+def test_settings():
+    """Settings as the test environment gives them, again after each test. A test
+    that changes the environment clears the cache; left empty, it would be filled
+    by the next request, which the test client handles in the stage's environment."""
+    yield
+    config.settings.cache_clear()
+    config.settings()
 
 
 @pytest.fixture(autouse=True)
