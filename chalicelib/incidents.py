@@ -148,8 +148,7 @@ def _open(
     now: datetime,
     dead_incident_id: int | None,
 ):
-    shift = oncall.on_call_shift(body.service_name, now)
-    assignee = shift.user if shift else None
+    assignee = oncall.on_call_user(body.service_name, now)
     number = _next_number()
     opened_by = f" by {actor}" if actor else ""
     assigned = f"assigned to {assignee}" if assignee else "UNASSIGNED: nobody is on call"

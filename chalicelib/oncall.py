@@ -82,6 +82,12 @@ def on_call_shift(service_name: str, at: datetime) -> Shift | None:
     return best[1] if best else None
 
 
+def on_call_user(service_name: str, at: datetime) -> str | None:
+    """Who is on call for the service at `at`, or None."""
+    shift = on_call_shift(service_name, at)
+    return shift.user if shift else None
+
+
 def current(service_name: str) -> dict:
     shift = on_call_shift(service_name, clock.now())
     return {
