@@ -4,17 +4,20 @@ error shape. The only place domain errors become status codes."""
 import functools
 import inspect
 import logging
+from datetime import datetime, timezone
 
 from chalice import Response
 from pynamodb.exceptions import PynamoDBException
 
-from . import access
+from . import access, clock
 from .db import is_throttling
 from .errors import Busy, DomainError, InvalidInput
 from .payloads import MAX_NAME_LENGTH
 
 log = logging.getLogger("oncall.http")
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 JSON_BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 
 
@@ -94,6 +97,24 @@ def name_param(request, name: str, *, required: bool = False) -> str | None:
     if not value.strip() or len(value) > MAX_NAME_LENGTH:
         raise InvalidInput(f"{name} must be 1 to {MAX_NAME_LENGTH} characters, not all blank.", field=name)
     return value
+
+
+def instant_param(request, name: str) -> datetime | None:
+    """A query parameter holding an ISO 8601 instant with a UTC offset."""
+    value = query_param(request, name)
+    if not value:
+        return None
+    try:
+        instant = clock.parse_iso(value) if len(value) <= 64 else None
+    except ValueError:
+        instant = None
+    # Bounded, so that the schedule's date arithmetic never leaves datetime's range.
+    if instant is None or not EARLIEST <= instant <= LATEST:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time with a UTC offset between 1970 and 2100, e.g. 2026-01-31T09:00:00Z.",
+            field=name,
+        )
+    return instant
 
 
 def flag(request, name: str) -> bool:

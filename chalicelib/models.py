@@ -4,6 +4,7 @@ them into the CloudFormation template (see infra/render.py)."""
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    DiscriminatorAttribute,
     JSONAttribute,
     ListAttribute,
     MapAttribute,
@@ -13,7 +14,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.constants import STREAM_KEYS_ONLY
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from .config import settings
@@ -105,6 +106,9 @@ class Incident(Model):
     resolved_by = UnicodeAttribute(null=True)
     escalated_at = UTCDateTimeAttribute(null=True)
     escalation_level = NumberAttribute(default=0)
+    # Which pass over the escalation policy the incident is in: 0 before its first
+    # step, 1 in the first round, 2 after the policy repeated once, ...
+    escalation_round = NumberAttribute(default=0)
     alert_count = NumberAttribute(default=1)
     last_alert_at = UTCDateTimeAttribute()
     feed = UnicodeAttribute()
@@ -141,8 +145,10 @@ class Dedup(Model):
     expires_at = NumberAttribute(null=True)
 
 
+# Carries the item kind so that Shift.id_index and Rotation.id_index, which PynamoDB
+# filters by kind, find their own items.
 class ScheduleIdIndex(GlobalSecondaryIndex):
-    Meta = _index("by-id", KeysOnlyProjection)
+    Meta = _index("by-id", lambda: IncludeProjection(["kind"]))
     id = UnicodeAttribute(hash_key=True)
 
 
@@ -152,23 +158,48 @@ class ScheduleFeedIndex(GlobalSecondaryIndex):
     shift_key = UnicodeAttribute(range_key=True)
 
 
-class Shift(Model):
-    """One on-call shift. The sort key starts with the end time, so the shifts
-    that have not ended are one key-range Query."""
+class ScheduleEntry(Model):
+    """A service's schedule: shifts, overrides and rotations share one table and
+    partition, so "who is on call at T" is a single Query. Shift keys start with
+    the end time, so the shifts not yet ended are one key range; rotation keys
+    start with "~", after every time, so that range holds the rotations too."""
 
     Meta = _meta("schedules")
     service_name = UnicodeAttribute(hash_key=True)
     shift_key = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
     id = UnicodeAttribute()
-    user = UnicodeAttribute()
-    start_time = UTCDateTimeAttribute()
-    end_time = UTCDateTimeAttribute()
-    is_override = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute()
     feed = UnicodeAttribute()
 
     id_index = ScheduleIdIndex()
     feed_index = ScheduleFeedIndex()
+
+
+class Shift(ScheduleEntry, discriminator="shift"):
+    """One hand-entered shift, or an override (which wins over everything)."""
+
+    user = UnicodeAttribute()
+    start_time = UTCDateTimeAttribute()
+    end_time = UTCDateTimeAttribute()
+    is_override = BooleanAttribute(default=False)
+
+
+class Rotation(ScheduleEntry, discriminator="rotation"):
+    """A layer of the schedule: participants taking turns in shifts whose handoffs
+    are wall-clock times in the rotation's zone (chalicelib/rotations.py)."""
+
+    name = UnicodeAttribute()
+    layer = NumberAttribute()
+    participants = ListAttribute(of=UnicodeAttribute)
+    shift_length = NumberAttribute()
+    shift_unit = UnicodeAttribute()
+    handoff_time = UnicodeAttribute()
+    handoff_weekday = UnicodeAttribute(null=True)
+    time_zone = UnicodeAttribute()
+    start_date = UnicodeAttribute()
+    # [{"weekdays": [...], "start": "HH:MM", "end": "HH:MM"}]: when the layer is active.
+    restrictions = JSONAttribute(default=list)
 
 
 class LevelIdIndex(GlobalSecondaryIndex):
@@ -182,6 +213,13 @@ class LevelFeedIndex(GlobalSecondaryIndex):
     service_level = UnicodeAttribute(range_key=True)
 
 
+class EscalationTarget(MapAttribute):
+    """Whom a level pages: a named user, or whoever is on call for a service then."""
+
+    user = UnicodeAttribute(null=True)
+    oncall = UnicodeAttribute(null=True)
+
+
 class EscalationLevel(Model):
     Meta = _meta("escalation-levels")
     service_name = UnicodeAttribute(hash_key=True)
@@ -189,12 +227,25 @@ class EscalationLevel(Model):
     id = UnicodeAttribute()
     user = UnicodeAttribute(null=True)
     notification_channel = UnicodeAttribute(default="log")
+    # Absent on levels stored before policies: then [user] (or nobody) and the default wait.
+    targets = ListAttribute(of=EscalationTarget, null=True)
+    wait_minutes = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     feed = UnicodeAttribute()
     service_level = UnicodeAttribute()
 
     id_index = LevelIdIndex()
     feed_index = LevelFeedIndex()
+
+
+class EscalationPolicy(Model):
+    """What a service's escalation levels do once climbed: how many more times the
+    climb starts again from the first level (the levels are EscalationLevel items)."""
+
+    Meta = _meta("escalation-policies")
+    service_name = UnicodeAttribute(hash_key=True)
+    repeat = NumberAttribute(default=0)
+    updated_at = UTCDateTimeAttribute()
 
 
 class Stats(Model):
@@ -345,8 +396,9 @@ class KeyToken(Model):
 ALL_MODELS = (
     Incident,
     Dedup,
-    Shift,
+    ScheduleEntry,
     EscalationLevel,
+    EscalationPolicy,
     Stats,
     TimelineEntry,
     ApiKey,

@@ -1,14 +1,20 @@
-"""On-call schedules (shifts and overrides) and the question "who is on call now?"."""
+"""On-call schedules: shifts, overrides and rotation layers, and the final schedule they make."""
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
 
-from . import clock, db, pagination
+from . import clock, db, pagination, rotations
 from .errors import InvalidInput
-from .models import Shift
+from .models import Rotation, ScheduleEntry, Shift
 from .payloads import ShiftBody
 
 FEED = "shift"
+DEFAULT_SPAN = timedelta(days=14)
+MAX_SPAN = timedelta(days=92)
+# How far ahead `until` looks for the end of the current holder's time.
+UNTIL_HORIZON = timedelta(days=31)
 
 
 def _shift_key(end: datetime, shift_id: str) -> str:
@@ -67,33 +73,126 @@ def list_shifts(service_name: str | None, include_ended: bool, limit: int, curso
     return {"schedules": [to_json(shift) for shift in shifts], "next_cursor": next_cursor}
 
 
-def on_call_shift(service_name: str, at: datetime) -> Shift | None:
-    """The shift covering `at` ([start, end)): an override wins, then the earliest created."""
-    covering = Shift.query(
-        service_name,
-        Shift.shift_key > _not_ended_after(at),
-        filter_condition=Shift.start_time <= at,
-    )
-    best = None
-    for shift in covering:
-        rank = (not shift.is_override, shift.created_at, shift.id)
-        if best is None or rank < best[0]:
-            best = (rank, shift)
-    return best[1] if best else None
+@dataclass(frozen=True)
+class Holder:
+    """Who is on call and which part of the schedule put them there."""
+
+    user: str | None
+    source: dict | None = None
+
+
+NOBODY = Holder(None)
+
+
+@dataclass
+class Schedule:
+    """A service's schedule as one Query returned it: overrides win over every
+    rotation layer, higher layers over lower, and rotations over plain shifts."""
+
+    overrides: list[Shift]
+    rotations: list[tuple[Rotation, rotations.Plan]]
+    shifts: list[Shift]
+
+    @classmethod
+    def read(cls, service_name: str, since: datetime, until: datetime | None = None) -> "Schedule":
+        """Shifts overlapping [since, until] (or covering `since`) and all rotations."""
+        until = until or since
+        entries = ScheduleEntry.query(
+            service_name,
+            ScheduleEntry.shift_key > _not_ended_after(since),
+            filter_condition=(Shift.start_time <= until) | (ScheduleEntry.kind == Rotation),
+        )
+        overrides, layered, shifts = [], [], []
+        for entry in entries:
+            if isinstance(entry, Rotation):
+                layered.append((entry, rotations.Plan.of(entry)))
+            elif entry.is_override:
+                overrides.append(entry)
+            else:
+                shifts.append(entry)
+        # Ties go to the earliest created, as they always have.
+        overrides.sort(key=lambda s: (s.created_at, s.id))
+        shifts.sort(key=lambda s: (s.created_at, s.id))
+        layered.sort(key=lambda pair: (-pair[0].layer, pair[0].created_at, pair[0].id))
+        return cls(overrides, layered, shifts)
+
+    def holder(self, at: datetime) -> Holder:
+        for shift in self.overrides:
+            if shift.start_time <= at < shift.end_time:
+                return Holder(shift.user, {"kind": "override", "id": shift.id})
+        for rotation, plan in self.rotations:
+            user = plan.holder(at)
+            if user is not None:
+                source = {"kind": "rotation", "id": rotation.id, "name": rotation.name, "layer": rotation.layer}
+                return Holder(user, source)
+        for shift in self.shifts:
+            if shift.start_time <= at < shift.end_time:
+                return Holder(shift.user, {"kind": "shift", "id": shift.id})
+        return NOBODY
+
+    def changes(self, start: datetime, end: datetime) -> list[datetime]:
+        moments = {start, end}
+        for shift in self.overrides + self.shifts:
+            moments.update(m for m in (shift.start_time, shift.end_time) if start < m < end)
+        for _, plan in self.rotations:
+            moments.update(plan.changes(start, end))
+        return sorted(moments)
+
+    def intervals(self, start: datetime, end: datetime) -> list[dict]:
+        """The final schedule over [start, end): consecutive intervals, each with its
+        holder and source; a gap (nobody on call) has user null and gap true."""
+        result = []
+        moments = self.changes(start, end)
+        for begin, finish in pairwise(moments):
+            holder = self.holder(begin)
+            if result and result[-1]["user"] == holder.user and result[-1]["source"] == holder.source:
+                result[-1]["end"] = finish
+                continue
+            result.append(
+                {
+                    "start": begin,
+                    "end": finish,
+                    "user": holder.user,
+                    "gap": holder.user is None,
+                    "source": holder.source,
+                }
+            )
+        return [
+            {**interval, "start": clock.iso(interval["start"]), "end": clock.iso(interval["end"])}
+            for interval in result
+        ]
 
 
 def on_call_user(service_name: str, at: datetime) -> str | None:
     """Who is on call for the service at `at`, or None."""
-    shift = on_call_shift(service_name, at)
-    return shift.user if shift else None
+    return Schedule.read(service_name, at).holder(at).user
 
 
-def current(service_name: str) -> dict:
-    shift = on_call_shift(service_name, clock.now())
+def current(service_name: str, at: datetime | None = None) -> dict:
+    at = at or clock.now()
+    horizon = at + UNTIL_HORIZON
+    schedule = Schedule.read(service_name, at, horizon)
+    holder = schedule.holder(at)
+    first = schedule.intervals(at, horizon)[0]
+    source = holder.source or {}
     return {
         "service_name": service_name,
-        "user": shift.user if shift else None,
-        "schedule_id": shift.id if shift else None,
-        "is_override": shift.is_override if shift else False,
-        "until": clock.iso(shift.end_time) if shift else None,
+        "at": clock.iso(at),
+        "user": holder.user,
+        "schedule_id": source.get("id"),
+        "is_override": source.get("kind") == "override",
+        "source": holder.source,
+        # When this holder's time ends (null: not within UNTIL_HORIZON).
+        "until": first["end"] if first["end"] != clock.iso(horizon) else None,
     }
+
+
+def final_schedule(service_name: str, start: datetime | None, end: datetime | None) -> dict:
+    start = start or clock.now()
+    end = end or start + DEFAULT_SPAN
+    if end <= start:
+        raise InvalidInput("to must be after from.", field="to")
+    if end - start > MAX_SPAN:
+        raise InvalidInput(f"from and to may be at most {MAX_SPAN.days} days apart.", field="to")
+    intervals = Schedule.read(service_name, start, end).intervals(start, end)
+    return {"service_name": service_name, "from": clock.iso(start), "to": clock.iso(end), "intervals": intervals}

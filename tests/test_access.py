@@ -88,6 +88,21 @@ class Fixtures:
     def level_id(self) -> str:
         return admin_json(self.client, "POST", "/api/escalation/levels", self.level_body(), expect=201)["id"]
 
+    def rotation_body(self) -> dict:
+        return {
+            "service_name": SERVICE,
+            "name": f"rotation {self.unique()}",
+            "participants": ["alice", "bob"],
+            "shift_length": 1,
+            "shift_unit": "weeks",
+            "handoff_time": "09:00",
+            "time_zone": "Europe/Berlin",
+            "start_date": "2026-01-05",
+        }
+
+    def rotation_id(self) -> str:
+        return admin_json(self.client, "POST", "/api/oncall/rotations", self.rotation_body(), expect=201)["id"]
+
     def key_body(self) -> dict:
         number = self.unique()
         return {"name": f"matrix key {number}", "role": "responder", "user": f"user{number}"}
@@ -135,12 +150,29 @@ RECIPES = {
     ("GET", "/api/incidents/{incident_id}"): lambda f: (f"/api/incidents/{f.incident()}", None),
     ("GET", "/api/incidents/list/all"): lambda f: (f"/api/incidents/list/all?service_name={SERVICE}", None),
     ("POST", "/api/incidents/escalate/check"): lambda f: ("/api/incidents/escalate/check", None),
+    ("POST", "/api/incidents/{incident_id}/notes"): lambda f: (
+        f"/api/incidents/{f.incident()}/notes",
+        {"text": f"matrix note {f.unique()}"},
+    ),
+    ("POST", "/api/incidents/{incident_id}/reassign"): lambda f: (
+        f"/api/incidents/{f.incident()}/reassign",
+        {"user": f"user{f.unique()}"},
+    ),
+    ("POST", "/api/incidents/bulk/acknowledge"): lambda f: (
+        "/api/incidents/bulk/acknowledge",
+        {"ids": [f.incident(), f.incident()]},
+    ),
+    ("POST", "/api/incidents/bulk/resolve"): lambda f: ("/api/incidents/bulk/resolve", {"ids": [f.incident(True)]}),
     ("GET", "/api/metrics"): lambda f: (f"/api/metrics?service_name={SERVICE}", None),
     ("GET", "/api/metrics/services"): lambda f: ("/api/metrics/services", None),
     ("GET", "/api/oncall/schedules"): lambda f: (f"/api/oncall/schedules?service_name={SERVICE}", None),
     ("POST", "/api/oncall/schedules"): lambda f: ("/api/oncall/schedules", f.shift_body()),
     ("DELETE", "/api/oncall/schedules/{schedule_id}"): lambda f: (f"/api/oncall/schedules/{f.shift_id()}", None),
     ("GET", "/api/oncall/current"): lambda f: (f"/api/oncall/current?service_name={SERVICE}", None),
+    ("GET", "/api/oncall/shifts"): lambda f: (f"/api/oncall/shifts?service_name={SERVICE}", None),
+    ("GET", "/api/oncall/rotations"): lambda f: (f"/api/oncall/rotations?service_name={SERVICE}", None),
+    ("POST", "/api/oncall/rotations"): lambda f: ("/api/oncall/rotations", f.rotation_body()),
+    ("DELETE", "/api/oncall/rotations/{rotation_id}"): lambda f: (f"/api/oncall/rotations/{f.rotation_id()}", None),
     ("GET", "/api/escalation/levels"): lambda f: (f"/api/escalation/levels?service_name={SERVICE}", None),
     ("POST", "/api/escalation/levels"): lambda f: ("/api/escalation/levels", f.level_body()),
     ("DELETE", "/api/escalation/levels/{level_id}"): lambda f: (f"/api/escalation/levels/{f.level_id()}", None),
