@@ -174,7 +174,7 @@ def test_who_is_on_call_and_the_final_schedule_cost_one_query_with_rotations_and
         "/api/oncall/current/?service_name=payments&at=2026-03-01T12:00:00Z",
         "/api/oncall/shifts/?service_name=payments&from=2026-03-01T00:00:00Z&to=2026-03-15T00:00:00Z",
     ):
-        response, calls = measured(requests_made, lambda: client.http.get(path))
+        response, calls = measured(requests_made, lambda path=path: client.http.get(path))
         assert response.status_code == 200, response.body
         assert calls == Counter({"Query": 1}), path
 
