@@ -7,13 +7,16 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib import (
     alertmanager,
+    bulk,
     channels,
+    clock,
     cloudwatch,
     config,
     console,
     delivery,
     escalation,
     http,
+    ical,
     incidents,
     keys,
     metrics,
@@ -22,6 +25,7 @@ from chalicelib import (
     pagerduty,
     pagination,
     payloads,
+    rotations,
     sns,
 )
 from chalicelib.access import MANAGE, PUBLIC, READ, RESPOND, TRIGGER
@@ -165,6 +169,48 @@ def escalation_sweep(event):
     return escalation.sweep()
 
 
+# --- working together ---------------------------------------------------------------------
+
+
+@route(
+    "/api/incidents/{incident_id}/notes",
+    "POST",
+    admits=RESPOND,
+    summary="Add a note to an incident's timeline (open or resolved); it notifies nobody",
+    body=payloads.NoteBody,
+    status=201,
+)
+def add_note(caller, incident_id):
+    number = incidents.parse_id(incident_id)
+    return _created(incidents.add_note(number, _body(payloads.NoteBody).text, caller.actor))
+
+
+@route(
+    "/api/incidents/{incident_id}/reassign",
+    "POST",
+    admits=RESPOND,
+    summary="Hand an open incident to another user; its channels announce it",
+    body=payloads.ReassignBody,
+)
+def reassign_incident(caller, incident_id):
+    number = incidents.parse_id(incident_id)
+    return incidents.reassign(number, _body(payloads.ReassignBody).user, caller.actor)
+
+
+# Each id is acknowledged or resolved on its own; the answer holds each id's outcome.
+BULK = {"admits": RESPOND, "body": payloads.IncidentIdsBody, "responses": {200: "each id's outcome, in order"}}
+
+
+@route("/api/incidents/bulk/acknowledge", "POST", summary="Acknowledge up to 100 incidents", **BULK)
+def bulk_acknowledge(caller):
+    return bulk.acknowledge(_body(payloads.IncidentIdsBody).ids, caller.actor)
+
+
+@route("/api/incidents/bulk/resolve", "POST", summary="Resolve up to 100 acknowledged incidents", **BULK)
+def bulk_resolve(caller):
+    return bulk.resolve(_body(payloads.IncidentIdsBody).ids, caller.actor)
+
+
 # --- notifications --------------------------------------------------------------------------
 
 
@@ -272,9 +318,74 @@ def delete_schedule(schedule_id):
     return Response(body="", status_code=204)
 
 
-@route("/api/oncall/current", "GET", admits=READ, summary="Who is on call now for a service", query=("service_name",))
+@route(
+    "/api/oncall/current",
+    "GET",
+    admits=READ,
+    summary="Who is on call for a service, now or at any instant",
+    query=("service_name", "at"),
+)
 def current_oncall():
-    return oncall.current(_service(required=True))
+    return oncall.current(_service(required=True), http.instant_param(_request(), "at"))
+
+
+@route(
+    "/api/oncall/shifts",
+    "GET",
+    admits=READ,
+    summary="The final schedule of a service as intervals, gaps marked (from defaults to now, to to 14 days later)",
+    query=("service_name", "from", "to"),
+)
+def final_schedule():
+    request = _request()
+    return oncall.final_schedule(
+        _service(required=True), http.instant_param(request, "from"), http.instant_param(request, "to")
+    )
+
+
+@route(
+    "/api/oncall/shifts.ics",
+    "GET",
+    admits=READ,
+    summary="The final schedule as iCalendar, one event per on-call interval",
+    query=("service_name", "from", "to"),
+    media_type="text/calendar",
+)
+def final_schedule_calendar():
+    request = _request()
+    service = _service(required=True)
+    schedule = oncall.final_schedule(service, http.instant_param(request, "from"), http.instant_param(request, "to"))
+    headers = {"Content-Type": ical.MEDIA_TYPE, "Content-Disposition": 'attachment; filename="oncall-schedule.ics"'}
+    return Response(body=ical.schedule(service, schedule["intervals"], clock.now()), headers=headers)
+
+
+@route(
+    "/api/oncall/rotations",
+    "GET",
+    admits=READ,
+    summary="Rotations (schedule layers)",
+    query=("service_name", "limit", "cursor"),
+)
+def list_rotations():
+    return rotations.list_rotations(_service(), _limit(), _query("cursor"))
+
+
+@route(
+    "/api/oncall/rotations",
+    "POST",
+    admits=MANAGE,
+    summary="Add a rotation: participants taking turns, handed off at a wall-clock time in a time zone",
+    body=payloads.RotationBody,
+    status=201,
+)
+def create_rotation():
+    return _created(rotations.create_rotation(_body(payloads.RotationBody)))
+
+
+@route("/api/oncall/rotations/{rotation_id}", "DELETE", admits=MANAGE, summary="Remove a rotation", status=204)
+def delete_rotation(rotation_id):
+    rotations.delete_rotation(rotation_id)
+    return Response(body="", status_code=204)
 
 
 # --- escalation levels -------------------------------------------------------------------------
@@ -303,6 +414,28 @@ def create_level():
 def delete_level(level_id):
     escalation.delete_level(level_id)
     return Response(body="", status_code=204)
+
+
+@route(
+    "/api/escalation/policies/{service_name}",
+    "GET",
+    admits=READ,
+    summary="A service's escalation policy: its levels in order and how many times the climb repeats",
+)
+def get_policy(service_name):
+    return escalation.read_policy(http.name_in_path(service_name, "service_name"))
+
+
+@route(
+    "/api/escalation/policies/{service_name}",
+    "PUT",
+    admits=MANAGE,
+    summary="Set how many times a service's escalation climb repeats after its last level",
+    body=payloads.PolicyBody,
+)
+def set_policy(service_name):
+    name = http.name_in_path(service_name, "service_name")
+    return escalation.set_policy(name, _body(payloads.PolicyBody))
 
 
 # --- CloudWatch alarms through SNS (docs/integrations/cloudwatch.md) -----------------------------

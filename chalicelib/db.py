@@ -59,6 +59,12 @@ class Transaction:
         self._items["put"].append((tag, item.get_save_kwargs_from_instance(condition=condition)))
         return self
 
+    def check(self, model: type[Model], hash_key, *, condition: Condition, tag: str = "") -> "Transaction":
+        """A ConditionCheck: the transaction commits only if `condition` holds for that item."""
+        kwargs = model.get_operation_kwargs_from_class(hash_key, condition=condition)
+        self._items["condition_check"].append((tag, kwargs))
+        return self
+
     def update(self, item: Model, actions: list, *, condition: Condition | None = None, tag: str = "") -> "Transaction":
         kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition)
         self._items["update"].append((tag, kwargs))

@@ -1,16 +1,48 @@
-"""Escalation levels per service and the sweep that escalates incidents nobody acknowledged."""
+"""Escalation policies and the sweep that climbs them.
 
+A service's policy is its escalation levels, climbed in order of their numbers
+(gaps allowed), plus a repeat count: how many more times the climb starts again
+from the first level once the last one went unacknowledged. Each level pages its
+targets (named users, or whoever is on call for a service at the step) and waits
+its `wait_minutes` for an acknowledgement before the next step."""
+
+import math
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from . import clock, db, metrics, notifications, outbox, pagination, status, timeline
+from . import clock, db, metrics, notifications, oncall, outbox, pagination, status, timeline
+from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict
-from .incidents import DUE_PARTITION, escalation_due, escalation_stopped
-from .models import EscalationLevel, Incident
-from .payloads import LevelBody
+from .incidents import DUE_PARTITION, escalation_stopped
+from .models import EscalationLevel, EscalationPolicy, EscalationTarget, Incident
+from .payloads import LevelBody, PolicyBody
 
 FEED = "level"
+
+
+# --- levels --------------------------------------------------------------------
+
+
+def default_wait_minutes() -> int:
+    """ONCALL_ESCALATE_AFTER_SECONDS in whole minutes, rounded up: the wait of a
+    level that names none."""
+    return max(1, math.ceil(settings().escalate_after_seconds / 60))
+
+
+def targets_of(level: EscalationLevel) -> list[EscalationTarget]:
+    """Whom the level pages. A level stored before policies existed pages its user."""
+    if level.targets is not None:
+        return list(level.targets)
+    return [EscalationTarget(user=level.user)] if level.user else []
+
+
+def wait_of(level: EscalationLevel) -> int:
+    return int(level.wait_minutes) if level.wait_minutes is not None else default_wait_minutes()
+
+
+def _target_json(target: EscalationTarget) -> dict:
+    return {"user": target.user} if target.user is not None else {"oncall": target.oncall}
 
 
 def to_json(level: EscalationLevel) -> dict:
@@ -20,17 +52,27 @@ def to_json(level: EscalationLevel) -> dict:
         "level": level.level,
         "user": level.user,
         "notification_channel": level.notification_channel,
+        "targets": [_target_json(target) for target in targets_of(level)],
+        "wait_minutes": wait_of(level),
         "created_at": clock.iso(level.created_at),
     }
 
 
 def create_level(body: LevelBody) -> dict:
+    targets = None
+    if body.targets is not None:
+        targets = [EscalationTarget(user=target.user, oncall=target.oncall) for target in body.targets]
+    elif body.user is not None:
+        targets = [EscalationTarget(user=body.user)]
     level = EscalationLevel(
         body.service_name,
         body.level,
         id=uuid.uuid4().hex,
         user=body.user,
         notification_channel=body.notification_channel,
+        targets=targets,
+        # None follows ONCALL_ESCALATE_AFTER_SECONDS, as levels stored before policies do.
+        wait_minutes=body.wait_minutes,
         created_at=clock.now(),
         feed=FEED,
         # Zero-padded so the feed index lists each service's levels in order.
@@ -53,80 +95,200 @@ def list_levels(service_name: str | None, limit: int, cursor: str | None) -> dic
 
 
 def path_for(service_name: str) -> list[EscalationLevel]:
-    """The service's levels, lowest first."""
+    """The service's levels, lowest first: one Query."""
     return list(EscalationLevel.query(service_name))
+
+
+# --- the policy ------------------------------------------------------------------
+
+
+def repeat_of(service_name: str) -> int:
+    """How many more rounds follow the first; 0 until an admin sets it."""
+    try:
+        return int(EscalationPolicy.get(service_name).repeat)
+    except EscalationPolicy.DoesNotExist:
+        return 0
+
+
+def _policy_json(service_name: str, repeat: int, levels: list[EscalationLevel]) -> dict:
+    return {"service_name": service_name, "repeat": repeat, "levels": [to_json(level) for level in levels]}
+
+
+def read_policy(service_name: str) -> dict:
+    return _policy_json(service_name, repeat_of(service_name), path_for(service_name))
+
+
+def set_policy(service_name: str, body: PolicyBody) -> dict:
+    # The count is a setting, not a counter: the last admin to set it wins.
+    EscalationPolicy(service_name, repeat=body.repeat, updated_at=clock.now()).save()
+    return _policy_json(service_name, body.repeat, path_for(service_name))
 
 
 # --- the sweep ---------------------------------------------------------------
 
 
+class _SweepReads:
+    """What one sweep read, per service: levels (one Query each), the repeat count
+    (read only when a climb passes the last level) and who is on call at `now`."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._levels: dict[str, list[EscalationLevel]] = {}
+        self._repeats: dict[str, int] = {}
+        self._on_call: dict[str, str | None] = {}
+
+    def levels(self, service_name: str) -> list[EscalationLevel]:
+        if service_name not in self._levels:
+            self._levels[service_name] = path_for(service_name)
+        return self._levels[service_name]
+
+    def repeat(self, service_name: str) -> int:
+        if service_name not in self._repeats:
+            self._repeats[service_name] = repeat_of(service_name)
+        return self._repeats[service_name]
+
+    def on_call(self, service_name: str) -> str | None:
+        if service_name not in self._on_call:
+            self._on_call[service_name] = oncall.on_call_user(service_name, self.now)
+        return self._on_call[service_name]
+
+
 def sweep() -> dict:
-    """Escalate every incident whose escalation is due. Safe to run concurrently:
-    each step is a write conditioned on the state this sweep read, so exactly one
-    sweep wins each step and only the winner notifies."""
-    now = clock.now()
-    paths: dict[str, list[EscalationLevel]] = {}
+    """Take the next step of every incident whose escalation is due. Safe to run
+    concurrently: each step is a write conditioned on the state this sweep read, so
+    exactly one sweep wins each step and only the winner notifies. `escalated`
+    counts the steps that escalated (an exhausted policy's last word is not one)."""
+    reads = _SweepReads(clock.now())
     escalated = []
-    for incident in Incident.due_index.query(DUE_PARTITION, Incident.due_at <= now):
-        if incident.service_name not in paths:
-            paths[incident.service_name] = path_for(incident.service_name)
-        if _escalate(incident, paths[incident.service_name], now):
+    for incident in Incident.due_index.query(DUE_PARTITION, Incident.due_at <= reads.now):
+        if _step(incident, reads):
             escalated.append(incident.id)
     return {"escalated": len(escalated), "incidents": escalated}
 
 
-def _escalate(incident: Incident, path: list[EscalationLevel], now: datetime) -> bool:
-    # Levels are numbered by the team and may have gaps (1, 3, 5): climb by number.
-    higher = [level for level in path if level.level > incident.escalation_level]
-    target = higher[0] if higher else None
-    if target is not None:
-        who = f"{target.user} via {target.notification_channel}" if target.user else target.notification_channel
-        message = f"Escalated to level {target.level}: notifying {who}."
-    elif not path:
-        message = f"No escalation path defined for {incident.service_name}."
-    else:
-        message = "Escalation path exhausted: no further level."
+def _step(incident: Incident, reads: _SweepReads) -> bool:
+    levels = reads.levels(incident.service_name)
+    if not levels:
+        return _no_path(incident, reads.now)
+    # Climb by number (levels may have gaps: 1, 3, 5). An incident escalated before
+    # rounds were tracked has round 0 at a level above 0: it is in the first round.
+    current_round = max(int(incident.escalation_round or 0), 1)
+    higher = [level for level in levels if level.level > incident.escalation_level]
+    if higher:
+        return _escalate(incident, higher[0], current_round, reads)
+    if current_round <= reads.repeat(incident.service_name):
+        return _escalate(incident, levels[0], current_round + 1, reads)
+    _exhaust(incident, current_round, reads.now)
+    return False
 
-    actions = [
-        Incident.status.set(status.ESCALATED),
-        Incident.escalated_at.set(Incident.escalated_at | now),
-        timeline.recorded(timeline.event("escalated", "escalation", message, now)),
-        *outbox.owed(now),
-    ]
-    if target is not None:
-        actions.append(Incident.escalation_level.set(target.level))
-    has_next_step = len(higher) > 1
-    if has_next_step:
-        actions.append(Incident.due_at.set(escalation_due(now)))
-    else:
-        actions += escalation_stopped()
 
-    tx = Transaction()
-    # Conditioned on exactly what this sweep read: a concurrent ack, resolve or
-    # other sweep changes one of these, and then this step is not taken.
-    tx.update(
-        Incident(incident.id),
-        actions,
-        condition=(Incident.status == incident.status)
+def _as_read(incident: Incident):
+    """The condition every step commits on: exactly the state this sweep read, so
+    a concurrent ack, resolve or other sweep changes one of these and this step is
+    not taken."""
+    read_round = int(incident.escalation_round or 0)
+    same_round = Incident.escalation_round == read_round
+    if read_round == 0:
+        same_round = same_round | Incident.escalation_round.does_not_exist()
+    return (
+        (Incident.status == incident.status)
         & (Incident.escalation_level == incident.escalation_level)
+        & same_round
         & (Incident.due_at == incident.due_at)
-        & Incident.status.is_in(*status.ESCALATE_FROM),
-        tag="incident",
+        & Incident.status.is_in(*status.ESCALATE_FROM)
     )
+
+
+def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
+    tx = Transaction()
+    tx.update(Incident(incident.id), actions, condition=_as_read(incident), tag="incident")
+    if put is not None:
+        tx.put(put)
     if incident.status == status.TRIGGERED:
         metrics.count(tx, incident.service_name, escalated_incidents=1)
     try:
         tx.commit()
     except TransactionCancelled:
         return False
+    return True
 
+
+def _escalated_actions(message: str, now: datetime) -> list:
+    return [
+        Incident.status.set(status.ESCALATED),
+        Incident.escalated_at.set(Incident.escalated_at | now),
+        timeline.recorded(timeline.event("escalated", "escalation", message, now)),
+        *outbox.owed(now),
+    ]
+
+
+def _paged(level: EscalationLevel, reads: _SweepReads) -> tuple[list[str], list[str], list[str]]:
+    """(the names paged, each as the timeline shows it, services nobody is on call for)."""
+    names, shown, nobody = [], [], []
+    for target in targets_of(level):
+        if target.user is not None:
+            name, via = target.user, ""
+        else:
+            name, via = reads.on_call(target.oncall), f" (on call for {target.oncall})"
+            if name is None:
+                nobody.append(target.oncall)
+                continue
+        if name not in names:
+            names.append(name)
+            shown.append(name + via)
+    return names, shown, nobody
+
+
+def _step_message(level: EscalationLevel, round_number: int, shown: list[str], nobody: list[str]) -> str:
+    heading = f"Escalated to level {level.level}" + (f" (round {round_number})" if round_number > 1 else "")
+    if not targets_of(level):
+        # A level with no one named notifies its channel, as levels always could.
+        return f"{heading}: notifying {level.notification_channel}."
+    parts = [f"paging {', '.join(shown)}"] if shown else []
+    parts += [f"nobody is on call for {service}" for service in nobody]
+    if not shown:
+        parts.append("nobody was paged")
+    return f"{heading}: {'; '.join(parts)}."
+
+
+def _escalate(incident: Incident, level: EscalationLevel, round_number: int, reads: _SweepReads) -> bool:
+    now = reads.now
+    names, shown, nobody = _paged(level, reads)
+    actions = _escalated_actions(_step_message(level, round_number, shown, nobody), now) + [
+        Incident.escalation_level.set(level.level),
+        Incident.escalation_round.set(round_number),
+        Incident.due_at.set(now + timedelta(minutes=wait_of(level))),
+    ]
+    if names:
+        actions.append(Incident.assigned_to.set(names[0]))
+    if not _commit_step(incident, actions):
+        return False
     incident.status = status.ESCALATED
     incident.escalated_at = incident.escalated_at or now
-    if target is not None:
-        incident.escalation_level = target.level
-        notifications.escalated(incident, target.user, target.notification_channel)
-    else:
-        notifications.escalated(incident, None, None)
-        if not path:
-            notifications.no_escalation_path(incident)
+    incident.escalation_level = level.level
+    incident.escalation_round = round_number
+    if names:
+        incident.assigned_to = names[0]
+    notifications.escalated(incident, ", ".join(names) or None, level.notification_channel)
     return True
+
+
+def _no_path(incident: Incident, now: datetime) -> bool:
+    message = f"No escalation path defined for {incident.service_name}."
+    if not _commit_step(incident, _escalated_actions(message, now) + escalation_stopped()):
+        return False
+    incident.status = status.ESCALATED
+    incident.escalated_at = incident.escalated_at or now
+    notifications.escalated(incident, None, None)
+    notifications.no_escalation_path(incident)
+    return True
+
+
+def _exhaust(incident: Incident, rounds: int, now: datetime) -> None:
+    """The last level's wait ran out in the last round: the incident stays as it is
+    (ESCALATED, with its last assignee) and leaves the due index. History, not a
+    transition: the timeline says so and nobody is paged again."""
+    message = f"Escalation policy exhausted after {rounds} round{'' if rounds == 1 else 's'}."
+    entry = timeline.entry(incident.id, "exhausted", "escalation", message, now)
+    if _commit_step(incident, escalation_stopped(), put=entry):
+        notifications.escalation_exhausted(incident, rounds)

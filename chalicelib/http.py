@@ -5,6 +5,7 @@ import functools
 import inspect
 import logging
 from datetime import datetime, timezone
+from urllib.parse import unquote
 
 from chalice import Response
 from pynamodb.exceptions import PynamoDBException
@@ -94,6 +95,16 @@ def name_param(request, name: str, *, required: bool = False) -> str | None:
         if required:
             raise InvalidInput(f"{name} is required.", field=name)
         return None
+    return _checked_name(value, name)
+
+
+def name_in_path(raw: str, name: str) -> str:
+    """A path segment naming something (a service), percent-decoded (`chalice local`
+    passes it as sent), held to the same limits as the name in a body."""
+    return _checked_name(unquote(raw), name)
+
+
+def _checked_name(value: str, name: str) -> str:
     if not value.strip() or len(value) > MAX_NAME_LENGTH:
         raise InvalidInput(f"{name} must be 1 to {MAX_NAME_LENGTH} characters, not all blank.", field=name)
     return value

@@ -1,4 +1,4 @@
-"""Incidents: trigger (with dedup), acknowledge, resolve, read and list."""
+"""Incidents: trigger (with dedup), acknowledge, resolve, notes and reassignment, read and list."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +10,7 @@ from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, InvalidInput, InvalidTransition, NotFound
 from .models import Incident, IncidentEvent, Stats
-from .payloads import TriggerBody, whole_number
+from .payloads import MAX_INCIDENT_ID, TriggerBody, whole_number
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ FEED = "incidents"
 DUE_PARTITION = "due"
 # Contended triggers retry; each retry means another request changed the state we read.
 MAX_ATTEMPTS = 6
-MAX_ID = 2**53
+MAX_ID = MAX_INCIDENT_ID + 1
 
 _LIST_CURSORS = {
     "feed": ({"feed": "S", "id": "N"}, "feed"),
@@ -63,6 +63,7 @@ def to_json(incident: Incident) -> dict:
         "resolved_by": incident.resolved_by,
         "escalated_at": clock.iso(incident.escalated_at),
         "escalation_level": incident.escalation_level,
+        "escalation_round": incident.escalation_round,
         "alert_count": incident.alert_count,
         "last_alert_at": clock.iso(incident.last_alert_at),
         "dedup_key": public_dedup_key(incident.dedup_key),
@@ -294,6 +295,60 @@ def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent,
                 return False
             # A newer incident took this stale dedup key; leave it to that incident.
             release_dedup = False
+
+
+# --- working together ------------------------------------------------------------
+
+
+def add_note(incident_id: int, text: str, actor: str | None) -> dict:
+    """A note in the incident's timeline, written only if the incident exists (one
+    transaction). Notes are history, not transitions: nobody is notified."""
+    note = timeline.entry(incident_id, "note", actor, text, clock.now())
+    tx = Transaction()
+    tx.check(Incident, incident_id, condition=Incident.id.exists(), tag="incident")
+    tx.put(note)
+    try:
+        tx.commit()
+    except TransactionCancelled:
+        raise NotFound(f"There is no incident {incident_id}.") from None
+    return timeline.as_json(note)
+
+
+def reassign(incident_id: int, user: str, actor: str | None) -> dict:
+    """Hand an open incident to `user`: one UpdateItem conditioned on the status and
+    on the assignee differing, which appends the event and owes its announcement.
+    Concurrent reassignments each commit in turn; none is lost."""
+    for _ in range(MAX_ATTEMPTS):
+        now = clock.now()
+        incident = Incident(incident_id)
+        try:
+            incident.update(
+                actions=[
+                    Incident.assigned_to.set(user),
+                    timeline.recorded(timeline.event("reassigned", actor, f"Reassigned to {user}.", now)),
+                    *outbox.owed(now),
+                ],
+                condition=Incident.status.is_in(*status.REASSIGN_FROM)
+                & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user)),
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            _refuse_reassign(incident_id, user)
+            # Neither refusal holds any more: another reassignment moved it meanwhile.
+            continue
+        notifications.reassigned(incident, actor)
+        return to_json(incident)
+    raise Busy("The incident is being reassigned too often to reassign it now; try again.")
+
+
+def _refuse_reassign(incident_id: int, user: str) -> None:
+    """Raise the reason a reassignment's condition failed, if it still holds."""
+    current = get_item(incident_id)
+    if current.status not in status.REASSIGN_FROM:
+        raise InvalidTransition(status.refusal("reassign", incident_id, current.status))
+    if current.assigned_to == user:
+        raise InvalidInput(f"Incident {incident_id} is already assigned to {user}.", field="user")
 
 
 # --- reads -----------------------------------------------------------------------

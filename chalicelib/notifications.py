@@ -73,6 +73,16 @@ def resolved(incident: Incident) -> None:
     )
 
 
+def reassigned(incident: Incident, actor: str | None) -> None:
+    _emit(
+        "incident.reassigned",
+        f"👤 Incident reassigned: {incident.id} ({incident.service_name}) "
+        f"to {incident.assigned_to} by {actor or 'unknown'}",
+        **_summary(incident),
+        reassigned_by=actor,
+    )
+
+
 def escalated(incident: Incident, target: str | None, channel: str | None) -> None:
     who = f" Notifying {target} via {channel}" if target else ""
     _emit(
@@ -94,4 +104,16 @@ def no_escalation_path(incident: Incident) -> None:
         logging.ERROR,
         incident_id=incident.id,
         service_name=incident.service_name,
+    )
+
+
+def escalation_exhausted(incident: Incident, rounds: int) -> None:
+    _emit(
+        "escalation.exhausted",
+        f"❌ Escalation policy of {incident.service_name} exhausted after {rounds} round(s): "
+        f"incident {incident.id} stays with {incident.assigned_to or 'nobody'}",
+        logging.ERROR,
+        incident_id=incident.id,
+        service_name=incident.service_name,
+        rounds=rounds,
     )

@@ -28,6 +28,9 @@ QUERY_PARAMETERS = {
     "limit": {"type": "integer", "minimum": 1, "maximum": pagination.MAX_LIMIT, "default": pagination.DEFAULT_LIMIT},
     "cursor": {"type": "string", "description": "next_cursor of the previous page, as given"},
     "include_ended": {"type": "boolean", "default": False},
+    "at": {"type": "string", "format": "date-time", "description": "default: now"},
+    "from": {"type": "string", "format": "date-time", "description": "default: now"},
+    "to": {"type": "string", "format": "date-time", "description": "default: 14 days after from; at most 92 days"},
 }
 
 PATH_PARAMETERS = {
@@ -36,6 +39,7 @@ PATH_PARAMETERS = {
         "type": "string",
         "examples": sorted(path.name for path in console.ROOT.iterdir() if path.suffix in console.TYPES),
     },
+    "service_name": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S"},
 }
 PUBLIC_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 
@@ -94,6 +98,40 @@ CHANNEL = {
 }
 
 
+SCHEDULE_SOURCE = {
+    "type": ["object", "null"],
+    "description": "what put the user on call: an override, a rotation (with its name and layer) or a shift",
+    "required": ["kind", "id"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["override", "rotation", "shift"]},
+        "id": PUBLIC_ID,
+        "name": TEXT,
+        "layer": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": False,
+}
+WINDOW = {
+    "type": "object",
+    "required": ["weekdays", "start", "end"],
+    "properties": {"weekdays": {"type": "array", "items": TEXT}, "start": TEXT, "end": TEXT},
+}
+ROTATION = {
+    "id": PUBLIC_ID,
+    "service_name": TEXT,
+    "name": TEXT,
+    "layer": {"type": "integer", "minimum": 1, "maximum": 100},
+    "participants": {"type": "array", "items": TEXT, "minItems": 1},
+    "shift_length": {"type": "integer", "minimum": 1},
+    "shift_unit": {"type": "string", "enum": ["hours", "days", "weeks"]},
+    "handoff_time": TEXT,
+    "handoff_weekday": MAYBE_TEXT,
+    "time_zone": TEXT,
+    "start_date": TEXT,
+    "restrictions": {"type": "array", "items": WINDOW},
+    "created_at": INSTANT,
+}
+
+
 def _object(properties: dict) -> dict:
     """An object with exactly these properties, all present (null where allowed)."""
     return {"type": "object", "required": list(properties), "additionalProperties": False, "properties": properties}
@@ -123,6 +161,7 @@ INCIDENT = {
     "resolved_by": MAYBE_TEXT,
     "escalated_at": MAYBE_INSTANT,
     "escalation_level": COUNT,
+    "escalation_round": {**COUNT, "description": "0 before the first escalation step, then the policy's round"},
     "alert_count": {"type": "integer", "minimum": 1},
     "last_alert_at": INSTANT,
     "dedup_key": {
@@ -172,6 +211,30 @@ RESPONSE_SCHEMAS = {
     ),
     "Incident": _object(INCIDENT),
     "TimelineEntry": _object(TIMELINE_ENTRY),
+    "Note": _object(TIMELINE_ENTRY | {"kind": {"const": "note"}, "actor": TEXT}),
+    "BulkOutcome": {
+        "type": "object",
+        "required": ["id", "status"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "status": {"type": "integer", "enum": [200, 400, 404, 503], "description": "as the single route answers"},
+            "incident": _ref("Incident"),
+            "error": _ref("Error"),
+        },
+        "oneOf": [
+            # 200 carries the incident; any other status the error the single route would answer.
+            {"properties": {"status": {"const": 200}}, "required": ["incident"], "not": {"required": ["error"]}},
+            {
+                "properties": {"status": {"not": {"const": 200}}},
+                "required": ["error"],
+                "not": {"required": ["incident"]},
+            },
+        ],
+    },
+    "BulkResult": _object(
+        {"results": {"type": "array", "items": _ref("BulkOutcome")}, "succeeded": COUNT, "failed": COUNT}
+    ),
     "IncidentDetail": _object(INCIDENT | {"timeline": {"type": "array", "items": _ref("TimelineEntry")}}),
     "FoldedAlert": _object(
         {
@@ -204,12 +267,39 @@ RESPONSE_SCHEMAS = {
     "OnCall": _object(
         {
             "service_name": TEXT,
+            "at": INSTANT,
             "user": {"type": ["string", "null"], "description": "null when nobody is on call"},
-            "schedule_id": {"type": ["string", "null"], "pattern": PUBLIC_ID["pattern"]},
+            "schedule_id": {
+                "type": ["string", "null"],
+                "pattern": PUBLIC_ID["pattern"],
+                "description": "the shift, override or rotation that decides",
+            },
             "is_override": {"type": "boolean"},
+            "source": SCHEDULE_SOURCE,
             "until": MAYBE_INSTANT,
         }
     ),
+    "FinalSchedule": _object(
+        {
+            "service_name": TEXT,
+            "from": INSTANT,
+            "to": INSTANT,
+            "intervals": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "start": INSTANT,
+                        "end": INSTANT,
+                        "user": MAYBE_TEXT,
+                        "gap": {"type": "boolean", "description": "nobody is on call"},
+                        "source": SCHEDULE_SOURCE,
+                    }
+                ),
+            },
+        }
+    ),
+    "Rotation": _object(ROTATION),
+    "RotationPage": _page("rotations", "Rotation"),
     "EscalationLevel": _object(
         {
             "id": PUBLIC_ID,
@@ -217,10 +307,27 @@ RESPONSE_SCHEMAS = {
             "level": {"type": "integer", "minimum": 1, "maximum": 100},
             "user": MAYBE_TEXT,
             "notification_channel": TEXT,
+            "targets": {
+                "type": "array",
+                "maxItems": 10,
+                "items": {
+                    "oneOf": [_object({"user": TEXT}), _object({"oncall": TEXT})],
+                    "description": "a user, or whoever is on call for a service at the step",
+                },
+                "description": "whom the level pages; empty: only the service's channels hear of it",
+            },
+            "wait_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
             "created_at": INSTANT,
         }
     ),
     "EscalationLevelPage": _page("levels", "EscalationLevel"),
+    "EscalationPolicy": _object(
+        {
+            "service_name": TEXT,
+            "repeat": {"type": "integer", "minimum": 0, "maximum": 9},
+            "levels": {"type": "array", "items": _ref("EscalationLevel"), "description": "lowest level first"},
+        }
+    ),
     "ApiKey": _object(KEY),
     "NewApiKey": _object(KEY | {"token": {"type": "string", "minLength": 16, "description": "shown this once"}}),
     "ApiKeyPage": _page("keys", "ApiKey"),
@@ -283,13 +390,22 @@ ANSWERS = {
     ("GET", "/api/incidents/{incident_id}"): {200: "IncidentDetail"},
     ("GET", "/api/incidents/list/all"): {200: "IncidentPage"},
     ("POST", "/api/incidents/escalate/check"): {200: "SweepResult"},
+    ("POST", "/api/incidents/{incident_id}/notes"): {201: "Note"},
+    ("POST", "/api/incidents/{incident_id}/reassign"): {200: "Incident"},
+    ("POST", "/api/incidents/bulk/acknowledge"): {200: "BulkResult"},
+    ("POST", "/api/incidents/bulk/resolve"): {200: "BulkResult"},
     ("GET", "/api/metrics"): {200: "Metrics"},
     ("GET", "/api/metrics/services"): {200: "ServiceMetricsPage"},
     ("GET", "/api/oncall/schedules"): {200: "ShiftPage"},
     ("POST", "/api/oncall/schedules"): {201: "Shift"},
     ("GET", "/api/oncall/current"): {200: "OnCall"},
+    ("GET", "/api/oncall/shifts"): {200: "FinalSchedule"},
+    ("GET", "/api/oncall/rotations"): {200: "RotationPage"},
+    ("POST", "/api/oncall/rotations"): {201: "Rotation"},
     ("GET", "/api/escalation/levels"): {200: "EscalationLevelPage"},
     ("POST", "/api/escalation/levels"): {201: "EscalationLevel"},
+    ("GET", "/api/escalation/policies/{service_name}"): {200: "EscalationPolicy"},
+    ("PUT", "/api/escalation/policies/{service_name}"): {200: "EscalationPolicy"},
     ("GET", "/api/keys"): {200: "ApiKeyPage"},
     ("POST", "/api/keys"): {201: "NewApiKey"},
     ("DELETE", "/api/keys/{key_id}"): {200: "ApiKey"},
@@ -314,6 +430,8 @@ class Operation:
     status: int = 200
     responses: dict[int, str] = field(default_factory=dict)
     html: bool = False
+    # A success answered in another type than JSON (the schedule as iCalendar).
+    media_type: str | None = None
     # Error statuses the view answers besides those its shape implies (a public
     # route that checks a signature answers 403; one that fetches, 503).
     errors: tuple[int, ...] = ()
@@ -411,6 +529,11 @@ def _responses(operation: Operation) -> dict:
     for status, description in successes.items():
         if status == 204:
             responses["204"] = {"description": description}
+        elif operation.media_type:
+            responses[str(status)] = {
+                "description": description,
+                "content": {operation.media_type: {"schema": {"type": "string"}}},
+            }
         elif operation.html:
             # The console's index is HTML; a file of the console is any of its types.
             served = (

@@ -3,9 +3,10 @@ fields refused. `parse` turns the first problem into a 400 that names the field.
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -72,6 +73,43 @@ class ActorBody(_Body):
     user: Name | None = Field(default=None, description=IGNORED_USER)
 
 
+# --- working together: notes, reassignment, bulk transitions
+
+MAX_NOTE_LENGTH = 4096
+NoteText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH), AfterValidator(_not_blank)]
+
+
+class NoteBody(_Body):
+    """Who writes the note is the key's user: a `user` field is refused, not ignored."""
+
+    text: NoteText = Field(description=f"1 to {MAX_NOTE_LENGTH} characters of any Unicode, stored as given")
+
+
+class ReassignBody(_Body):
+    user: Name = Field(description="who handles the incident from now on")
+
+
+# Incident ids are JSON numbers, which are exact as integers up to 2**53.
+MAX_INCIDENT_ID = 2**53 - 1
+MAX_BULK_IDS = 100
+IncidentId = Annotated[int, Field(ge=1, le=MAX_INCIDENT_ID)]
+
+
+def _each_once(ids: list[int]) -> list[int]:
+    repeated = sorted({number for number in ids if ids.count(number) > 1})
+    if repeated:
+        raise ValueError(f"must name each incident once; repeated: {', '.join(map(str, repeated))}")
+    return ids
+
+
+class IncidentIdsBody(_Body):
+    ids: Annotated[
+        list[IncidentId],
+        Field(min_length=1, max_length=MAX_BULK_IDS, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_each_once),
+    ] = Field(description=f"1 to {MAX_BULK_IDS} incident ids, each once; answered in this order")
+
+
 def _instant(value: str) -> datetime:
     try:
         return clock.parse_iso(value)
@@ -117,11 +155,46 @@ class KeyBody(_Body):
         return self
 
 
+class EscalationTargetBody(_Body):
+    user: Name | None = Field(default=None, description="page this user")
+    oncall: Name | None = Field(default=None, description="page whoever is on call for this service at the step")
+
+    @model_validator(mode="after")
+    def _names_one(self) -> "EscalationTargetBody":
+        if (self.user is None) == (self.oncall is None):
+            raise ValueError('must name exactly one of user or oncall, e.g. {"user": "bob"} or {"oncall": "db"}')
+        return self
+
+
+MAX_LEVEL_TARGETS = 10
+MAX_WAIT_MINUTES = 1440
+
+
 class LevelBody(_Body):
     service_name: Name
     level: int = Field(ge=1, le=100)
-    user: Name | None = None
+    user: Name | None = Field(default=None, description="the level pages this user: targets [{user}]")
     notification_channel: Name = "log"
+    targets: list[EscalationTargetBody] | None = Field(
+        default=None, min_length=1, max_length=MAX_LEVEL_TARGETS, description="whom the level pages, in order"
+    )
+    wait_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_WAIT_MINUTES,
+        description="how long to wait for an acknowledgement before the next level "
+        "(default: ONCALL_ESCALATE_AFTER_SECONDS in whole minutes, rounded up)",
+    )
+
+    @model_validator(mode="after")
+    def _user_or_targets(self) -> "LevelBody":
+        if self.user is not None and self.targets is not None:
+            raise ValueError('targets: give user or targets, not both; user "bob" means targets [{"user": "bob"}]')
+        return self
+
+
+class PolicyBody(_Body):
+    repeat: int = Field(ge=0, le=9, description="how many more times the climb starts again from the first level")
 
 
 def _http_url(value: str) -> str:
@@ -166,6 +239,63 @@ class ChannelBody(_Body):
                 raise ValueError(f"url: a {self.kind} channel needs the URL to POST to")
             if self.topic_arn is not None:
                 raise ValueError(f"topic_arn: only sns channels have a topic, not {self.kind} channels")
+        return self
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WallTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+def _calendar_date(value: str) -> str:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date as YYYY-MM-DD") from None
+    if not date(1970, 1, 1) <= day < date(2100, 1, 1):
+        raise ValueError("must be a date between 1970 and 2099")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Europe/Berlin") from None
+    return value
+
+
+CalendarDate = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_date)
+]
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_time_zone)]
+
+
+class Window(_Body):
+    """Local times when a layer is active; an end at or before the start runs past midnight."""
+
+    weekdays: list[Weekday] = Field(min_length=1, max_length=7, description="the days a window starts on")
+    start: WallTime
+    end: WallTime
+
+
+class RotationBody(_Body):
+    service_name: Name
+    name: Name
+    layer: int = Field(default=1, ge=1, le=100, description="higher layers win over lower ones")
+    participants: list[Name] = Field(min_length=1, max_length=100, description="in turn order")
+    shift_length: int = Field(ge=1, le=1000)
+    shift_unit: Literal["hours", "days", "weeks"]
+    handoff_time: WallTime = Field(description="local wall-clock time of every handoff, HH:MM")
+    handoff_weekday: Weekday | None = Field(default=None, description="weekly rotations: the handoff day")
+    time_zone: TimeZone
+    start_date: CalendarDate = Field(description="the first shift starts at the first handoff on or after this day")
+    restrictions: list[Window] = Field(default_factory=list, max_length=14)
+
+    @model_validator(mode="after")
+    def _weekday_only_for_weeks(self) -> "RotationBody":
+        if self.handoff_weekday is not None and self.shift_unit != "weeks":
+            raise ValueError("handoff_weekday: only weekly rotations hand off on a weekday")
         return self
 
 

@@ -24,16 +24,9 @@ class Window:
     start: time
     end: time
 
-    def contains(self, wall: datetime) -> bool:
-        at, day = wall.time(), wall.weekday()
-        if self.start < self.end:
-            return day in self.weekdays and self.start <= at < self.end
-        # Past midnight (an end at or before the start): from the start on a listed
-        # day until the end on the next day.
-        return (day in self.weekdays and at >= self.start) or ((day - 1) % 7 in self.weekdays and at < self.end)
-
     def spans(self, day: date) -> tuple[datetime, datetime] | None:
-        """The wall-clock span of the window that opens on `day`, if it opens then."""
+        """The wall-clock span of the window that opens on `day`, if it opens then;
+        an end at or before the start is on the next day."""
         if day.weekday() not in self.weekdays:
             return None
         ends_on = day if self.start < self.end else day + timedelta(days=1)
@@ -90,10 +83,19 @@ class Plan:
         return number if number >= 0 else None
 
     def active(self, at: datetime) -> bool:
+        """Inside a restriction window. A window's edges are wall-clock times read
+        as handoffs are (a skipped time is the jump, a repeated one its first
+        occurrence), so the window is one span of instants even on the night the
+        clocks go back. A window lasts at most a day: it opened today or yesterday."""
         if not self.windows:
             return True
-        wall = wallclock.local(at, self.zone)
-        return any(window.contains(wall) for window in self.windows)
+        today = wallclock.local(at, self.zone).date()
+        for day in (today - timedelta(days=1), today):
+            for window in self.windows:
+                span = window.spans(day)
+                if span and wallclock.instant(span[0], self.zone) <= at < wallclock.instant(span[1], self.zone):
+                    return True
+        return False
 
     def holder(self, at: datetime) -> str | None:
         """Who this rotation puts on call at `at`."""

@@ -32,8 +32,9 @@ HEADLINES = {
     "acknowledged": "Acknowledged",
     "resolved": "Resolved",
     "escalated": "Escalated",
+    "reassigned": "Reassigned",
 }
-EMOJI = {"triggered": "🚨", "acknowledged": "✅", "resolved": "✔️", "escalated": "⚠️"}
+EMOJI = {"triggered": "🚨", "acknowledged": "✅", "resolved": "✔️", "escalated": "⚠️", "reassigned": "👤"}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ RESOLVE_FROM = (ACKNOWLEDGED,)
 # A monitoring source closing its own alert may do so from any open status.
 SOURCE_RESOLVE_FROM = OPEN
 ESCALATE_FROM = (TRIGGERED, ESCALATED)
+# Who handles it may change while it is open; a resolved incident keeps its last assignee.
+REASSIGN_FROM = OPEN
 
 _WHY = {
     ("acknowledge", ACKNOWLEDGED): "it is already acknowledged",
@@ -29,6 +31,7 @@ _WHY = {
     ("resolve", TRIGGERED): "acknowledge it first",
     ("resolve", ESCALATED): "acknowledge it first",
     ("resolve", RESOLVED): "it is already resolved",
+    ("reassign", RESOLVED): "a resolved incident keeps the assignee it had",
 }
 
 

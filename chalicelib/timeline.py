@@ -26,7 +26,7 @@ def entry(incident_id: int, kind: str, actor: str | None, message: str, at: date
     return TimelineEntry(incident_id, key, at=at, kind=kind, actor=actor, message=message)
 
 
-def _as_json(item: IncidentEvent | TimelineEntry) -> dict:
+def as_json(item: IncidentEvent | TimelineEntry) -> dict:
     return {"at": clock.iso(item.at), "kind": item.kind, "actor": item.actor, "message": item.message}
 
 
@@ -34,6 +34,6 @@ def history(incident: Incident) -> list[dict]:
     """Oldest first; of the timeline table, the newest MAX_ENTRIES (one Query page)."""
     newest = TimelineEntry.query(incident.id, scan_index_forward=False, page_size=MAX_ENTRIES)
     entries, _ = pagination.one_page(TimelineEntry, newest)
-    merged = [_as_json(e) for e in incident.events or []] + [_as_json(e) for e in entries]
+    merged = [as_json(e) for e in incident.events or []] + [as_json(e) for e in entries]
     merged.sort(key=lambda e: e["at"])
     return merged

@@ -68,6 +68,8 @@
     route: null,
     filters: { status: "", service: "" },
     selected: new Set(),
+    focusAfterRender: null, // the id of what to focus once the page is drawn again
+    drafts: null, // {id, values, focused}: the detail page's forms across a re-draw
   };
 
   function can(action) {
@@ -406,7 +408,8 @@
       if (route && route.page === "incidents" && route.id) {
         const seen = incidents.find((incident) => incident.id === route.id);
         const shown = $("#detail");
-        if (seen && shown && (seen.status !== shown.dataset.status || String(seen.alert_count) !== shown.dataset.alerts)) render();
+        const changed = seen && shown && (seen.status !== shown.dataset.status || String(seen.alert_count) !== shown.dataset.alerts || (seen.assigned_to || "") !== shown.dataset.assignee);
+        if (changed) render();
       }
     } catch (error) {
       if (error.status !== 401) setStale(explain(error));
@@ -688,12 +691,34 @@
     const ids = (bar.dataset[action === "acknowledge" ? "ack" : "resolve"] || "").split(",").filter(Boolean).map(Number);
     if (!ids.length) return;
     for (const button of bar.querySelectorAll("button")) button.disabled = true;
-    const results = await Promise.all(ids.map((id) => transition(id, action)));
-    const done = results.filter(Boolean).length;
+    // One request per 100 incidents; each incident answers for itself in the results.
+    const results = [];
+    try {
+      for (let start = 0; start < ids.length; start += MAX_BULK_IDS) {
+        const answer = await api("POST", `/api/incidents/bulk/${action}`, { ids: ids.slice(start, start + MAX_BULK_IDS) });
+        results.push(...answer.results);
+      }
+      notice(null);
+    } catch (error) {
+      if (error.status !== 401) notice(`Could not ${action} the selected incidents: ${explain(error)}`);
+    }
+    for (const result of results) if (result.incident) remember(result.incident);
     for (const id of ids) state.selected.delete(id);
-    toast(`${action === "acknowledge" ? "Acknowledged" : "Resolved"} ${done} of ${ids.length} incidents`, null, "ok");
-    delete $("#incident-table").dataset.signature;
+    if (results.length) toast(bulkSummary(action, results), null, results.every((result) => result.incident) ? "ok" : "info");
+    const table = $("#incident-table");
+    if (table) delete table.dataset.signature;
     renderIncidentRows();
+  }
+
+  const MAX_BULK_IDS = 100;
+
+  function bulkSummary(action, results) {
+    const done = results.filter((result) => result.incident);
+    const failed = results.filter((result) => !result.incident);
+    const verb = action === "acknowledge" ? "Acknowledged" : "Resolved";
+    const why = failed.slice(0, 3).map((result) => `#${result.id}: ${result.error ? result.error.error : `HTTP ${result.status}`}`);
+    const more = failed.length > why.length ? ` …and ${failed.length - why.length} more.` : "";
+    return `${verb} ${done.length} of ${results.length} incidents.${failed.length ? ` Not ${action}d: ${why.join(" ")}${more}` : ""}`;
   }
 
   // --- incident detail ------------------------------------------------------------------
@@ -747,13 +772,102 @@
       h("p", {}, h("a", { href: "#/incidents" }, "← All incidents")),
       h(
         "article",
-        { class: "panel detail", id: "detail", "data-status": incident.status, "data-alerts": incident.alert_count },
+        { class: "panel detail", id: "detail", "data-id": incident.id, "data-status": incident.status, "data-alerts": incident.alert_count, "data-assignee": incident.assigned_to || "" },
         h("div", { class: "detail-head" }, h("h1", { id: "incident-title" }, h("span", { class: "muted" }, `#${incident.id} `), incident.title), h("div", { class: "detail-actions" }, actionButtons(incident, rerender))),
         incident.description ? h("p", { class: "description", id: "incident-description" }, incident.description) : null,
         h("dl", { class: "fields" }, fields.map(([label, value]) => h("div", { class: "field-pair" }, h("dt", {}, label), h("dd", {}, value)))),
       ),
+      can("respond") ? workTogether(incident) : null,
       h("section", { class: "panel", "aria-labelledby": "timeline-head" }, h("h2", { id: "timeline-head" }, "Timeline"), timeline),
     );
+    // A refresh re-draws the page: keep what was being typed, and where.
+    const drafts = state.drafts && state.drafts.id === String(incident.id) ? state.drafts : null;
+    state.drafts = null;
+    for (const [field, value] of Object.entries(drafts ? drafts.values : {})) if ($(`#${field}`)) $(`#${field}`).value = value;
+    const focus = state.focusAfterRender || (drafts && drafts.focused);
+    state.focusAfterRender = null;
+    if (focus && $(`#${focus}`)) $(`#${focus}`).focus({ preventScroll: true });
+  }
+
+  // Working together: a note for the timeline (any incident), a new assignee (open ones).
+  const MAX_NOTE_LENGTH = 4096;
+
+  function workTogether(incident) {
+    const noteText = h("textarea", { id: "note-text", name: "text", rows: 3, required: true, maxlength: MAX_NOTE_LENGTH, "aria-describedby": "note-help" });
+    const noteForm = h(
+      "form",
+      { class: "stack-form", id: "note-form", "aria-labelledby": "note-head" },
+      h("h2", { id: "note-head" }, "Add a note"),
+      h("label", { for: "note-text" }, "Note"),
+      noteText,
+      h("p", { id: "note-help", class: "muted small" }, `Up to ${MAX_NOTE_LENGTH} characters, shown in the timeline under your name. Notes notify nobody.`),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Add note")),
+    );
+    noteForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!noteText.value.trim()) {
+        notice("Write something in the note first.");
+        noteText.focus();
+        return;
+      }
+      const path = `/api/incidents/${encodeURIComponent(incident.id)}/notes`;
+      if (await submitting(noteForm, () => mutate("POST", path, { text: noteText.value }, `Added a note to incident #${incident.id}`))) {
+        noteText.value = "";
+        state.focusAfterRender = "note-text";
+        render();
+      }
+    });
+    const forms = [noteForm];
+    if (OPEN.includes(incident.status)) {
+      const user = h("input", { id: "reassign-user", name: "user", required: true, maxlength: 128, autocomplete: "off", "aria-describedby": "reassign-help" });
+      const reassignForm = h(
+        "form",
+        { class: "stack-form", id: "reassign-form", "aria-labelledby": "reassign-head" },
+        h("h2", { id: "reassign-head" }, "Reassign"),
+        h("label", { for: "reassign-user" }, "Reassign to"),
+        user,
+        h("p", { id: "reassign-help", class: "muted small" }, "The service's channels announce the new assignee."),
+        h("div", { class: "actions" }, h("button", { type: "submit" }, "Reassign")),
+      );
+      reassignForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const name = user.value.trim();
+        if (!name) return;
+        const path = `/api/incidents/${encodeURIComponent(incident.id)}/reassign`;
+        if (await submitting(reassignForm, () => mutate("POST", path, { user: name }, `Incident #${incident.id} is now assigned to ${name}`))) {
+          user.value = "";
+          state.focusAfterRender = "reassign-user";
+          render();
+        }
+      });
+      forms.push(reassignForm);
+    }
+    return h("section", { class: "panel together", id: "together", "aria-label": "Work on this incident" }, forms);
+  }
+
+  const DRAFT_FIELDS = ["note-text", "reassign-user"];
+
+  // Called before the view is cleared: what was typed into the detail page's forms.
+  function keepDrafts() {
+    const detail = $("#detail");
+    if (!detail) return;
+    const values = {};
+    for (const field of DRAFT_FIELDS) {
+      const input = $(`#${field}`);
+      if (input && input.value) values[field] = input.value;
+    }
+    const focused = DRAFT_FIELDS.includes(document.activeElement && document.activeElement.id) ? document.activeElement.id : null;
+    state.drafts = { id: detail.dataset.id, values, focused };
+  }
+
+  async function submitting(form, send) {
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      return await send();
+    } finally {
+      button.disabled = false;
+    }
   }
 
   // --- trigger --------------------------------------------------------------------------
@@ -866,8 +980,13 @@
     for (const name of names) state.services.add(name);
     const services = [...names].sort();
     let current;
+    let policies;
+    const withLevels = services.filter((name) => levels.some((level) => level.service_name === name));
     try {
-      current = await Promise.all(services.map((name) => api("GET", `/api/oncall/current${q({ service_name: name })}`)));
+      [current, policies] = await Promise.all([
+        Promise.all(services.map((name) => api("GET", `/api/oncall/current${q({ service_name: name })}`))),
+        Promise.all(withLevels.map((name) => api("GET", `/api/escalation/policies/${encodeURIComponent(name)}`))),
+      ]);
     } catch (error) {
       if (error.status !== 401) view.append(h("p", { class: "panel error-text", role: "alert" }, explain(error)));
       return;
@@ -936,7 +1055,8 @@
           { "data-id": level.id },
           h("td", { "data-label": "Service" }, level.service_name),
           h("td", { "data-label": "Level", class: "num" }, String(level.level)),
-          h("td", { "data-label": "Who" }, level.user || h("span", { class: "muted" }, "on-call user")),
+          h("td", { "data-label": "Pages" }, pagesText(level)),
+          h("td", { "data-label": "Wait", class: "num" }, `${level.wait_minutes} min`),
           h("td", { "data-label": "Channel" }, level.notification_channel || "—"),
           admin
             ? removeCell(
@@ -953,17 +1073,59 @@
           "table",
           { class: "grid", id: "levels" },
           h("caption", { class: "sr-only" }, "Escalation levels"),
-          h("thead", {}, h("tr", {}, ["Service", "Level", "Who", "Channel"].map((l) => h("th", { scope: "col" }, l)), admin ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null)),
+          h("thead", {}, h("tr", {}, ["Service", "Level", "Pages", "Wait", "Channel"].map((l) => h("th", { scope: "col" }, l)), admin ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null)),
           h("tbody", {}, levelRows),
         )
       : h("p", { class: "muted" }, "No escalation levels: unacknowledged incidents stay with whoever is on call.");
+    const policiesTable = policies.length
+      ? h(
+          "table",
+          { class: "grid", id: "policies" },
+          h("caption", { class: "sr-only" }, "Escalation policy of each service"),
+          h("thead", {}, h("tr", {}, ["Service", "Climb, in order", "Repeat"].map((l) => h("th", { scope: "col" }, l)))),
+          h(
+            "tbody",
+            {},
+            policies.map((policy) =>
+              h(
+                "tr",
+                { "data-service": policy.service_name },
+                h("td", { "data-label": "Service" }, policy.service_name),
+                h("td", { "data-label": "Climb, in order" }, h("ol", { class: "climb" }, policy.levels.map((level) => h("li", {}, `Level ${level.level}: ${pagesText(level)}, wait ${level.wait_minutes} min`)))),
+                h("td", { "data-label": "Repeat" }, repeatText(policy.repeat)),
+              ),
+            ),
+          ),
+        )
+      : null;
 
     view.replaceChildren(
       h("div", { class: "page-head" }, h("h1", {}, "On-call")),
       h("section", { "aria-labelledby": "now-head" }, h("h2", { id: "now-head" }, "On call now"), cards),
       h("section", { class: "panel", "aria-labelledby": "shifts-head" }, h("h2", { id: "shifts-head" }, "Current and upcoming shifts"), h("div", { class: "table-wrap" }, shiftsTable), admin ? shiftForm(reload) : null),
-      h("section", { class: "panel", "aria-labelledby": "levels-head" }, h("h2", { id: "levels-head" }, "Escalation levels"), h("div", { class: "table-wrap" }, levelsTable), admin ? levelForm(levels, reload) : null),
+      h("section", { class: "panel", "aria-labelledby": "levels-head" }, h("h2", { id: "levels-head" }, "Escalation policies"), policiesTable ? h("div", { class: "table-wrap" }, policiesTable) : null, h("h3", {}, "Escalation levels"), h("div", { class: "table-wrap" }, levelsTable), admin ? levelForm(levels, reload) : null, admin ? policyForm(reload) : null),
     );
+  }
+
+  // Whom a level pages, as text: users, and whoever is on call for a service at the step.
+  function pagesText(level) {
+    const targets = level.targets || [];
+    if (!targets.length) return "nobody named (channels only)";
+    return targets.map((target) => (target.oncall !== undefined ? `on call for ${target.oncall}` : target.user)).join(", ");
+  }
+
+  function repeatText(repeat) {
+    if (!repeat) return "once through";
+    return `${repeat} more round${repeat === 1 ? "" : "s"} (${repeat + 1} in all)`;
+  }
+
+  // "bob, oncall:db" -> [{user: "bob"}, {oncall: "db"}]
+  function parseTargets(text) {
+    return text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .map((part) => (part.toLowerCase().startsWith("oncall:") ? { oncall: part.slice("oncall:".length).trim() } : { user: part }));
   }
 
   // A table cell with a Remove button that DELETEs `path`, then redraws the page.
@@ -1044,6 +1206,14 @@
       h("div", { class: "field" }, h("label", { for: "l-service" }, "Service"), h("input", { id: "l-service", name: "service_name", required: true, maxlength: 128, list: "known-services", autocomplete: "off" })),
       h("div", { class: "field" }, h("label", { for: "l-level" }, "Level"), h("input", { id: "l-level", name: "level", type: "number", min: 1, max: 100, value: "1", required: true })),
       h("div", { class: "field" }, h("label", { for: "l-user" }, "User ", h("span", { class: "muted" }, "(optional)")), h("input", { id: "l-user", name: "user", maxlength: 128, autocomplete: "off" })),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "l-targets" }, "Targets ", h("span", { class: "muted" }, "(optional)")),
+        h("input", { id: "l-targets", name: "targets", maxlength: 1400, autocomplete: "off", placeholder: "bob, oncall:db", "aria-describedby": "l-targets-help" }),
+        h("p", { id: "l-targets-help", class: "muted small" }, "Instead of one user: up to 10 names, comma-separated; oncall:<service> is whoever is on call for it then."),
+      ),
+      h("div", { class: "field" }, h("label", { for: "l-wait" }, "Wait (minutes, optional)"), h("input", { id: "l-wait", name: "wait_minutes", type: "number", min: 1, max: 1440, "aria-describedby": "l-wait-help" }), h("p", { id: "l-wait-help", class: "muted small" }, "How long to wait for an acknowledgement before the next step.")),
       h("div", { class: "field" }, h("label", { for: "l-channel" }, "Channel"), h("input", { id: "l-channel", name: "notification_channel", maxlength: 128, value: "log" })),
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Set level")),
     );
@@ -1055,7 +1225,11 @@
       };
       const user = form.elements.user.value.trim();
       const channel = form.elements.notification_channel.value.trim();
+      const targets = parseTargets(form.elements.targets.value);
+      const wait = form.elements.wait_minutes.value.trim();
       if (user) body.user = user;
+      if (targets.length) body.targets = targets;
+      if (wait) body.wait_minutes = Number(wait);
       if (channel) body.notification_channel = channel;
       const existing = levels.find((level) => level.service_name === body.service_name && level.level === body.level);
       if (existing) {
@@ -1067,6 +1241,24 @@
         }
       }
       if (await mutate("POST", "/api/escalation/levels", body, `Set level ${body.level} of ${body.service_name}`)) reload();
+    });
+    return form;
+  }
+
+  function policyForm(reload) {
+    const form = h(
+      "form",
+      { class: "form-grid subform", id: "policy-form", "aria-labelledby": "policy-form-head" },
+      h("h3", { id: "policy-form-head", class: "wide" }, "Set how often a policy repeats"),
+      h("div", { class: "field" }, h("label", { for: "p-service" }, "Service"), h("input", { id: "p-service", name: "service_name", required: true, maxlength: 128, list: "known-services", autocomplete: "off" })),
+      h("div", { class: "field" }, h("label", { for: "p-repeat" }, "Repeat after the last level (rounds)"), h("input", { id: "p-repeat", name: "repeat", type: "number", min: 0, max: 9, value: "0", required: true })),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Set repeat")),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const service = form.elements.service_name.value.trim();
+      const body = { repeat: Number(form.elements.repeat.value) };
+      if (await mutate("PUT", `/api/escalation/policies/${encodeURIComponent(service)}`, body, `Set the policy of ${service}: ${repeatText(body.repeat)}`)) reload();
     });
     return form;
   }
@@ -1224,6 +1416,7 @@
     const view = $("#view");
     state.route = parseRoute();
     const { page, id } = state.route;
+    keepDrafts();
     view.replaceChildren();
     if (!state.me) {
       if (page !== "signin") {

@@ -122,6 +122,72 @@ def test_bulk_acknowledge(console, server):
     expect(row(console, ids[0])).to_contain_text("ACKNOWLEDGED")
 
 
+def test_bulk_acknowledge_is_one_request_and_a_toast_sums_it_up(console, server):
+    ids = [client.expect(client.trigger(server, "bulk-two", f"Replica {n} lagging"), 201)["id"] for n in range(2)]
+    console.sign_in()
+    page = console.page
+    page.get_by_label("Service").fill("bulk-two")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#incidents tbody tr[data-id]")).to_have_count(2)
+    for incident_id in ids:
+        row(console, incident_id).get_by_role("checkbox").check()
+    sent = []
+    page.on("request", lambda request: sent.append((request.method, request.url)) if request.method == "POST" else None)
+    page.get_by_role("button", name="Acknowledge selected (2)").click()
+    toast = page.locator("#toasts .toast", has_text="Acknowledged 2 of 2 incidents.")
+    expect(toast).to_be_visible()
+    for incident_id in ids:
+        expect(row(console, incident_id)).to_contain_text("ACKNOWLEDGED")
+    assert [url.split("/api/", 1)[1] for _, url in sent] == ["incidents/bulk/acknowledge"], sent
+    for incident_id in ids:
+        assert client.expect(client.get(server, f"/api/incidents/{incident_id}/"))["acknowledged_by"] == "admin"
+
+
+def test_notes_and_reassignment_from_the_detail_page(console, server):
+    created = client.expect(client.trigger(server, "together", "Search results stale"), 201)
+    token = client.make_key(server, "responder", user="rita")
+    console.sign_in(token, route=f"incidents/{created['id']}")
+    page = console.page
+    expect(page.locator("#incident-title")).to_contain_text("Search results stale")
+
+    note = f"Cache purge did not help.\nTrying a reindex. {XSS}"
+    page.get_by_label("Note", exact=True).fill(note)
+    page.get_by_role("button", name="Add note").click()
+    entry = page.locator("#timeline li.tl-note")
+    expect(entry).to_have_count(1)
+    expect(entry.locator(".tl-message")).to_have_text(note)
+    expect(entry.locator(".tl-actor")).to_have_text("rita")
+    expect(page.get_by_label("Note", exact=True)).to_have_value("")
+    expect(page.get_by_label("Note", exact=True)).to_be_focused()
+    assert page.locator("img[src='x']").count() == 0
+
+    # Keyboard only: type the new assignee and press Enter.
+    page.get_by_label("Reassign to").fill("bob")
+    page.get_by_label("Reassign to").press("Enter")
+    expect(page.locator("#detail")).to_have_attribute("data-assignee", "bob")
+    expect(page.locator("#timeline li.tl-reassigned")).to_contain_text("Reassigned to bob.")
+    expect(page.locator("#toasts .toast", has_text="is now assigned to bob")).to_be_visible()
+    # Reassigning to the same user again is refused and said so.
+    page.get_by_label("Reassign to").fill("bob")
+    page.get_by_role("button", name="Reassign", exact=True).click()
+    expect(page.locator("#notice")).to_contain_text("already assigned to bob")
+    page.get_by_role("button", name="Dismiss", exact=True).click()
+
+    detail = client.expect(client.get(server, f"/api/incidents/{created['id']}/"))
+    assert detail["assigned_to"] == "bob"
+    assert [(e["kind"], e["actor"]) for e in detail["timeline"] if e["kind"] in ("note", "reassigned")] == [
+        ("note", "rita"),
+        ("reassigned", "rita"),
+    ]
+
+    # A resolved incident still takes notes, but has no one left to reassign it to.
+    client.expect(client.post(server, f"/api/incidents/{created['id']}/acknowledge/"))
+    client.expect(client.post(server, f"/api/incidents/{created['id']}/resolve/"))
+    expect(page.locator("#detail")).to_have_attribute("data-status", "RESOLVED")
+    expect(page.locator("#reassign-form")).to_have_count(0)
+    expect(page.locator("#note-form")).to_be_visible()
+
+
 def test_a_hostile_title_is_shown_as_text_everywhere(console, server):
     console.sign_in()
     expect(console.page.locator("#refreshed")).to_contain_text("refreshed")
@@ -197,6 +263,37 @@ def test_overrides_and_escalation_levels_from_the_on_call_page(console, server):
     expect(card).to_contain_text("carol")
     page.get_by_role("button", name="Remove escalation level 2 of search-api").click()
     expect(page.locator("#levels tbody tr")).to_have_count(1)
+
+
+def test_an_escalation_policy_shows_and_an_admin_sets_it(console, server):
+    level = {
+        "service_name": "ledger",
+        "level": 1,
+        "targets": [{"user": "bob"}, {"oncall": "ledger-db"}],
+        "wait_minutes": 7,
+    }
+    client.expect(client.post(server, "/api/escalation/levels/", level), 201)
+    console.sign_in(route="oncall")
+    page = console.page
+    policy = page.locator("#policies tr[data-service='ledger']")
+    expect(policy).to_contain_text("Level 1: bob, on call for ledger-db, wait 7 min")
+    expect(policy).to_contain_text("once through")
+
+    # Keyboard only: a second level with targets and a wait, then the repeat count.
+    form = page.locator("#level-form")
+    form.get_by_label("Service").fill("ledger")
+    form.get_by_label("Level").fill("3")
+    form.get_by_label("Targets").fill("carol, oncall:ledger-db")
+    form.get_by_label("Wait").fill("12")
+    form.get_by_label("Wait").press("Enter")
+    expect(policy.locator("li")).to_have_count(2)
+    expect(policy.locator("li").nth(1)).to_have_text("Level 3: carol, on call for ledger-db, wait 12 min")
+    repeat = page.locator("#policy-form")
+    repeat.get_by_label("Service").fill("ledger")
+    repeat.get_by_label("Repeat").fill("2")
+    repeat.get_by_label("Repeat").press("Enter")
+    expect(policy).to_contain_text("2 more rounds (3 in all)")
+    assert client.expect(client.get(server, "/api/escalation/policies/ledger"))["repeat"] == 2
 
 
 def test_metrics_page(console, server):
@@ -310,4 +407,4 @@ def test_an_escalation_is_announced_and_can_be_acknowledged(console, server):
     line.get_by_role("button", name=f"Acknowledge incident {created['id']}").click()
     expect(line).to_contain_text("ACKNOWLEDGED")
     console.go(f"incidents/{created['id']}")
-    expect(console.page.locator("#timeline")).to_contain_text("Escalated to level 1: notifying erin")
+    expect(console.page.locator("#timeline")).to_contain_text("Escalated to level 1: paging erin.")

@@ -205,6 +205,11 @@ def test_a_whole_lifecycle_conforms_to_the_document(fuzz_server):
     _conforms(url, "GET", "/api/metrics/services", 200, query={"limit": 100})
     _conforms(url, "GET", "/api/oncall/schedules", 200, query={"service_name": service, "include_ended": True})
     _conforms(url, "GET", "/api/escalation/levels", 200, query={"service_name": service})
+    paging = {"service_name": service, "level": 2, "targets": [{"oncall": service}, {"user": "c"}], "wait_minutes": 9}
+    _conforms(url, "POST", "/api/escalation/levels", 201, body=paging)
+    policy = {"path_parameters": {"service_name": service}}
+    _conforms(url, "PUT", "/api/escalation/policies/{service_name}", 200, body={"repeat": 1}, **policy)
+    assert _conforms(url, "GET", "/api/escalation/policies/{service_name}", 200, **policy)["repeat"] == 1
 
     integration = make_key(url, "integration", services=[service])
     _conforms(
