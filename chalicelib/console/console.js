@@ -966,26 +966,31 @@
     let shifts;
     let levels;
     let serviceStats;
+    let rotations;
     try {
-      [shifts, levels, serviceStats] = await Promise.all([
+      [shifts, levels, serviceStats, rotations] = await Promise.all([
         allPages("/api/oncall/schedules", "schedules"),
         allPages("/api/escalation/levels", "levels"),
         allPages("/api/metrics/services", "services"),
+        allPages("/api/oncall/rotations", "rotations"),
       ]);
     } catch (error) {
       if (error.status !== 401) view.append(h("p", { class: "panel error-text", role: "alert" }, explain(error)));
       return;
     }
-    const names = new Set([...shifts.map((s) => s.service_name), ...levels.map((l) => l.service_name), ...serviceStats.map((s) => s.service_name)]);
+    const names = new Set([...shifts, ...levels, ...serviceStats, ...rotations].map((entry) => entry.service_name));
     for (const name of names) state.services.add(name);
     const services = [...names].sort();
     let current;
     let policies;
+    let schedules;
     const withLevels = services.filter((name) => levels.some((level) => level.service_name === name));
     try {
-      [current, policies] = await Promise.all([
+      [current, policies, schedules] = await Promise.all([
         Promise.all(services.map((name) => api("GET", `/api/oncall/current${q({ service_name: name })}`))),
         Promise.all(withLevels.map((name) => api("GET", `/api/escalation/policies/${encodeURIComponent(name)}`))),
+        // The final schedule of the next 14 days (the API's default span).
+        Promise.all(services.map((name) => api("GET", `/api/oncall/shifts${q({ service_name: name })}`))),
       ]);
     } catch (error) {
       if (error.status !== 401) view.append(h("p", { class: "panel error-text", role: "alert" }, explain(error)));
@@ -1007,7 +1012,7 @@
               h("h3", {}, entry.service_name),
               h("p", { class: "oncall-user" }, entry.user || "Nobody on call"),
               entry.user
-                ? h("p", { class: "muted small" }, entry.is_override ? h("span", { class: "badge override" }, "Override") : "Shift", " until ", timeEl(entry.until))
+                ? h("p", { class: "muted small" }, sourceLabel(entry.source), entry.until ? [" until ", timeEl(entry.until)] : null)
                 : h("p", { class: "muted small" }, "Alerts for this service are UNASSIGNED."),
             ),
           )
@@ -1102,9 +1107,181 @@
     view.replaceChildren(
       h("div", { class: "page-head" }, h("h1", {}, "On-call")),
       h("section", { "aria-labelledby": "now-head" }, h("h2", { id: "now-head" }, "On call now"), cards),
-      h("section", { class: "panel", "aria-labelledby": "shifts-head" }, h("h2", { id: "shifts-head" }, "Current and upcoming shifts"), h("div", { class: "table-wrap" }, shiftsTable), admin ? shiftForm(reload) : null),
+      h("section", { class: "panel", "aria-labelledby": "schedule-head" }, h("h2", { id: "schedule-head" }, "The next two weeks"), finalSchedules(schedules)),
+      h("section", { class: "panel", "aria-labelledby": "rotations-head" }, h("h2", { id: "rotations-head" }, "Rotations"), rotationsTable(rotations, admin, reload), admin ? rotationForm(reload) : null),
+      h("section", { class: "panel", "aria-labelledby": "shifts-head" }, h("h2", { id: "shifts-head" }, "Current and upcoming shifts and overrides"), h("div", { class: "table-wrap" }, shiftsTable), admin ? shiftForm(reload) : null),
       h("section", { class: "panel", "aria-labelledby": "levels-head" }, h("h2", { id: "levels-head" }, "Escalation policies"), policiesTable ? h("div", { class: "table-wrap" }, policiesTable) : null, h("h3", {}, "Escalation levels"), h("div", { class: "table-wrap" }, levelsTable), admin ? levelForm(levels, reload) : null, admin ? policyForm(reload) : null),
     );
+  }
+
+  function sourceLabel(source) {
+    if (!source) return "Shift";
+    if (source.kind === "override") return h("span", { class: "badge override" }, "Override");
+    if (source.kind === "rotation") return `Rotation ${source.name} (layer ${source.layer})`;
+    return "Shift";
+  }
+
+  // Each service's final schedule: a bar whose segments are as long as the time they
+  // cover (gaps stand out), and the same intervals as a table for reading and for
+  // screen readers.
+  function finalSchedules(schedules) {
+    if (!schedules.length) return h("p", { class: "muted" }, "No services yet.");
+    return schedules.map((schedule) => {
+      const from = new Date(schedule.from).getTime();
+      const span = new Date(schedule.to).getTime() - from;
+      const gaps = schedule.intervals.filter((interval) => interval.gap).length;
+      const segments = schedule.intervals.map((interval) => {
+        const start = new Date(interval.start).getTime();
+        const length = new Date(interval.end).getTime() - start;
+        const who = interval.gap ? "Nobody on call" : interval.user;
+        const segment = h(
+          "span",
+          { class: `segment ${interval.gap ? "gap" : `tone-${toneOf(interval.user)}`}`, title: `${who}: ${when(interval.start)} – ${when(interval.end)}` },
+          length / span > 0.06 ? who : "",
+        );
+        // Through the CSSOM: the page's CSP allows no inline style attributes.
+        segment.style.flexGrow = String(Math.max(length / span, 0.0001));
+        return segment;
+      });
+      const rows = schedule.intervals.map((interval) =>
+        h(
+          "tr",
+          { class: interval.gap ? "gap-row" : "" },
+          h("td", { "data-label": "From" }, timeEl(interval.start)),
+          h("td", { "data-label": "Until" }, timeEl(interval.end)),
+          h("td", { "data-label": "Who" }, interval.gap ? h("strong", { class: "error-text" }, "Nobody (gap)") : interval.user),
+          h("td", { "data-label": "Because of" }, interval.gap ? "—" : sourceLabel(interval.source)),
+        ),
+      );
+      return h(
+        "div",
+        { class: "schedule", "data-service": schedule.service_name },
+        h("h3", {}, schedule.service_name, " ", gaps ? h("span", { class: "badge gap-badge" }, `${gaps} gap${gaps === 1 ? "" : "s"}`) : h("span", { class: "badge now" }, "No gaps")),
+        h("div", { class: "bar", "aria-hidden": "true" }, segments),
+        h(
+          "details",
+          {},
+          h("summary", {}, `${schedule.intervals.length} intervals from `, timeEl(schedule.from), " to ", timeEl(schedule.to)),
+          h(
+            "div",
+            { class: "table-wrap" },
+            h(
+              "table",
+              { class: "grid schedule-table" },
+              h("caption", { class: "sr-only" }, `Final schedule of ${schedule.service_name}`),
+              h("thead", {}, h("tr", {}, ["From", "Until", "Who", "Because of"].map((l) => h("th", { scope: "col" }, l)))),
+              h("tbody", {}, rows),
+            ),
+          ),
+        ),
+      );
+    });
+  }
+
+  // A stable colour per person, so one person's shifts look alike across the bars.
+  function toneOf(user) {
+    let hash = 0;
+    for (const char of user) hash = (hash * 31 + char.codePointAt(0)) % 6;
+    return hash;
+  }
+
+  function rotationText(rotation) {
+    const every = `every ${rotation.shift_length === 1 ? "" : `${rotation.shift_length} `}${rotation.shift_length === 1 ? rotation.shift_unit.replace(/s$/, "") : rotation.shift_unit}`;
+    const day = rotation.handoff_weekday ? ` on ${rotation.handoff_weekday}s` : "";
+    return `${every}, at ${rotation.handoff_time}${day} (${rotation.time_zone}), from ${rotation.start_date}`;
+  }
+
+  function windowsText(rotation) {
+    if (!rotation.restrictions.length) return "always";
+    return rotation.restrictions.map((w) => `${w.weekdays.map((d) => d.slice(0, 3)).join(", ")} ${w.start}–${w.end}`).join("; ");
+  }
+
+  function rotationsTable(rotations, admin, reload) {
+    if (!rotations.length) return h("p", { class: "muted" }, "No rotations: only shifts and overrides decide who is on call.");
+    const rows = [...rotations]
+      .sort((a, b) => a.service_name.localeCompare(b.service_name) || b.layer - a.layer)
+      .map((rotation) =>
+        h(
+          "tr",
+          { "data-id": rotation.id },
+          h("td", { "data-label": "Service" }, rotation.service_name),
+          h("td", { "data-label": "Layer", class: "num" }, String(rotation.layer)),
+          h("td", { "data-label": "Name" }, rotation.name),
+          h("td", { "data-label": "In turn" }, rotation.participants.join(" → ")),
+          h("td", { "data-label": "Handoff" }, rotationText(rotation)),
+          h("td", { "data-label": "Active" }, windowsText(rotation)),
+          admin
+            ? removeCell(`Remove rotation ${rotation.name} of ${rotation.service_name}`, `/api/oncall/rotations/${encodeURIComponent(rotation.id)}`, `Removed rotation ${rotation.name} of ${rotation.service_name}`, reload)
+            : null,
+        ),
+      );
+    return h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "grid", id: "rotations" },
+        h("caption", { class: "sr-only" }, "Rotations, higher layers first"),
+        h("thead", {}, h("tr", {}, ["Service", "Layer", "Name", "In turn", "Handoff", "Active"].map((l) => h("th", { scope: "col" }, l)), admin ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null)),
+        h("tbody", {}, rows),
+      ),
+    );
+  }
+
+  const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+  function rotationForm(reload) {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    const today = localInput(new Date()).slice(0, 10);
+    const dayBoxes = WEEKDAYS.map((day) =>
+      h("span", { class: "check-field" }, h("input", { id: `r-day-${day}`, name: "window_day", value: day, type: "checkbox" }), h("label", { for: `r-day-${day}` }, day.slice(0, 3))),
+    );
+    const form = h(
+      "form",
+      { class: "form-grid subform", id: "rotation-form", "aria-labelledby": "rotation-form-head" },
+      h("h3", { id: "rotation-form-head", class: "wide" }, "Add a rotation"),
+      h("div", { class: "field" }, h("label", { for: "r-service" }, "Service"), h("input", { id: "r-service", name: "service_name", required: true, maxlength: 128, list: "known-services", autocomplete: "off" })),
+      h("div", { class: "field" }, h("label", { for: "r-name" }, "Name"), h("input", { id: "r-name", name: "name", required: true, maxlength: 128, autocomplete: "off" })),
+      h("div", { class: "field" }, h("label", { for: "r-layer" }, "Layer (higher wins)"), h("input", { id: "r-layer", name: "layer", type: "number", min: 1, max: 100, value: "1", required: true })),
+      h("div", { class: "field" }, h("label", { for: "r-people" }, "Participants, in turn"), h("input", { id: "r-people", name: "participants", required: true, maxlength: 13000, autocomplete: "off", placeholder: "alice, bob, carol" })),
+      h("div", { class: "field" }, h("label", { for: "r-length" }, "Shift length"), h("input", { id: "r-length", name: "shift_length", type: "number", min: 1, max: 1000, value: "1", required: true })),
+      h("div", { class: "field" }, h("label", { for: "r-unit" }, "Unit"), h("select", { id: "r-unit", name: "shift_unit" }, ["weeks", "days", "hours"].map((unit) => h("option", { value: unit }, unit)))),
+      h("div", { class: "field" }, h("label", { for: "r-time" }, "Handoff time (local to the zone)"), h("input", { id: "r-time", name: "handoff_time", type: "time", value: "09:00", required: true })),
+      h("div", { class: "field" }, h("label", { for: "r-weekday" }, "Handoff day (weekly)"), h("select", { id: "r-weekday", name: "handoff_weekday" }, h("option", { value: "" }, "the start date's"), WEEKDAYS.map((day) => h("option", { value: day }, day)))),
+      h("div", { class: "field" }, h("label", { for: "r-zone" }, "Time zone (IANA)"), h("input", { id: "r-zone", name: "time_zone", required: true, maxlength: 64, value: zone, autocomplete: "off" })),
+      h("div", { class: "field" }, h("label", { for: "r-start" }, "Start date"), h("input", { id: "r-start", name: "start_date", type: "date", value: today, required: true })),
+      h(
+        "fieldset",
+        { class: "field wide" },
+        h("legend", {}, "Only on these days, between these times (optional; leave the days unticked for always)"),
+        h("div", { class: "days" }, dayBoxes),
+        h("label", { for: "r-from" }, "From"),
+        h("input", { id: "r-from", name: "window_start", type: "time", value: "09:00" }),
+        h("label", { for: "r-to" }, "Until"),
+        h("input", { id: "r-to", name: "window_end", type: "time", value: "17:00" }),
+      ),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Add rotation")),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const elements = form.elements;
+      const body = {
+        service_name: elements.service_name.value.trim(),
+        name: elements.name.value.trim(),
+        layer: Number(elements.layer.value),
+        participants: elements.participants.value.split(",").map((p) => p.trim()).filter(Boolean),
+        shift_length: Number(elements.shift_length.value),
+        shift_unit: elements.shift_unit.value,
+        handoff_time: elements.handoff_time.value.slice(0, 5),
+        time_zone: elements.time_zone.value.trim(),
+        start_date: elements.start_date.value,
+      };
+      if (body.shift_unit === "weeks" && elements.handoff_weekday.value) body.handoff_weekday = elements.handoff_weekday.value;
+      const days = [...form.querySelectorAll('input[name="window_day"]:checked')].map((box) => box.value);
+      if (days.length) body.restrictions = [{ weekdays: days, start: elements.window_start.value.slice(0, 5), end: elements.window_end.value.slice(0, 5) }];
+      if (await mutate("POST", "/api/oncall/rotations", body, `Added rotation ${body.name} on ${body.service_name}`)) reload();
+    });
+    return form;
   }
 
   // Whom a level pages, as text: users, and whoever is on call for a service at the step.

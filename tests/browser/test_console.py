@@ -296,6 +296,40 @@ def test_an_escalation_policy_shows_and_an_admin_sets_it(console, server):
     assert client.expect(client.get(server, "/api/escalation/policies/ledger"))["repeat"] == 2
 
 
+def test_a_rotation_from_the_form_shows_in_the_final_schedule_with_its_gaps(console, server):
+    console.sign_in(route="oncall")
+    page = console.page
+    form = page.locator("#rotation-form")
+    form.get_by_label("Service").fill("checkout")
+    form.get_by_label("Name").fill("office hours")
+    form.get_by_label("Participants, in turn").fill("ann, ben")
+    form.get_by_label("Shift length").fill("1")
+    form.get_by_label("Unit").select_option("days")
+    form.get_by_label("Handoff time (local to the zone)").fill("09:00")
+    form.get_by_label("Time zone (IANA)").fill("UTC")
+    for day in ("mon", "tue", "wed", "thu", "fri"):
+        form.get_by_label(day, exact=True).check()
+    form.get_by_label("From", exact=True).fill("09:00")
+    form.get_by_label("Until", exact=True).fill("17:00")
+    form.get_by_role("button", name="Add rotation").click()
+
+    expect(page.locator("#rotations")).to_contain_text("ann → ben")
+    expect(page.locator("#rotations")).to_contain_text("mon, tue, wed, thu, fri 09:00–17:00")
+    schedule = page.locator(".schedule[data-service='checkout']")
+    # Nights and weekends are holes in a business-hours-only schedule, and the page says so.
+    expect(schedule.locator(".gap-badge")).to_contain_text("gaps")
+    expect(schedule.locator(".bar .segment.gap").first).to_be_visible()
+    schedule.locator("summary").click()
+    expect(schedule.locator("tr.gap-row").first).to_contain_text("Nobody (gap)")
+    expect(schedule.locator("tbody")).to_contain_text("Rotation office hours (layer 1)")
+    final = client.expect(client.get(server, "/api/oncall/shifts/?service_name=checkout"))
+    assert schedule.locator("tbody tr").count() == len(final["intervals"])
+    console.screenshot("schedule")
+
+    page.get_by_role("button", name="Remove rotation office hours of checkout").click()
+    expect(page.locator("#rotations")).to_have_count(0)
+
+
 def test_metrics_page(console, server):
     for service, title in [
         ("ledger", "Ledger writes slow"),
