@@ -1156,7 +1156,15 @@
       return h(
         "div",
         { class: "schedule", "data-service": schedule.service_name },
-        h("h3", {}, schedule.service_name, " ", gaps ? h("span", { class: "badge gap-badge" }, `${gaps} gap${gaps === 1 ? "" : "s"}`) : h("span", { class: "badge now" }, "No gaps")),
+        h(
+          "h3",
+          {},
+          schedule.service_name,
+          " ",
+          gaps ? h("span", { class: "badge gap-badge" }, `${gaps} gap${gaps === 1 ? "" : "s"}`) : h("span", { class: "badge now" }, "No gaps"),
+          " ",
+          h("button", { type: "button", class: "small", "aria-label": `Download the schedule of ${schedule.service_name} as a calendar file`, onclick: () => downloadCalendar(schedule.service_name) }, "Download .ics"),
+        ),
         h("div", { class: "bar", "aria-hidden": "true" }, segments),
         h(
           "details",
@@ -1176,6 +1184,23 @@
         ),
       );
     });
+  }
+
+  // The calendar needs the key in a header, so it is fetched and handed to the
+  // browser as a file rather than linked.
+  async function downloadCalendar(service) {
+    try {
+      const key = sessionStorage.getItem(KEY_STORAGE);
+      const response = await fetch(`api/oncall/shifts.ics${q({ service_name: service })}`, { headers: { Authorization: `Bearer ${key}` }, cache: "no-store", credentials: "omit" });
+      if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+      const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `oncall-${service}.ics` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      URL.revokeObjectURL(link.href);
+    } catch (error) {
+      notice(error instanceof ApiError ? explain(error) : "The calendar could not be downloaded.");
+    }
   }
 
   // A stable colour per person, so one person's shifts look alike across the bars.

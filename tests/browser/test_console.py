@@ -325,6 +325,10 @@ def test_a_rotation_from_the_form_shows_in_the_final_schedule_with_its_gaps(cons
     final = client.expect(client.get(server, "/api/oncall/shifts/?service_name=checkout"))
     assert schedule.locator("tbody tr").count() == len(final["intervals"])
     console.screenshot("schedule")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the schedule of checkout as a calendar file").click()
+    calendar = open(download.value.path(), encoding="utf-8").read()
+    assert calendar.startswith("BEGIN:VCALENDAR") and "SUMMARY:On call for checkout: ann" in calendar
 
     page.get_by_role("button", name="Remove rotation office hours of checkout").click()
     expect(page.locator("#rotations")).to_have_count(0)
