@@ -12,7 +12,7 @@ import threading
 
 from moto.core.model_instances import reset_model_data
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.table import StreamShard, Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -70,6 +70,16 @@ def roll_back_touched_items_only() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def keep_no_stream_records() -> None:
+    """Tables keep their stream settings, but no records are kept.
+
+    In AWS the incidents table's stream wakes the notification function; locally a
+    timer does (oncall_local/server.py) and nothing reads a stream. moto would
+    serialize every incident write into a record list that only grows, which cost
+    a third of the local throughput in bench/storm.py."""
+    StreamShard.add = lambda shard, old, new: None
+
+
 def _saved_item(backend, entry: dict) -> tuple[str, dict, dict | None]:
     """(table, key, the item's attributes now or None) for one transaction entry."""
     _, operation = next(iter(entry.items()))
@@ -87,6 +97,7 @@ def _saved_item(backend, entry: dict) -> tuple[str, dict, dict | None]:
 class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         roll_back_touched_items_only()
+        keep_no_stream_records()
         app = Serialized(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="dynamodb-emulator", daemon=True)
