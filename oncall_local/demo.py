@@ -4,8 +4,8 @@ the same domain functions as the API."""
 import logging
 from datetime import timedelta
 
-from chalicelib import clock, escalation, incidents, oncall
-from chalicelib.payloads import LevelBody, ShiftBody, TriggerBody
+from chalicelib import clock, escalation, incidents, oncall, rotations
+from chalicelib.payloads import LevelBody, RotationBody, ShiftBody, TriggerBody
 
 log = logging.getLogger("oncall.local")
 
@@ -29,6 +29,45 @@ def seed() -> None:
                 is_override=override,
             )
         )
+    # A weekly rotation for a third service, with a business-hours layer over it.
+    monday = (now - timedelta(days=now.weekday() + 7)).date().isoformat()
+    rotations.create_rotation(
+        RotationBody.model_validate(
+            {
+                "service_name": "checkout",
+                "name": "primary",
+                "participants": ["frank", "grace", "heidi"],
+                "shift_length": 1,
+                "shift_unit": "weeks",
+                "handoff_time": "09:00",
+                "handoff_weekday": "monday",
+                "time_zone": "Europe/Berlin",
+                "start_date": monday,
+            }
+        )
+    )
+    rotations.create_rotation(
+        RotationBody.model_validate(
+            {
+                "service_name": "checkout",
+                "name": "daytime",
+                "layer": 2,
+                "participants": ["ivan", "judy"],
+                "shift_length": 1,
+                "shift_unit": "days",
+                "handoff_time": "09:00",
+                "time_zone": "America/New_York",
+                "start_date": monday,
+                "restrictions": [
+                    {
+                        "weekdays": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                        "start": "09:00",
+                        "end": "17:00",
+                    }
+                ],
+            }
+        )
+    )
     for level, user in ((1, "bob"), (2, "erin")):
         escalation.create_level(LevelBody(service_name="payments", level=level, user=user))
     opened, _ = incidents.trigger(
@@ -44,4 +83,8 @@ def seed() -> None:
         TriggerBody(service_name="search", title="Index lag over 10 minutes", severity="warning"), "demo"
     )
     incidents.acknowledge(searching["id"], "dave")
-    log.info("demo seeded: incidents %s and %s, shifts for payments and search", opened["id"], searching["id"])
+    log.info(
+        "demo seeded: incidents %s and %s, shifts for payments and search, rotations for checkout",
+        opened["id"],
+        searching["id"],
+    )
