@@ -181,6 +181,10 @@ def test_demo_incidents_and_who_is_on_call(start_server):
     nobody = expect(get(url, "/api/oncall/current/?service_name=no-such-service"))
     assert nobody["user"] is None
 
+    checkout = expect(get(url, "/api/oncall/shifts/?service_name=checkout"))
+    assert checkout["intervals"] and not any(interval["gap"] for interval in checkout["intervals"])
+    assert {interval["source"]["name"] for interval in checkout["intervals"]} == {"primary", "daytime"}
+
 
 # --- the sweep timer --------------------------------------------------------------------
 
