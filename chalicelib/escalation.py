@@ -6,6 +6,7 @@ from the first level once the last one went unacknowledged. Each level pages its
 targets (named users, or whoever is on call for a service at the step) and waits
 its `wait_minutes` for an acknowledgement before the next step."""
 
+import logging
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from .incidents import DUE_PARTITION, escalation_stopped
 from .models import EscalationLevel, EscalationPolicy, EscalationTarget, Incident
 from .payloads import LevelBody, PolicyBody
 
+log = logging.getLogger("oncall.escalation")
 FEED = "level"
 
 
@@ -161,12 +163,24 @@ def sweep() -> dict:
     reads = _SweepReads(clock.now())
     escalated = []
     for incident in Incident.due_index.query(DUE_PARTITION, Incident.due_at <= reads.now):
-        if _step(incident, reads):
+        try:
+            stepped = _step(incident, reads)
+        except Exception:  # one incident that cannot be written must not stop every other escalation
+            log.exception("the escalation step of incident %s failed; the sweep goes on", incident.id)
+            continue
+        if stepped:
             escalated.append(incident.id)
     return {"escalated": len(escalated), "incidents": escalated}
 
 
 def _step(incident: Incident, reads: _SweepReads) -> bool:
+    if len(incident.events or []) >= timeline.ESCALATION_EVENTS:
+        _stop(
+            incident,
+            f"Escalation stopped after {len(incident.events)} transitions, as many as one incident keeps.",
+            reads.now,
+        )
+        return False
     levels = reads.levels(incident.service_name)
     if not levels:
         return _no_path(incident, reads.now)
@@ -213,11 +227,11 @@ def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
     return True
 
 
-def _escalated_actions(message: str, now: datetime) -> list:
+def _escalated_actions(message: str, now: datetime, assigned_to: str | None = None) -> list:
     return [
         Incident.status.set(status.ESCALATED),
         Incident.escalated_at.set(Incident.escalated_at | now),
-        timeline.recorded(timeline.event("escalated", "escalation", message, now)),
+        timeline.recorded(timeline.event("escalated", "escalation", message, now, assigned_to=assigned_to)),
         *outbox.owed(now),
     ]
 
@@ -254,7 +268,8 @@ def _step_message(level: EscalationLevel, round_number: int, shown: list[str], n
 def _escalate(incident: Incident, level: EscalationLevel, round_number: int, reads: _SweepReads) -> bool:
     now = reads.now
     names, shown, nobody = _paged(level, reads)
-    actions = _escalated_actions(_step_message(level, round_number, shown, nobody), now) + [
+    assignee = names[0] if names else None
+    actions = _escalated_actions(_step_message(level, round_number, shown, nobody), now, assignee) + [
         Incident.escalation_level.set(level.level),
         Incident.escalation_round.set(round_number),
         Incident.due_at.set(now + timedelta(minutes=wait_of(level))),
@@ -289,6 +304,11 @@ def _exhaust(incident: Incident, rounds: int, now: datetime) -> None:
     (ESCALATED, with its last assignee) and leaves the due index. History, not a
     transition: the timeline says so and nobody is paged again."""
     message = f"Escalation policy exhausted after {rounds} round{'' if rounds == 1 else 's'}."
-    entry = timeline.entry(incident.id, "exhausted", "escalation", message, now)
-    if _commit_step(incident, escalation_stopped(), put=entry):
+    if _stop(incident, message, now):
         notifications.escalation_exhausted(incident, rounds)
+
+
+def _stop(incident: Incident, message: str, now: datetime) -> bool:
+    """Take the incident out of the due index, saying why on the timeline table."""
+    entry = timeline.entry(incident.id, "exhausted", "escalation", message, now)
+    return _commit_step(incident, escalation_stopped(), put=entry)

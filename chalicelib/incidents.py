@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import size
 
 from . import clock, dedup, metrics, notifications, oncall, outbox, pagination, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
-from .errors import Busy, InvalidInput, InvalidTransition, NotFound
+from .errors import Busy, Conflict, InvalidInput, InvalidTransition, NotFound
 from .models import Incident, IncidentEvent, Stats
 from .payloads import MAX_INCIDENT_ID, TriggerBody, whole_number
 
@@ -170,7 +171,7 @@ def _open(
         feed=FEED,
         due_partition=DUE_PARTITION,
         due_at=escalation_due(now),
-        events=[timeline.event("triggered", actor, f"Triggered{opened_by}; {assigned}.", now)],
+        events=[timeline.event("triggered", actor, f"Triggered{opened_by}; {assigned}.", now, assigned_to=assignee)],
         source=origin.source if origin else None,
         details=origin.details if origin else None,
         **outbox.opened(now),
@@ -325,11 +326,14 @@ def reassign(incident_id: int, user: str, actor: str | None) -> dict:
             incident.update(
                 actions=[
                     Incident.assigned_to.set(user),
-                    timeline.recorded(timeline.event("reassigned", actor, f"Reassigned to {user}.", now)),
+                    timeline.recorded(
+                        timeline.event("reassigned", actor, f"Reassigned to {user}.", now, assigned_to=user)
+                    ),
                     *outbox.owed(now),
                 ],
                 condition=Incident.status.is_in(*status.REASSIGN_FROM)
-                & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user)),
+                & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))
+                & (size(Incident.events) < timeline.MAX_EVENTS),
             )
         except UpdateError as error:
             if error.cause_response_code != "ConditionalCheckFailedException":
@@ -349,6 +353,11 @@ def _refuse_reassign(incident_id: int, user: str) -> None:
         raise InvalidTransition(status.refusal("reassign", incident_id, current.status))
     if current.assigned_to == user:
         raise InvalidInput(f"Incident {incident_id} is already assigned to {user}.", field="user")
+    if len(current.events or []) >= timeline.MAX_EVENTS:
+        raise Conflict(
+            f"Incident {incident_id} has {timeline.MAX_EVENTS} transitions, as many as one incident keeps; "
+            "it can still be acknowledged and resolved, but not reassigned again."
+        )
 
 
 # --- reads -----------------------------------------------------------------------

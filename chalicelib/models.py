@@ -85,6 +85,9 @@ class IncidentEvent(MapAttribute):
     kind = UnicodeAttribute()
     actor = UnicodeAttribute(null=True)
     message = UnicodeAttribute()
+    # Who the incident is assigned to from this event on, when the event changed it:
+    # a notification sent later still says who had it then.
+    assigned_to = UnicodeAttribute(null=True)
 
 
 class Incident(Model):

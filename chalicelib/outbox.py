@@ -46,8 +46,25 @@ def incident_url(incident_id: int) -> str | None:
     return f"{base}/#/incidents/{incident_id}" if base else None
 
 
+def as_of(incident: Incident, index: int) -> tuple[str | None, str]:
+    """(assignee, status) right after event `index`, from the events alone: a message
+    sent late still says what was true when its event happened."""
+    assignee, state = incident.assigned_to, incident.status
+    assigned_seen = status_seen = False
+    for earlier in reversed((incident.events or [])[: index + 1]):
+        if not assigned_seen and earlier.assigned_to is not None:
+            assignee, assigned_seen = earlier.assigned_to, True
+        if not status_seen and earlier.kind in STATUS_AFTER:
+            state, status_seen = STATUS_AFTER[earlier.kind], True
+    if not assigned_seen and incident.events and incident.events[0].kind == "triggered":
+        # The trigger names no one when nobody was on call.
+        assignee = None
+    return assignee, state
+
+
 def message(incident: Incident, event: IncidentEvent, index: int) -> dict:
     """What every channel says about one event, as of that event."""
+    assignee, state = as_of(incident, index)
     return {
         "event": f"incident.{event.kind}",
         "event_id": f"{incident.id}-{index}",
@@ -59,8 +76,8 @@ def message(incident: Incident, event: IncidentEvent, index: int) -> dict:
             "service_name": incident.service_name,
             "title": incident.title,
             "severity": incident.severity,
-            "status": STATUS_AFTER.get(event.kind, incident.status),
-            "assigned_to": incident.assigned_to,
+            "status": state,
+            "assigned_to": assignee,
             "created_at": clock.iso(incident.created_at),
             "url": incident_url(incident.id),
         },

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import clock
@@ -178,14 +179,24 @@ def _deadline_pool() -> ThreadPoolExecutor:
 
 @lru_cache(maxsize=1)
 def _sns():
-    return boto3.client("sns", region_name=settings().region)
+    # One try within the send timeout: the delivery's lease must outlast any send,
+    # and a failed attempt is retried by the delivery's own backoff.
+    timeout = settings().notify_timeout_seconds
+    tuned = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+    return boto3.client("sns", region_name=settings().region, config=tuned)
 
 
 def _publish(topic_arn: str, message: dict) -> Outcome:
     # SNS subjects are ASCII, one line, under 100 characters.
     subject = "".join(ch if " " <= ch <= "~" else "?" for ch in headline(message, emoji=False))[:99]
+    timeout = settings().notify_timeout_seconds
+    publishing = _deadline_pool().submit(
+        _sns().publish, TopicArn=topic_arn, Subject=subject, Message=plain_text(message)
+    )
     try:
-        answer = _sns().publish(TopicArn=topic_arn, Subject=subject, Message=plain_text(message))
+        answer = publishing.result(timeout=2 * timeout)
+    except DeadlinePassed:
+        return Outcome(False, f"SNS timed out ({2 * timeout} s)")
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         return Outcome(False, f"SNS {code}", permanent=code in SNS_PERMANENT_ERRORS)

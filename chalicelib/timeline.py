@@ -11,8 +11,25 @@ from .models import Incident, IncidentEvent, TimelineEntry
 MAX_ENTRIES = 200
 
 
-def event(kind: str, actor: str | None, message: str, at: datetime) -> IncidentEvent:
-    return IncidentEvent(at=at, kind=kind, actor=actor, message=message)
+# The incident item holds its transitions and must stay under DynamoDB's 400 KB with
+# a 64 KiB description and 64 KiB of details: at most MAX_EVENTS transitions of at
+# most MAX_MESSAGE_BYTES each (plus actor and assignee names of at most 128
+# characters). Escalation stops climbing at ESCALATION_EVENTS, reassignment is
+# refused at MAX_EVENTS, and acknowledge and resolve, one each, always fit.
+MAX_EVENTS = 150
+ESCALATION_EVENTS = 100
+MAX_MESSAGE_BYTES = 300
+
+
+def _bounded(message: str) -> str:
+    if len(message.encode()) <= MAX_MESSAGE_BYTES:
+        return message
+    cut = message.encode()[: MAX_MESSAGE_BYTES - 3].decode(errors="ignore")
+    return cut + "…"
+
+
+def event(kind: str, actor: str | None, message: str, at: datetime, *, assigned_to: str | None = None) -> IncidentEvent:
+    return IncidentEvent(at=at, kind=kind, actor=actor, message=_bounded(message), assigned_to=assigned_to)
 
 
 def recorded(event: IncidentEvent):
