@@ -94,6 +94,8 @@ def of_service(service_name: str) -> list[Channel]:
 
 def find(service_name: str, channel_id: str) -> Channel | None:
     try:
-        return Channel.get(service_name, channel_id)
+        # Consistent: a channel made a moment ago must not read as deleted, which
+        # would cancel its deliveries for good.
+        return Channel.get(service_name, channel_id, consistent_read=True)
     except Channel.DoesNotExist:
         return None
