@@ -186,13 +186,15 @@ def _sns():
     return boto3.client("sns", region_name=settings().region, config=tuned)
 
 
+def _publish_to_sns(topic_arn: str, subject: str, text: str) -> dict:
+    return _sns().publish(TopicArn=topic_arn, Subject=subject, Message=text)
+
+
 def _publish(topic_arn: str, message: dict) -> Outcome:
     # SNS subjects are ASCII, one line, under 100 characters.
     subject = "".join(ch if " " <= ch <= "~" else "?" for ch in headline(message, emoji=False))[:99]
     timeout = settings().notify_timeout_seconds
-    publishing = _deadline_pool().submit(
-        _sns().publish, TopicArn=topic_arn, Subject=subject, Message=plain_text(message)
-    )
+    publishing = _deadline_pool().submit(_publish_to_sns, topic_arn, subject, plain_text(message))
     try:
         answer = publishing.result(timeout=2 * timeout)
     except DeadlinePassed:
