@@ -110,6 +110,22 @@ def add_shift(client, service, user, start, end, **fields):
     return post(client, "/api/oncall/schedules/", body)
 
 
+def add_rotation(client, service, participants=("alice", "bob"), **fields):
+    """A daily rotation handed off at 09:00 Berlin time from 2026-03-01, unless `fields` say otherwise."""
+    body = {
+        "service_name": service,
+        "name": "primary",
+        "participants": list(participants),
+        "shift_length": 1,
+        "shift_unit": "days",
+        "handoff_time": "09:00",
+        "time_zone": "Europe/Berlin",
+        "start_date": "2026-03-01",
+        **fields,
+    }
+    return post(client, "/api/oncall/rotations/", body)
+
+
 def on_call_now(client, service, user, hours=8, **fields) -> dict:
     """A shift from an hour ago to `hours` from now; expect 201 and return it."""
     now = clock.now()

@@ -1,10 +1,9 @@
 """The final schedule as iCalendar: events per on-call interval, RFC 5545 escaping and folding."""
 
-import json
 from datetime import datetime, timezone
 
 from chalicelib import ical
-from tests.flows import JSON
+from tests.flows import add_rotation
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -49,17 +48,7 @@ def test_text_is_escaped_and_long_lines_are_folded_between_characters():
 
 
 def test_the_route_answers_the_service_schedule_as_a_calendar(client):
-    rotation = {
-        "service_name": "payments",
-        "name": "primary",
-        "participants": ["alice", "bob"],
-        "shift_length": 1,
-        "shift_unit": "days",
-        "handoff_time": "09:00",
-        "time_zone": "Europe/Berlin",
-        "start_date": "2026-03-01",
-    }
-    assert client.http.post("/api/oncall/rotations", headers=JSON, body=json.dumps(rotation)).status_code == 201
+    assert add_rotation(client, "payments").status_code == 201
     response = client.http.get(
         "/api/oncall/shifts.ics?service_name=payments&from=2026-03-01T08:00:00Z&to=2026-03-03T08:00:00Z"
     )

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import access, incidents, signing
 from chalicelib.config import settings
-from tests.flows import acknowledge, add_shift, list_incidents, post, resolve, sweep, trigger, trigger_body
+from tests.flows import acknowledge, add_rotation, add_shift, list_incidents, resolve, sweep, trigger, trigger_body
 
 
 def use_key_cache(monkeypatch, seconds: int) -> None:
@@ -155,19 +155,18 @@ def test_without_the_cache_every_request_reads_its_key(client, requests_made, mo
 
 
 def test_who_is_on_call_and_the_final_schedule_cost_one_query_with_rotations_and_shifts(client, requests_made):
-    rotation = {
-        "service_name": "payments",
-        "name": "primary",
-        "participants": ["alice", "bob"],
-        "shift_length": 8,
-        "shift_unit": "hours",
-        "handoff_time": "06:00",
-        "time_zone": "Europe/Berlin",
-        "start_date": "2020-01-01",
-    }
     for layer in (1, 2):
-        body = {**rotation, "layer": layer, "name": f"layer {layer}"}
-        assert post(client, "/api/oncall/rotations/", body).status_code == 201
+        made = add_rotation(
+            client,
+            "payments",
+            layer=layer,
+            name=f"layer {layer}",
+            shift_length=8,
+            shift_unit="hours",
+            handoff_time="06:00",
+            start_date="2020-01-01",
+        )
+        assert made.status_code == 201
     add_shift(client, "payments", "carol", "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z", is_override=True)
 
     for path in (
