@@ -13,7 +13,7 @@ ADMIN = "admin"
 RESPONDER = "responder"
 INTEGRATION = "integration"
 
-# What each route admits (see app.py). An empty set means no key is needed.
+# What each route admits (see chalicelib/routes/). An empty set means no key is needed.
 PUBLIC: frozenset[str] = frozenset()
 READ = frozenset({ADMIN, RESPONDER})
 RESPOND = frozenset({ADMIN, RESPONDER})

@@ -1,4 +1,4 @@
-"""Domain errors. Each carries its HTTP status; app.py maps them to responses in one place."""
+"""Domain errors. Each carries its HTTP status; chalicelib/http.py maps them to responses in one place."""
 
 
 class DomainError(Exception):

@@ -25,7 +25,7 @@ ANY_KEY = (401, 401, 401, 200, 200, 200)
 READ = (401, 401, 401, 200, 200, 403)
 ADMIN_ONLY = (401, 401, 401, 200, 403, 403)
 
-# (method, path as declared in app.py) -> status per column, for a valid request.
+# (method, path as declared in chalicelib/routes/) -> status per column, for a valid request.
 EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/health"): PUBLIC,
     ("GET", "/"): PUBLIC,

@@ -1,0 +1,8 @@
+"""The HTTP routes, one module per group; app.py registers each blueprint."""
+
+from . import escalation, incidents, integrations, keys, meta, metrics, notifications, schedules
+
+BLUEPRINTS = [
+    module.routes.blueprint
+    for module in (meta, incidents, notifications, metrics, schedules, escalation, integrations, keys)
+]

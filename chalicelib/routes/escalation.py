@@ -1,0 +1,58 @@
+"""Escalation levels and policies."""
+
+from .. import (
+    escalation,
+    http,
+    payloads,
+)
+from ..access import MANAGE, READ
+from ..routing import Routes
+
+routes = Routes("escalation")
+
+
+@routes(
+    "/api/escalation/levels", "GET", admits=READ, summary="Escalation levels", query=("service_name", "limit", "cursor")
+)
+def list_levels():
+    return escalation.list_levels(routes.service(), routes.limit(), routes.query("cursor"))
+
+
+@routes(
+    "/api/escalation/levels",
+    "POST",
+    admits=MANAGE,
+    summary="Add an escalation level",
+    body=payloads.LevelBody,
+    status=201,
+)
+def create_level():
+    return routes.created(escalation.create_level(routes.body(payloads.LevelBody)))
+
+
+@routes("/api/escalation/levels/{level_id}", "DELETE", admits=MANAGE, summary="Remove an escalation level", status=204)
+def delete_level(level_id):
+    escalation.delete_level(level_id)
+    return routes.no_content()
+
+
+@routes(
+    "/api/escalation/policies/{service_name}",
+    "GET",
+    admits=READ,
+    summary="A service's escalation policy: its levels in order and how many times the climb repeats",
+)
+def get_policy(service_name):
+    return escalation.read_policy(http.name_in_path(service_name, "service_name"))
+
+
+@routes(
+    "/api/escalation/policies/{service_name}",
+    "PUT",
+    admits=MANAGE,
+    summary="Set how many times a service's escalation climb repeats after its last level",
+    body=payloads.PolicyBody,
+)
+def set_policy(service_name):
+    name = http.name_in_path(service_name, "service_name")
+    return escalation.set_policy(name, routes.body(payloads.PolicyBody))

@@ -1,0 +1,65 @@
+"""Monitoring tools in: CloudWatch through SNS, Alertmanager, PagerDuty's Events API."""
+
+from .. import (
+    alertmanager,
+    cloudwatch,
+    pagerduty,
+    sns,
+)
+from ..access import PUBLIC
+from ..routing import Routes
+
+routes = Routes("integrations")
+
+
+# Public: SNS cannot send a key. Trusted by the topic allowlist and SNS's signature instead.
+@routes(
+    "/api/integrations/cloudwatch",
+    "POST",
+    admits=PUBLIC,
+    summary="A CloudWatch alarm from an SNS HTTPS subscription, trusted by its SNS signature and topic, not a key",
+    body=sns.SnsEnvelope,
+    query=("service_name",),
+    responses={200: "accepted: what the message did"},
+    errors=(403, 503),
+)
+def cloudwatch_https():
+    request = routes.request()
+    return cloudwatch.receive_https(request.raw_body, request.headers.get(sns.MESSAGE_TYPE_HEADER), routes.service())
+
+
+@routes(
+    "/api/integrations/alertmanager",
+    "POST",
+    admits=alertmanager.ADMITS,
+    summary="An Alertmanager webhook notification (version 4): one incident per alert group",
+    body=alertmanager.AlertmanagerNotification,
+    responses={201: "the group's incident was opened", 200: "folded, resolved, or nothing to do"},
+)
+def alertmanager_webhook(caller):
+    notification = routes.body(alertmanager.AlertmanagerNotification)
+    outcome, created = alertmanager.receive(notification, caller)
+    return routes.created(outcome) if created else outcome
+
+
+_PD_ERRORS = {
+    400: ("PagerDutyError", "invalid event: malformed, or an invalid routing key (PagerDuty's shape)"),
+    413: ("PagerDutyError", "the event is over 512 KB (PagerDuty's shape)"),
+    429: ("PagerDutyError", "throttled: retry with backoff (PagerDuty's shape)"),
+}
+
+
+# Public in oncall's access model: the key is the body's routing_key, checked by the view.
+@routes(
+    "/v2/enqueue",
+    "POST",
+    admits=PUBLIC,
+    summary="A PagerDuty Events API v2 event; routing_key is an oncall integration key",
+    body=pagerduty.Event,
+    status=202,
+    responses={202: "Event processed"},
+    errors=(429,),
+    own_errors=_PD_ERRORS,
+)
+def pagerduty_enqueue():
+    return pagerduty.enqueue(routes.request().raw_body)

@@ -1,0 +1,32 @@
+"""API keys."""
+
+from .. import (
+    keys,
+    payloads,
+)
+from ..access import MANAGE
+from ..routing import Routes
+
+routes = Routes("keys")
+
+
+@routes("/api/keys", "GET", admits=MANAGE, summary="API keys (never their tokens)", query=("limit", "cursor"))
+def list_keys():
+    return keys.list_page(routes.limit(), routes.query("cursor"))
+
+
+@routes(
+    "/api/keys",
+    "POST",
+    admits=MANAGE,
+    summary="Create an API key; the answer holds its token, shown this once",
+    body=payloads.KeyBody,
+    status=201,
+)
+def create_key(caller):
+    return routes.created(keys.create(routes.body(payloads.KeyBody), caller.actor))
+
+
+@routes("/api/keys/{key_id}", "DELETE", admits=MANAGE, summary="Revoke an API key")
+def revoke_key(key_id):
+    return keys.revoke(key_id)

@@ -1,0 +1,41 @@
+"""Health, the web console, the API document and the caller."""
+
+from chalice import Response
+
+from .. import (
+    console,
+)
+from ..access import PUBLIC, TRIGGER
+from ..routing import CATALOGUE, Routes
+
+routes = Routes("meta")
+
+
+@routes("/api/health", "GET", admits=PUBLIC, summary="Liveness check")
+def health():
+    return {"status": "ok"}
+
+
+@routes("/", "GET", admits=PUBLIC, summary="The web console", html=True)
+def console_index():
+    return _console_asset("index.html")
+
+
+@routes("/console/{name}", "GET", admits=PUBLIC, summary="A file of the web console", html=True)
+def console_file(name):
+    return _console_asset(name)
+
+
+def _console_asset(name: str) -> Response:
+    content, content_type = console.asset(name)
+    return Response(body=content, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+
+
+@routes("/api/openapi.json", "GET", admits=TRIGGER, summary="This API as an OpenAPI 3 document")
+def openapi_document():
+    return CATALOGUE.document()
+
+
+@routes("/api/me", "GET", admits=TRIGGER, summary="The key making this call: its role, user and services")
+def whoami(caller):
+    return caller.describe()

@@ -1,0 +1,116 @@
+"""On-call schedules: shifts, overrides, rotations and the final schedule."""
+
+from chalice import Response
+
+from .. import (
+    clock,
+    http,
+    ical,
+    oncall,
+    payloads,
+    rotations,
+)
+from ..access import MANAGE, READ
+from ..routing import Routes
+
+routes = Routes("schedules")
+
+
+@routes(
+    "/api/oncall/schedules",
+    "GET",
+    admits=READ,
+    summary="Shifts and overrides",
+    query=("service_name", "include_ended", "limit", "cursor"),
+)
+def list_schedules():
+    return oncall.list_shifts(
+        routes.service(), http.flag(routes.request(), "include_ended"), routes.limit(), routes.query("cursor")
+    )
+
+
+@routes(
+    "/api/oncall/schedules",
+    "POST",
+    admits=MANAGE,
+    summary="Add a shift or override",
+    body=payloads.ShiftBody,
+    status=201,
+)
+def create_schedule():
+    return routes.created(oncall.create_shift(routes.body(payloads.ShiftBody)))
+
+
+@routes("/api/oncall/schedules/{schedule_id}", "DELETE", admits=MANAGE, summary="Remove a shift", status=204)
+def delete_schedule(schedule_id):
+    oncall.delete_shift(schedule_id)
+    return routes.no_content()
+
+
+@routes(
+    "/api/oncall/current",
+    "GET",
+    admits=READ,
+    summary="Who is on call for a service, now or at any instant",
+    query=("service_name", "at"),
+)
+def current_oncall():
+    return oncall.current(routes.service(required=True), routes.instant("at"))
+
+
+@routes(
+    "/api/oncall/shifts",
+    "GET",
+    admits=READ,
+    summary="The final schedule of a service as intervals, gaps marked (from defaults to now, to to 14 days later)",
+    query=("service_name", "from", "to"),
+)
+def final_schedule():
+    return _requested_schedule()
+
+
+def _requested_schedule() -> dict:
+    return oncall.final_schedule(routes.service(required=True), routes.instant("from"), routes.instant("to"))
+
+
+@routes(
+    "/api/oncall/shifts.ics",
+    "GET",
+    admits=READ,
+    summary="The final schedule as iCalendar, one event per on-call interval",
+    query=("service_name", "from", "to"),
+    media_type="text/calendar",
+)
+def final_schedule_calendar():
+    schedule = _requested_schedule()
+    headers = {"Content-Type": ical.MEDIA_TYPE, "Content-Disposition": 'attachment; filename="oncall-schedule.ics"'}
+    return Response(body=ical.schedule(schedule["service_name"], schedule["intervals"], clock.now()), headers=headers)
+
+
+@routes(
+    "/api/oncall/rotations",
+    "GET",
+    admits=READ,
+    summary="Rotations (schedule layers)",
+    query=("service_name", "limit", "cursor"),
+)
+def list_rotations():
+    return rotations.list_rotations(routes.service(), routes.limit(), routes.query("cursor"))
+
+
+@routes(
+    "/api/oncall/rotations",
+    "POST",
+    admits=MANAGE,
+    summary="Add a rotation: participants taking turns, handed off at a wall-clock time in a time zone",
+    body=payloads.RotationBody,
+    status=201,
+)
+def create_rotation():
+    return routes.created(rotations.create_rotation(routes.body(payloads.RotationBody)))
+
+
+@routes("/api/oncall/rotations/{rotation_id}", "DELETE", admits=MANAGE, summary="Remove a rotation", status=204)
+def delete_rotation(rotation_id):
+    rotations.delete_rotation(rotation_id)
+    return routes.no_content()
