@@ -4,7 +4,7 @@ error shape. The only place domain errors become status codes."""
 import functools
 import inspect
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import unquote
 
 from chalice import Response
@@ -13,12 +13,10 @@ from pynamodb.exceptions import PynamoDBException
 from . import access, clock
 from .db import is_throttling
 from .errors import Busy, DomainError, InvalidInput
-from .payloads import MAX_NAME_LENGTH
+from .payloads import EARLIEST, LATEST, MAX_NAME_LENGTH
 
 log = logging.getLogger("oncall.http")
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 JSON_BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 
 

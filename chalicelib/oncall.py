@@ -171,17 +171,16 @@ def on_call_user(service_name: str, at: datetime) -> str | None:
 def current(service_name: str, at: datetime | None = None) -> dict:
     at = at or clock.now()
     horizon = at + UNTIL_HORIZON
-    schedule = Schedule.read(service_name, at, horizon)
-    holder = schedule.holder(at)
-    first = schedule.intervals(at, horizon)[0]
-    source = holder.source or {}
+    # The first interval of the final schedule from `at` is who holds `at`, and until when.
+    first = Schedule.read(service_name, at, horizon).intervals(at, horizon)[0]
+    source = first["source"] or {}
     return {
         "service_name": service_name,
         "at": clock.iso(at),
-        "user": holder.user,
+        "user": first["user"],
         "schedule_id": source.get("id"),
         "is_override": source.get("kind") == "override",
-        "source": holder.source,
+        "source": first["source"],
         # When this holder's time ends (null: not within UNTIL_HORIZON).
         "until": first["end"] if first["end"] != clock.iso(horizon) else None,
     }

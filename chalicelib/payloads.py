@@ -3,7 +3,7 @@ fields refused. `parse` turns the first problem into a 400 that names the field.
 
 import json
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -247,12 +247,17 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 WallTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
+# Schedules are computed between these instants, so date arithmetic stays in range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
 def _calendar_date(value: str) -> str:
     try:
         day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a date as YYYY-MM-DD") from None
-    if not date(1970, 1, 1) <= day < date(2100, 1, 1):
+    if not EARLIEST.date() <= day < LATEST.date():
         raise ValueError("must be a date between 1970 and 2099")
     return value
 
