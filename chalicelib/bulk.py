@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pynamodb.exceptions import PynamoDBException
 
 from . import incidents
-from .db import is_throttling
-from .errors import Busy, DomainError
+from .db import is_transient, retry_later
+from .errors import DomainError
 
 Transition = Callable[[int, str | None], dict]
 
@@ -34,7 +34,7 @@ def _outcome(transition: Transition, incident_id: int, actor: str | None) -> dic
     except DomainError as error:
         refused = error
     except PynamoDBException as error:
-        if not is_throttling(error):
+        if not is_transient(error):
             raise
-        refused = Busy("The database is throttling requests; retry this incident shortly.")
+        refused = retry_later()
     return {"id": incident_id, "status": refused.status, "error": refused.body()}

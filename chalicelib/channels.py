@@ -61,7 +61,7 @@ def create_channel(body: ChannelBody, actor: str | None) -> dict:
         tag="count",
     )
     try:
-        tx.commit()
+        tx.commit(landed=lambda: find(body.service_name, channel_id) is not None)
     except TransactionCancelled:
         raise Conflict(
             f"{body.service_name} already has {MAX_PER_SERVICE} notification channels; delete one first.",

@@ -4,23 +4,30 @@ transaction builder every multi-item invariant goes through."""
 import random
 import re
 import time
+import uuid
+from collections.abc import Callable
 from functools import lru_cache
 
+from botocore.exceptions import BotoCoreError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
 from .config import settings
 from .errors import Busy, DomainError, InvalidInput, NotFound
 
-THROTTLING_CODES = {
+# Answers after which nothing was written: any retry is safe.
+REJECTED_CODES = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
+    "TransactionConflictException",
 }
+# Answers (or their absence: a lost connection, a timeout) after which the write
+# may or may not have happened.
+AMBIGUOUS_CODES = {"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
+CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @lru_cache(maxsize=1)
@@ -29,16 +36,48 @@ def connection() -> Connection:
     return Connection(region=cfg.region, host=cfg.dynamodb_endpoint, max_pool_connections=cfg.max_pool_connections)
 
 
-def is_throttling(error: PynamoDBException) -> bool:
-    return error.cause_response_code in THROTTLING_CODES
+def is_ambiguous(error: PynamoDBException) -> bool:
+    return error.cause_response_code in AMBIGUOUS_CODES or isinstance(error.cause, BotoCoreError)
+
+
+def is_transient(error: PynamoDBException) -> bool:
+    """Throttling, contention or a failure of DynamoDB or the network: the caller may retry."""
+    return error.cause_response_code in REJECTED_CODES or is_ambiguous(error)
+
+
+def retry_later(what: str = "The database is busy") -> Busy:
+    return Busy(f"{what}; retry the request shortly.")
+
+
+def settle(write: Callable[[], object], landed: Callable[[], bool]) -> bool:
+    """Run one conditional write (a PutItem, UpdateItem or DeleteItem) and say
+    whether it is in the table: True when it was applied, by this call or by an
+    attempt of it whose answer was lost (botocore retries a request whose answer
+    it never got, and the retry then fails the condition the first one changed);
+    False when its condition failed for another reason. `landed` reads the item
+    and recognises this very write; it is asked only when the answer leaves it open.
+    Raises Busy when the write failed for a reason a retry may clear."""
+    try:
+        write()
+        return True
+    except PynamoDBException as error:
+        if error.cause_response_code == CONDITION_FAILED:
+            return landed()
+        if is_ambiguous(error) and landed():
+            return True
+        if is_transient(error):
+            raise retry_later() from None
+        raise
 
 
 class TransactionCancelled(Exception):
-    """A condition of the transaction failed; `failed` names the items whose condition did."""
+    """A condition of the transaction failed; `failed` names the items whose condition
+    did, and `found` holds, by tag, those items as they were when a write asked for them."""
 
-    def __init__(self, failed: set[str]) -> None:
+    def __init__(self, failed: set[str], found: dict[str, dict] | None = None) -> None:
         super().__init__(f"transaction conditions failed: {sorted(failed)}")
         self.failed = failed
+        self.found = found or {}
 
 
 class Transaction:
@@ -65,8 +104,20 @@ class Transaction:
         self._items["condition_check"].append((tag, kwargs))
         return self
 
-    def update(self, item: Model, actions: list, *, condition: Condition | None = None, tag: str = "") -> "Transaction":
-        kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition)
+    def update(
+        self,
+        item: Model,
+        actions: list,
+        *,
+        condition: Condition | None = None,
+        tag: str = "",
+        return_found: bool = False,
+    ) -> "Transaction":
+        """`return_found`: should the condition fail, the cancellation carries the item
+        as it was (TransactionCancelled.found), so a retry needs no read."""
+        kwargs = item.get_update_kwargs_from_instance(
+            actions=actions, condition=condition, return_values_on_condition_failure="ALL_OLD" if return_found else None
+        )
         self._items["update"].append((tag, kwargs))
         return self
 
@@ -78,8 +129,17 @@ class Transaction:
         # Connection.transact_write_items sends condition checks, deletes, puts, then updates.
         return [tag for kind in ("condition_check", "delete", "put", "update") for tag, _ in self._items[kind]]
 
-    def commit(self) -> None:
+    def commit(self, landed: Callable[[], bool] | None = None) -> None:
+        """Write everything or nothing. Contention and throttling are retried here.
+
+        Every attempt carries an idempotency token, kept while an attempt's outcome
+        is unknown: DynamoDB answers a token it already committed with that success
+        and writes nothing again. A new token follows an answer that wrote nothing.
+        Should the last attempt still leave it open, `landed` (when given) reads
+        whether the transaction is in the table before Busy is raised."""
         lists = {kind: [kwargs for _, kwargs in items] for kind, items in self._items.items()}
+        token = uuid.uuid4().hex
+        unsettled = False
         for attempt in range(self.ATTEMPTS):
             try:
                 connection().transact_write_items(
@@ -87,26 +147,34 @@ class Transaction:
                     delete_items=lists["delete"],
                     put_items=lists["put"],
                     update_items=lists["update"],
+                    client_request_token=token,
                 )
                 return
             except TransactWriteError as error:
                 reasons = error.cancellation_reasons or []
                 failed = {
-                    tag
+                    tag: reason.raw_item
                     for tag, reason in zip(self._ordered_tags(), reasons, strict=False)
                     if reason is not None and reason.code == "ConditionalCheckFailed"
                 }
                 if failed:
-                    raise TransactionCancelled(failed) from error
-                retryable = is_throttling(error) or any(
+                    found = {tag: item for tag, item in failed.items() if item}
+                    raise TransactionCancelled(set(failed), found) from error
+                conflicted = any(
                     reason is not None and reason.code in ("TransactionConflict", "ThrottlingError")
                     for reason in reasons
                 )
-                if not retryable:
+                unsettled = is_ambiguous(error)
+                if not (conflicted or is_transient(error)):
                     raise
-                # Another transaction held one of our items; nothing was written, so
-                # trying again re-evaluates every condition against the new state.
+                if not unsettled:
+                    # Nothing was written: the next attempt is a new request.
+                    token = uuid.uuid4().hex
+                # Another transaction held one of our items, or DynamoDB was busy;
+                # the next attempt re-evaluates every condition against the new state.
                 time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        if unsettled and landed is not None and landed():
+            return
         raise Busy("The database is busy with competing updates to this incident; retry the request.")
 
 
@@ -121,13 +189,18 @@ def create_tables(models) -> list[str]:
 
 
 def save_new(item: Model, condition: Condition, conflict: DomainError) -> None:
-    """Put an item that must not exist yet; raise `conflict` when it does."""
-    try:
-        item.save(condition=condition)
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise conflict from None
-        raise
+    """Put an item that must not exist yet; raise `conflict` when another one does.
+    An item equal to this one is this very put, answered late."""
+
+    def landed() -> bool:
+        try:
+            stored = type(item).get(*_key_of(item), consistent_read=True)
+        except type(item).DoesNotExist:
+            return False
+        return stored.serialize() == item.serialize()
+
+    if not settle(lambda: item.save(condition=condition), landed):
+        raise conflict
 
 
 PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
@@ -145,10 +218,13 @@ def keys_by_public_id(model: type[Model], public_id: str, noun: str) -> Model:
 
 
 def delete_by_public_id(model: type[Model], public_id: str, noun: str) -> None:
+    """Delete the item whose `id` is public_id. Once found, it is gone either way:
+    a condition that fails found it deleted already (by this request's lost first
+    attempt, or by another), which is what the caller asked for."""
     item = keys_by_public_id(model, public_id, noun)
-    try:
-        item.delete(condition=model.id == public_id)
-    except DeleteError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"There is no {noun} with id {public_id}.") from None
-        raise
+    settle(lambda: item.delete(condition=model.id == public_id), lambda: True)
+
+
+def _key_of(item: Model) -> tuple:
+    names = [item._hash_keyname] + ([item._range_keyname] if item._range_keyname else [])
+    return tuple(getattr(item, name) for name in names)

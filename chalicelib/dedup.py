@@ -37,17 +37,19 @@ def _expiry(now: datetime) -> int:
 
 
 def fold(service_name: str, key: str, explicit: bool, now: datetime) -> Dedup | None:
-    """Record one more alert on the live dedup item and return it, or None when
-    there is no live item (the alert must open an incident).
+    """Slide the live dedup item's window to `now` and return it (with the incident
+    it points at), or None when there is no live item (the alert must open an
+    incident).
 
     Live means: it exists and, for a derived key, its last alert is within the
-    window. The window slides: each folded alert moves last_alert_at forward.
+    window. The write only moves times forward, so repeating it is harmless; the
+    alerts are counted on the incident (chalicelib/incidents.py).
     """
     item = Dedup(service_name, key)
     live = Dedup.incident_id.exists()
     if not explicit:
         live &= Dedup.last_alert_at >= window_start(now)
-    actions = [Dedup.last_alert_at.set(now), Dedup.alert_count.add(1)]
+    actions = [Dedup.last_alert_at.set(now)]
     if not explicit:
         actions.append(Dedup.expires_at.set(_expiry(now)))
     try:

@@ -8,9 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
-
-from . import channels, clock, outbox, senders, timeline
+from . import channels, clock, db, outbox, senders, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .models import Channel, Delivery
@@ -80,19 +78,29 @@ def backoff(attempts: int) -> timedelta:
 def _claim(delivery: Delivery, now: datetime) -> bool:
     """Take the delivery for one attempt. Conditioned on the due time and attempt
     count this run read, so of overlapping runs exactly one sends each attempt."""
-    try:
-        Delivery(delivery.incident_id, delivery.delivery_key).update(
-            actions=[Delivery.attempts.add(1), Delivery.due_at.set(now + LEASE)],
+    item = Delivery(delivery.incident_id, delivery.delivery_key)
+    claim = timeline.new_request()
+
+    def landed() -> bool:
+        # A claim whose answer was lost: the item names it.
+        try:
+            current = Delivery.get(delivery.incident_id, delivery.delivery_key, consistent_read=True)
+        except Delivery.DoesNotExist:
+            return False
+        return current.claimed_by == claim and current.attempts == delivery.attempts + 1
+
+    claimed = db.settle(
+        lambda: item.update(
+            actions=[Delivery.attempts.add(1), Delivery.due_at.set(now + LEASE), Delivery.claimed_by.set(claim)],
             condition=(Delivery.due_at == delivery.due_at)
             & (Delivery.attempts == delivery.attempts)
             & (Delivery.state == PENDING),
-        )
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    delivery.attempts += 1
-    return True
+        ),
+        landed,
+    )
+    if claimed:
+        delivery.attempts += 1
+    return claimed
 
 
 def _attempt(delivery: Delivery, channel: Channel | None) -> str:

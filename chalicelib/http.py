@@ -11,8 +11,8 @@ from chalice import Response
 from pynamodb.exceptions import PynamoDBException
 
 from . import access, clock
-from .db import is_throttling
-from .errors import Busy, DomainError, InvalidInput
+from .db import is_transient, retry_later
+from .errors import DomainError, InvalidInput
 from .payloads import EARLIEST, LATEST, MAX_NAME_LENGTH
 
 log = logging.getLogger("oncall.http")
@@ -35,8 +35,8 @@ def json_errors(view):
         except DomainError as error:
             return error_response(error)
         except PynamoDBException as error:
-            if is_throttling(error):
-                return error_response(Busy("The database is throttling requests; retry shortly."))
+            if is_transient(error):
+                return error_response(retry_later())
             log.exception("database error in %s", view.__name__)
         except Exception:
             log.exception("unexpected error in %s", view.__name__)

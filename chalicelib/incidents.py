@@ -3,10 +3,9 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 
-from . import clock, dedup, metrics, notifications, oncall, outbox, pagination, status, timeline
+from . import clock, db, dedup, metrics, notifications, oncall, outbox, pagination, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, Conflict, InvalidInput, InvalidTransition, NotFound
@@ -90,13 +89,15 @@ def trigger(body: TriggerBody, actor: str | None, origin: Origin | None = None) 
     `actor` is who sent it, as the timeline and `created_by` record it; `origin`
     is what a monitoring integration knows of the alert, kept on a new incident."""
     now = clock.now()
+    request = timeline.new_request()
     key, explicit = dedup.key_for(body.service_name, body.title, body.dedup_key)
     dead_incident_id = None
     for _ in range(MAX_ATTEMPTS):
         live = dedup.fold(body.service_name, key, explicit, now)
         if live is not None:
-            if _record_alert(live.incident_id, body, actor, now):
-                return _folded_json(live, key), False
+            folded = _count_alert(int(live.incident_id), request, now)
+            if folded is not None:
+                return _folded_json(folded), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
         incident = _open(body, actor, origin, key, explicit, now, dead_incident_id)
@@ -107,32 +108,40 @@ def trigger(body: TriggerBody, actor: str | None, origin: Origin | None = None) 
     raise Busy("Too many concurrent changes to this alert's incident; retry the request.")
 
 
-def _folded_json(live, key: str) -> dict:
+def _folded_json(incident: Incident) -> dict:
     return {
-        "id": live.incident_id,
-        "service_name": live.service_name,
-        "dedup_key": public_dedup_key(key),
-        "alert_count": live.alert_count,
-        "last_alert_at": clock.iso(live.last_alert_at),
+        "id": incident.id,
+        "service_name": incident.service_name,
+        "dedup_key": public_dedup_key(incident.dedup_key),
+        "alert_count": incident.alert_count,
+        "last_alert_at": clock.iso(incident.last_alert_at),
         "deduplicated": True,
     }
 
 
-def _record_alert(incident_id: int, body: TriggerBody, actor: str | None, now: datetime) -> bool:
-    tx = Transaction()
-    tx.update(
-        Incident(incident_id),
-        [Incident.alert_count.add(1), Incident.last_alert_at.set(now)],
-        condition=Incident.status.is_in(*status.OPEN),
-        tag="incident",
+def _count_alert(incident_id: int, request: str, now: datetime) -> Incident | None:
+    """Count one more alert on the open incident, once for this request, and return
+    the incident as stored; None when it is no longer open. The count reaches the
+    stats when the incident resolves, so a duplicate writes only this item and
+    its dedup item."""
+    incident = Incident(incident_id)
+    read_back = _ReadBack(incident_id, lambda current: current.alert_request == request)
+    counted = db.settle(
+        lambda: incident.update(
+            actions=[
+                Incident.alert_count.add(1),
+                Incident.last_alert_at.set(now),
+                Incident.alert_request.set(request),
+            ],
+            condition=Incident.status.is_in(*status.OPEN)
+            & (Incident.alert_request.does_not_exist() | (Incident.alert_request != request)),
+        ),
+        read_back,
     )
-    tx.put(timeline.entry(incident_id, "alert", actor, f"Duplicate alert folded in: {body.title}", now))
-    metrics.count(tx, body.service_name, alerts=1)
-    try:
-        tx.commit()
-    except TransactionCancelled:
-        return False
-    return True
+    if not counted:
+        return None
+    # Read back when the answer was lost: the stored count, with any alerts since.
+    return read_back.incident or incident
 
 
 def _next_number() -> int:
@@ -182,7 +191,8 @@ def _open(
     tx.put(claim, condition=free, tag="dedup")
     metrics.count(tx, body.service_name, total_incidents=1, alerts=1)
     try:
-        tx.commit()
+        # The number is this request's alone: an incident under it is this write.
+        tx.commit(landed=lambda: _exists(number))
     except TransactionCancelled as cancelled:
         if "dedup" in cancelled.failed:
             return None
@@ -199,30 +209,54 @@ def incident_for_key(service_name: str, dedup_key: str) -> int | None:
 # --- transitions ---------------------------------------------------------------
 
 
-def _refuse(action: str, incident_id: int) -> InvalidTransition:
-    current = get_item(incident_id)
-    return InvalidTransition(status.refusal(action, incident_id, current.status))
+class _ReadBack:
+    """Reads an incident again after a write whose answer was lost or refused, and
+    says whether the write is in it (`mine`, usually: an event of this request)."""
+
+    def __init__(self, incident_id: int, mine) -> None:
+        self.incident_id = incident_id
+        self.mine = mine
+        self.incident: Incident | None = None
+
+    def __call__(self) -> bool:
+        self.incident = get_item(self.incident_id)
+        return self.mine(self.incident)
+
+
+def _written_by(incident_id: int, request: str) -> _ReadBack:
+    return _ReadBack(incident_id, lambda current: timeline.written_by(current, request))
+
+
+def _exists(incident_id: int) -> bool:
+    try:
+        get_item(incident_id)
+    except NotFound:
+        return False
+    return True
 
 
 def acknowledge(incident_id: int, actor: str | None) -> dict:
     now = clock.now()
+    request = timeline.new_request()
     incident = Incident(incident_id)
-    try:
-        incident.update(
+    read_back = _written_by(incident_id, request)
+    acknowledged = db.settle(
+        lambda: incident.update(
             actions=[
                 Incident.status.set(status.ACKNOWLEDGED),
                 Incident.acknowledged_at.set(now),
                 Incident.acknowledged_by.set(actor),
-                timeline.recorded(timeline.event("acknowledged", actor, "Acknowledged.", now)),
+                timeline.recorded(timeline.event("acknowledged", actor, "Acknowledged.", now, request=request)),
                 *escalation_stopped(),
                 *outbox.owed(now),
             ],
             condition=Incident.status.is_in(*status.ACKNOWLEDGE_FROM),
-        )
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise _refuse("acknowledge", incident_id) from None
-        raise
+        ),
+        read_back,
+    )
+    if not acknowledged:
+        raise InvalidTransition(status.refusal("acknowledge", incident_id, read_back.incident.status))
+    incident = read_back.incident or incident
     notifications.acknowledged(incident)
     return to_json(incident)
 
@@ -235,36 +269,46 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> 
     same transaction, and those sums need the incident's own timestamps.
     """
     allowed = status.SOURCE_RESOLVE_FROM if by_source else status.RESOLVE_FROM
+    request = timeline.new_request()
+    incident = get_item(incident_id)
     for _ in range(MAX_ATTEMPTS):
-        incident = get_item(incident_id)
+        if timeline.written_by(incident, request):
+            break  # an attempt whose answer was lost did resolve it
         if incident.status not in allowed:
             raise InvalidTransition(status.refusal("resolve", incident_id, incident.status))
         now = clock.now()
         message = "Resolved by its monitoring source." if by_source else "Resolved."
-        event = timeline.event("resolved", actor, message, now)
-        if _commit_resolve(incident, actor, event, now):
+        event = timeline.event("resolved", actor, message, now, request=request)
+        changed = _commit_resolve(incident, actor, event, now)
+        if changed is None:
+            incident.status = status.RESOLVED
+            incident.resolved_at = now
+            incident.resolved_by = actor
+            incident.events = (incident.events or []) + [event]
+            incident.due_partition = incident.due_at = None
             break
-        # The status changed after the read (an ack or a sweep won the race): read
-        # again, so the sums use the timestamps that were actually committed.
+        # An ack, a sweep or a folded alert changed it after the read: try again on
+        # the incident as it is now, so the sums use what was actually committed.
+        incident = changed
     else:
         raise Busy("The incident is changing too fast to resolve; try again.")
-
-    incident.status = status.RESOLVED
-    incident.resolved_at = now
-    incident.resolved_by = actor
-    incident.events = (incident.events or []) + [event]
-    incident.due_partition = incident.due_at = None
     notifications.resolved(incident)
     return to_json(incident)
 
 
-def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent, now: datetime) -> bool:
-    """One transaction: the incident (conditioned on the status read), the stats
-    sums, and the dedup item released. False when the incident changed meanwhile."""
+def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent, now: datetime) -> Incident | None:
+    """One transaction: the incident (conditioned on the status and alert count read),
+    the stats sums, and the dedup item released. None when it committed, else the
+    incident as it was found changed.
+
+    The incident's alerts beyond the first reach the stats here: the count condition
+    makes sure none folded in between the read and this write is left out."""
     increments = {
         "resolved_incidents": 1,
         "resolve_seconds_sum": round((now - incident.created_at).total_seconds(), 3),
     }
+    if incident.alert_count > 1:
+        increments["alerts"] = int(incident.alert_count) - 1
     if incident.acknowledged_at is not None:
         increments["resolved_acknowledged"] = 1
         increments["ack_seconds_sum"] = round((incident.acknowledged_at - incident.created_at).total_seconds(), 3)
@@ -281,19 +325,21 @@ def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent,
                 *escalation_stopped(),
                 *outbox.owed(now),
             ],
-            condition=Incident.status == incident.status,
+            condition=(Incident.status == incident.status) & (Incident.alert_count == incident.alert_count),
             tag="incident",
+            return_found=True,
         )
         metrics.count(tx, incident.service_name, **increments)
         if release_dedup:
             item, still_ours = dedup.release(incident.service_name, incident.dedup_key, incident.id)
             tx.delete(item, condition=still_ours, tag="dedup")
         try:
-            tx.commit()
-            return True
+            tx.commit(landed=_written_by(incident.id, event.request))
+            return None
         except TransactionCancelled as cancelled:
             if "incident" in cancelled.failed:
-                return False
+                found = cancelled.found.get("incident")
+                return Incident.from_raw_data(found) if found else get_item(incident.id)
             # A newer incident took this stale dedup key; leave it to that incident.
             release_dedup = False
 
@@ -319,36 +365,39 @@ def reassign(incident_id: int, user: str, actor: str | None) -> dict:
     """Hand an open incident to `user`: one UpdateItem conditioned on the status and
     on the assignee differing, which appends the event and owes its announcement.
     Concurrent reassignments each commit in turn; none is lost."""
+    request = timeline.new_request()
     for _ in range(MAX_ATTEMPTS):
-        now = clock.now()
-        incident = Incident(incident_id)
-        try:
-            incident.update(
-                actions=[
-                    Incident.assigned_to.set(user),
-                    timeline.recorded(
-                        timeline.event("reassigned", actor, f"Reassigned to {user}.", now, assigned_to=user)
-                    ),
-                    *outbox.owed(now),
-                ],
-                condition=Incident.status.is_in(*status.REASSIGN_FROM)
-                & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))
-                & (size(Incident.events) < timeline.MAX_EVENTS),
-            )
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            _refuse_reassign(incident_id, user)
-            # Neither refusal holds any more: another reassignment moved it meanwhile.
-            continue
-        notifications.reassigned(incident, actor)
-        return to_json(incident)
+        incident = _reassign_once(incident_id, user, actor, request)
+        if incident is not None:
+            notifications.reassigned(incident, actor)
+            return to_json(incident)
+        # Neither refusal holds any more: another reassignment moved it meanwhile.
     raise Busy("The incident is being reassigned too often to reassign it now; try again.")
 
 
-def _refuse_reassign(incident_id: int, user: str) -> None:
+def _reassign_once(incident_id: int, user: str, actor: str | None, request: str) -> Incident | None:
+    now = clock.now()
+    incident = Incident(incident_id)
+    read_back = _written_by(incident_id, request)
+    event = timeline.event("reassigned", actor, f"Reassigned to {user}.", now, assigned_to=user, request=request)
+    reassigned = db.settle(
+        lambda: incident.update(
+            actions=[Incident.assigned_to.set(user), timeline.recorded(event), *outbox.owed(now)],
+            condition=Incident.status.is_in(*status.REASSIGN_FROM)
+            & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))
+            & (size(Incident.events) < timeline.MAX_EVENTS),
+        ),
+        read_back,
+    )
+    if reassigned:
+        return read_back.incident or incident
+    _refuse_reassign(read_back.incident, user)
+    return None
+
+
+def _refuse_reassign(current: Incident, user: str) -> None:
     """Raise the reason a reassignment's condition failed, if it still holds."""
-    current = get_item(incident_id)
+    incident_id = current.id
     if current.status not in status.REASSIGN_FROM:
         raise InvalidTransition(status.refusal("reassign", incident_id, current.status))
     if current.assigned_to == user:

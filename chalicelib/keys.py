@@ -68,10 +68,17 @@ def create(body: KeyBody, created_by: str | None, *, token: str | None = None) -
     tx.put(key, condition=ApiKey.id.does_not_exist())
     tx.put(grant, condition=KeyToken.token_hash.does_not_exist(), tag="token")
     try:
-        tx.commit()
+        tx.commit(landed=lambda: _granted_to(key.token_hash, key_id))
     except TransactionCancelled:
         raise Conflict("A key with this token already exists.", field="token") from None
     return {**to_json(key), "token": token}
+
+
+def _granted_to(hashed: str, key_id: str) -> bool:
+    try:
+        return KeyToken.get(hashed, consistent_read=True).key_id == key_id
+    except KeyToken.DoesNotExist:
+        return False
 
 
 def ensure(body: KeyBody, token: str, created_by: str) -> bool:

@@ -88,6 +88,9 @@ class IncidentEvent(MapAttribute):
     # Who the incident is assigned to from this event on, when the event changed it:
     # a notification sent later still says who had it then.
     assigned_to = UnicodeAttribute(null=True)
+    # The request that wrote the event: a write whose answer was lost is recognised
+    # by it when read back, and answered as the success it was.
+    request = UnicodeAttribute(null=True)
 
 
 class Incident(Model):
@@ -114,6 +117,9 @@ class Incident(Model):
     escalation_round = NumberAttribute(default=0)
     alert_count = NumberAttribute(default=1)
     last_alert_at = UTCDateTimeAttribute()
+    # The request that counted the latest alert: the condition that keeps a retried
+    # fold from counting its alert twice.
+    alert_request = UnicodeAttribute(null=True)
     feed = UnicodeAttribute()
     due_partition = UnicodeAttribute(null=True)
     due_at = UTCDateTimeAttribute(null=True)
@@ -143,7 +149,6 @@ class Dedup(Model):
     incident_id = NumberAttribute()
     explicit = BooleanAttribute(default=False)
     last_alert_at = UTCDateTimeAttribute()
-    alert_count = NumberAttribute(default=1)
     # DynamoDB TTL (epoch seconds) clears keys whose window lapsed long ago.
     expires_at = NumberAttribute(null=True)
 
@@ -344,6 +349,9 @@ class Delivery(Model):
     created_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
+    # Which run's claim holds the current attempt: a claim whose answer was lost is
+    # recognised by it (two runs may claim at the same instant).
+    claimed_by = UnicodeAttribute(null=True)
     due_partition = UnicodeAttribute(null=True)
     due_at = UTCDateTimeAttribute(null=True)
     # DynamoDB TTL (epoch seconds): finished deliveries are kept for a while, then dropped.

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from . import clock, db, pagination, rotations
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput
 from .models import Rotation, ScheduleEntry, Shift
 from .payloads import ShiftBody
 
@@ -58,7 +58,7 @@ def create_shift(body: ShiftBody) -> dict:
         created_at=clock.now(),
         feed=FEED,
     )
-    shift.save(condition=Shift.shift_key.does_not_exist())
+    db.save_new(shift, Shift.shift_key.does_not_exist(), Conflict(f"A shift with id {shift_id} already exists."))
     return to_json(shift)
 
 

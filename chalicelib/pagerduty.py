@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pynamodb.exceptions import PynamoDBException
 
 from . import access, incidents
-from .db import is_throttling
+from .db import is_transient
 from .errors import Busy, InvalidTransition, NotFound, PayloadTooLarge, Unauthenticated
 from .payloads import TriggerBody
 
@@ -125,7 +125,7 @@ def enqueue(raw_body: bytes | None) -> Response:
     except PayloadTooLarge:
         return invalid(f"Event is larger than {MAX_EVENT_BYTES // 1024} KB", status=413)
     except PynamoDBException as error:
-        if is_throttling(error):
+        if is_transient(error):
             return throttled()
         log.exception("database error in the PagerDuty route")
     except Exception:

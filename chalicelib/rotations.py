@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from . import clock, db, pagination, wallclock
+from .errors import Conflict
 from .models import Rotation
 from .payloads import WEEKDAYS, RotationBody
 
@@ -164,7 +165,9 @@ def create_rotation(body: RotationBody) -> dict:
         created_at=clock.now(),
         feed=FEED,
     )
-    rotation.save(condition=Rotation.shift_key.does_not_exist())
+    db.save_new(
+        rotation, Rotation.shift_key.does_not_exist(), Conflict(f"A rotation with id {rotation.id} already exists.")
+    )
     return to_json(rotation)
 
 

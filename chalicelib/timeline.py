@@ -28,8 +28,28 @@ def _bounded(message: str) -> str:
     return cut + "…"
 
 
-def event(kind: str, actor: str | None, message: str, at: datetime, *, assigned_to: str | None = None) -> IncidentEvent:
-    return IncidentEvent(at=at, kind=kind, actor=actor, message=_bounded(message), assigned_to=assigned_to)
+def event(
+    kind: str,
+    actor: str | None,
+    message: str,
+    at: datetime,
+    *,
+    assigned_to: str | None = None,
+    request: str | None = None,
+) -> IncidentEvent:
+    return IncidentEvent(
+        at=at, kind=kind, actor=actor, message=_bounded(message), assigned_to=assigned_to, request=request
+    )
+
+
+def new_request() -> str:
+    """An id for one request's writes: 64 random bits, enough to tell requests apart."""
+    return uuid.uuid4().hex[:16]
+
+
+def written_by(incident: Incident, request: str) -> bool:
+    """Whether one of the incident's transitions is this request's."""
+    return any(event.request == request for event in incident.events or [])
 
 
 def recorded(event: IncidentEvent):

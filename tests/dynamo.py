@@ -1,4 +1,5 @@
-"""In-process DynamoDB for tests: moto behind one lock, with a request counter.
+"""In-process DynamoDB for tests: moto behind one lock, with DynamoDB's own rules
+(oncall_local/dynamodb_rules.py), a request counter and a place to inject faults.
 
 moto's in-memory backend is not atomic when requests overlap (a conditional
 write can pass for two threads at once), so every request goes through one
@@ -8,17 +9,38 @@ through a botocore event hook and fails loudly on a Scan.
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from moto.core import botocore_stubber
 
+from oncall_local import dynamodb_rules
+
+dynamodb_rules.install()
+
 _lock = threading.Lock()
 _original_call = botocore_stubber.BotocoreStubber.__call__
+
+# Called, inside the lock, with each DynamoDB request and a function that serves it
+# (tests/faults.py): it may serve it, answer in moto's place, or raise.
+interceptor: Callable | None = None
+
+
+def operation_of(request) -> str | None:
+    """The DynamoDB operation a botocore request asks for (None for other services)."""
+    target = request.headers.get("X-Amz-Target") or ""
+    if isinstance(target, bytes):
+        target = target.decode()
+    service, _, operation = target.partition(".")
+    return operation if service.startswith("DynamoDB_") else None
 
 
 def _serialized_call(self, event_name, request, **kwargs):
     with _lock:
-        return _original_call(self, event_name, request, **kwargs)
+        serve = lambda: _original_call(self, event_name, request, **kwargs)  # noqa: E731
+        if interceptor is not None and operation_of(request):
+            return interceptor(request, serve)
+        return serve()
 
 
 botocore_stubber.BotocoreStubber.__call__ = _serialized_call
