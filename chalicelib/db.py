@@ -36,13 +36,24 @@ def connection() -> Connection:
     return Connection(region=cfg.region, host=cfg.dynamodb_endpoint, max_pool_connections=cfg.max_pool_connections)
 
 
+def response_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code; None when no answer came (PynamoDB's own property
+    fails on the network's errors, which carry no response)."""
+    response = getattr(error.cause, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def failed_condition(error: PynamoDBException) -> bool:
+    return response_code(error) == CONDITION_FAILED
+
+
 def is_ambiguous(error: PynamoDBException) -> bool:
-    return error.cause_response_code in AMBIGUOUS_CODES or isinstance(error.cause, BotoCoreError)
+    return response_code(error) in AMBIGUOUS_CODES or isinstance(error.cause, BotoCoreError)
 
 
 def is_transient(error: PynamoDBException) -> bool:
     """Throttling, contention or a failure of DynamoDB or the network: the caller may retry."""
-    return error.cause_response_code in REJECTED_CODES or is_ambiguous(error)
+    return response_code(error) in REJECTED_CODES or is_ambiguous(error)
 
 
 def retry_later(what: str = "The database is busy") -> Busy:
@@ -61,7 +72,7 @@ def settle(write: Callable[[], object], landed: Callable[[], bool]) -> bool:
         write()
         return True
     except PynamoDBException as error:
-        if error.cause_response_code == CONDITION_FAILED:
+        if failed_condition(error):
             return landed()
         if is_ambiguous(error) and landed():
             return True
@@ -86,7 +97,8 @@ class Transaction:
 
     ATTEMPTS = 4
 
-    def __init__(self) -> None:
+    def __init__(self, *, attempts: int = ATTEMPTS) -> None:
+        self._attempts = attempts
         self._items: dict[str, list[tuple[str, dict]]] = {
             "condition_check": [],
             "delete": [],
@@ -140,7 +152,7 @@ class Transaction:
         lists = {kind: [kwargs for _, kwargs in items] for kind, items in self._items.items()}
         token = uuid.uuid4().hex
         unsettled = False
-        for attempt in range(self.ATTEMPTS):
+        for attempt in range(self._attempts):
             try:
                 connection().transact_write_items(
                     condition_check_items=lists["condition_check"],

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
+from . import db
 from .config import settings
 from .models import Dedup
 
@@ -55,7 +56,7 @@ def fold(service_name: str, key: str, explicit: bool, now: datetime) -> Dedup | 
     try:
         item.update(actions=actions, condition=live)
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.failed_condition(error):
             return None
         raise
     return item

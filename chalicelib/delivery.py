@@ -143,7 +143,9 @@ def _record(delivery: Delivery, state: str, text: str, *, retry_in: timedelta | 
         ]
     if error is not None:
         actions.append(Delivery.last_error.set(error))
-    tx = Transaction()
+    # What was sent must be recorded, or the lease runs out and it is sent again:
+    # this write tries harder than most before it gives up.
+    tx = Transaction(attempts=3 * Transaction.ATTEMPTS)
     tx.update(
         Delivery(delivery.incident_id, delivery.delivery_key),
         actions,

@@ -61,3 +61,7 @@ class Busy(DomainError):
 
     status = 503
     code = "busy"
+    # Contention and throttling clear within moments; a caller that honours the header
+    # (PagerDuty's and Alertmanager's clients back off on their own anyway) comes back soon.
+    RETRY_AFTER_SECONDS = 1
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}

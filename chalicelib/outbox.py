@@ -12,7 +12,7 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 
-from . import channels, clock, status
+from . import channels, clock, db, status
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .models import Channel, Delivery, Incident, IncidentEvent
@@ -171,7 +171,7 @@ def _close(incident: Incident, done: int) -> bool:
             condition=_already_handed(incident, done) & (size(Incident.events) == done),
         )
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if db.failed_condition(error):
             return False
         raise
     return True

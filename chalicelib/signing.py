@@ -9,6 +9,7 @@ import threading
 
 from pynamodb.exceptions import PutError
 
+from . import db
 from .models import Stats
 
 SIGNATURE_BYTES = 16
@@ -50,6 +51,6 @@ def _stored_or_new() -> str:
         item.save(condition=Stats.kind.does_not_exist())
         return item.secret
     except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not db.failed_condition(error):
             raise
     return Stats.get("secret", "cursor", consistent_read=True).secret

@@ -1,0 +1,215 @@
+"""DynamoDB faults at every call position of the paths a page takes: trigger (new and
+folded), acknowledge, resolve, an escalation step and a notification delivery.
+
+Each fault (tests/faults.py) is injected once, or for as many attempts as botocore
+makes of one call, at the n-th DynamoDB request of the operation, for every n the
+operation reaches. The caller gets its success or a 503 with Retry-After, never a
+500; it retries after a 503 as a monitoring tool would; afterwards there is exactly
+one incident per alert, alert_count equals the alerts accepted, the metrics agree
+with the incidents and every event reaches the receiver once.
+"""
+
+from collections import Counter
+
+import pytest
+
+from chalicelib.models import Delivery
+from tests import dynamo
+from tests.faults import BOTOCORE_ATTEMPTS, KINDS, Faults
+from tests.flows import acknowledge, add_level, get_incident, get_json, metrics, post, resolve, sweep, trigger
+from tests.receivers import Receiver
+
+# Once (botocore's own retry heals it) or for every attempt botocore makes of the call
+# (the product sees the error and must settle it).
+REPEATS = (1, BOTOCORE_ATTEMPTS)
+MAX_POSITIONS = 40
+CLIENT_RETRIES = 4
+
+
+@pytest.fixture
+def faults(monkeypatch):
+    injector = Faults()
+    monkeypatch.setattr(dynamo, "interceptor", injector)
+    # botocore waits up to seconds between its retries; the waits are not under test.
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
+    # Nor is botocore's retry budget, which a test injecting hundreds of faults into one
+    # long-lived client would otherwise drain.
+    monkeypatch.setattr("botocore.retries.quota.RetryQuota.acquire", lambda self, amount: True)
+    yield injector
+    injector.disarm()
+
+
+def with_retries(call) -> tuple[list[int], object]:
+    """Call until the answer is not a 503, as a caller honouring Retry-After would."""
+    statuses = []
+    for _ in range(CLIENT_RETRIES):
+        response = call()
+        statuses.append(response.status_code)
+        assert response.status_code < 500 or response.status_code == 503, response.body
+        if response.status_code != 503:
+            return statuses, response
+        assert response.headers.get("Retry-After", "").isdigit(), response.headers
+        assert response.json_body["code"] == "busy"
+    raise AssertionError(f"still 503 after {CLIENT_RETRIES} tries: {statuses}")
+
+
+def every_position(faults: Faults, kind: str, repeat: int, scenario) -> int:
+    """Run `scenario(position)` with the fault armed at each position the operation
+    reaches; returns how many positions there were."""
+    for position in range(1, MAX_POSITIONS + 1):
+        scenario(position, lambda at=position: faults.arm(kind, at, repeat))
+        reached = bool(faults.injected) or faults.seen >= position
+        faults.disarm()
+        if not reached:
+            return position - 1
+    raise AssertionError(f"the operation made more than {MAX_POSITIONS} DynamoDB requests")
+
+
+def incidents_of(client, service: str) -> list[dict]:
+    return get_json(client, f"/api/incidents/list/all/?service_name={service}")["incidents"]
+
+
+def kinds_in(client, incident_id: int) -> Counter:
+    return Counter(entry["kind"] for entry in get_incident(client, incident_id)["timeline"])
+
+
+@pytest.mark.parametrize("repeat", REPEATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_new_alert_opens_exactly_one_incident(client, faults, kind, repeat):
+    def scenario(position, arm):
+        service = f"new-{position}"
+        arm()
+        statuses, answer = with_retries(lambda: trigger(client, service, "disk full"))
+        faults.disarm()
+        assert answer.status_code == 201, (statuses, answer.body)
+        assert answer.json_body["alert_count"] == 1
+        [stored] = incidents_of(client, service)
+        assert (stored["id"], stored["alert_count"]) == (answer.json_body["id"], 1)
+        totals = metrics(client, service)
+        assert (totals["total_incidents"], totals["alerts"]) == (1, 1)
+
+    assert every_position(faults, kind, repeat, scenario) >= 4
+
+
+@pytest.mark.parametrize("repeat", REPEATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_duplicate_is_counted_once(client, faults, kind, repeat):
+    def scenario(position, arm):
+        service = f"fold-{position}"
+        first = trigger(client, service, "disk full").json_body
+        arm()
+        statuses, answer = with_retries(lambda: trigger(client, service, "disk full"))
+        faults.disarm()
+        assert answer.status_code == 200, (statuses, answer.body)
+        assert (answer.json_body["id"], answer.json_body["alert_count"]) == (first["id"], 2)
+        [stored] = incidents_of(client, service)
+        assert stored["alert_count"] == 2
+        # The stats take the folded alert when the incident resolves.
+        assert resolve(client, first["id"]).status_code == 400
+        acknowledge(client, first["id"])
+        assert resolve(client, first["id"]).status_code == 200
+        assert metrics(client, service)["alerts"] == 2
+
+    assert every_position(faults, kind, repeat, scenario) >= 3
+
+
+@pytest.mark.parametrize("repeat", REPEATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_acknowledge_applies_once_and_answers_its_success(client, faults, kind, repeat):
+    client.keyring.responder("alice")  # the test's own key, made before any fault
+
+    def scenario(position, arm):
+        number = trigger(client, f"ack-{position}", "disk full").json_body["id"]
+        arm()
+        statuses, answer = with_retries(lambda: acknowledge(client, number, "alice"))
+        faults.disarm()
+        assert answer.status_code == 200, (statuses, answer.body)
+        assert (answer.json_body["status"], answer.json_body["acknowledged_by"]) == ("ACKNOWLEDGED", "alice")
+        assert kinds_in(client, number)["acknowledged"] == 1
+
+    assert every_position(faults, kind, repeat, scenario) >= 2
+
+
+@pytest.mark.parametrize("repeat", REPEATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_resolve_applies_once_and_the_metrics_agree(client, faults, manual_clock, kind, repeat):
+    client.keyring.responder("alice")
+
+    def scenario(position, arm):
+        service = f"resolve-{position}"
+        number = trigger(client, service, "disk full").json_body["id"]
+        trigger(client, service, "disk full")
+        manual_clock.advance(seconds=30)
+        acknowledge(client, number, "alice")
+        manual_clock.advance(seconds=90)
+        arm()
+        statuses, answer = with_retries(lambda: resolve(client, number, "alice"))
+        faults.disarm()
+        assert answer.status_code == 200, (statuses, answer.body)
+        assert answer.json_body["status"] == "RESOLVED"
+        assert kinds_in(client, number)["resolved"] == 1
+        totals = metrics(client, service)
+        assert (totals["total_incidents"], totals["resolved_incidents"], totals["alerts"]) == (1, 1, 2)
+        assert (totals["mtta_seconds"], totals["mttr_seconds"]) == (30, 120)
+        # The dedup item was released with it: the same alert opens a new incident.
+        assert trigger(client, service, "disk full").status_code == 201
+
+    assert every_position(faults, kind, repeat, scenario) >= 3
+
+
+@pytest.mark.parametrize("repeat", REPEATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_escalation_step_is_taken_once(client, faults, manual_clock, kind, repeat):
+    def scenario(position, arm):
+        service = f"escalate-{position}"
+        assert add_level(client, service, 1, user="bob").status_code == 201
+        number = trigger(client, service, "disk full").json_body["id"]
+        manual_clock.advance(seconds=301)
+        arm()
+        # The minute schedule runs the sweep again; a step a fault stopped is taken then.
+        for _ in range(CLIENT_RETRIES):
+            with_retries(lambda: post(client, "/api/incidents/escalate/check/"))
+            with faults.paused():
+                if get_incident(client, number)["status"] == "ESCALATED":
+                    break
+        faults.disarm()
+        assert sweep(client)["escalated"] == 0
+        escalated = get_incident(client, number)
+        assert (escalated["escalation_level"], escalated["assigned_to"]) == (1, "bob")
+        assert kinds_in(client, number)["escalated"] == 1
+        assert metrics(client, service)["escalated_incidents"] == 1
+        manual_clock.advance(seconds=3600)
+
+    assert every_position(faults, kind, repeat, scenario) >= 3
+
+
+@pytest.mark.parametrize("repeat", REPEATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_notification_is_delivered_once(client, faults, manual_clock, kind, repeat):
+    with Receiver() as receiver:
+
+        def scenario(position, arm):
+            service = f"notify-{position}"
+            created = post(
+                client,
+                "/api/notifications/channels/",
+                {"service_name": service, "kind": "webhook", "name": "hook", "url": receiver.url},
+            )
+            assert created.status_code == 201, created.body
+            number = trigger(client, service, "disk full").json_body["id"]
+            arm()
+            # Runs follow each other (a timer, the stream); a lease left by a failed run expires.
+            for _ in range(CLIENT_RETRIES):
+                with_retries(lambda: post(client, "/api/notifications/deliver/"))
+                with faults.paused():
+                    if [d.state for d in Delivery.query(number)] == ["delivered"]:
+                        break
+                manual_clock.advance(seconds=61)
+            faults.disarm()
+            post(client, "/api/notifications/deliver/")
+            mine = [r for r in receiver.accepted() if r.json()["incident"]["id"] == number]
+            assert [r.json()["event"] for r in mine] == ["incident.triggered"]
+            assert [d.state for d in Delivery.query(number)] == ["delivered"]
+            assert kinds_in(client, number)["notification"] == 1
+
+        assert every_position(faults, kind, repeat, scenario) >= 3
