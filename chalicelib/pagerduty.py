@@ -13,7 +13,7 @@ from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
-from . import access, incidents
+from . import access, incidents, jsontext
 from .db import is_throttling
 from .errors import Busy, InvalidTransition, NotFound, PayloadTooLarge, Unauthenticated
 from .payloads import TriggerBody
@@ -154,8 +154,10 @@ def parse(raw_body: bytes | None) -> tuple[Event | None, list[str]]:
     if not raw_body or not raw_body.strip():
         return None, ["Event object is missing"]
     try:
-        data = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = jsontext.loads(raw_body)
+    except jsontext.TooDeep as deep:
+        return None, [f"'{deep.field or 'event'}' is invalid: it {deep}"]
+    except jsontext.NotJson:
         return None, ["Event object is not valid JSON"]
     if not isinstance(data, dict):
         return None, ["Event object must be a JSON object"]
