@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 
-from . import clock
+from . import clock, status
 from .models import Incident
 
 _log = logging.getLogger("oncall.alerts")
@@ -60,10 +60,10 @@ def _summary(incident: Incident) -> dict:
 
 
 def triggered(incident: Incident) -> None:
-    assignee = incident.assigned_to or "UNASSIGNED"
     _emit(
         "incident.triggered",
-        f"🚨 ALERT 🚨 Service: {incident.service_name}, Incident ID: {incident.id}, Assigned To: {assignee}",
+        f"🚨 ALERT 🚨 Service: {incident.service_name}, Incident ID: {incident.id}, "
+        f"Assigned To: {status.assignee(incident.assigned_to)}",
         **_summary(incident),
     )
     if not incident.assigned_to:
@@ -73,7 +73,7 @@ def triggered(incident: Incident) -> None:
 def no_one_on_call(incident: Incident) -> None:
     _emit(
         "oncall.none",
-        f"⚠️ Nobody is on call for {incident.service_name}: incident {incident.id} is UNASSIGNED",
+        f"⚠️ Incident {incident.id} of {incident.service_name} is {status.UNASSIGNED}",
         logging.WARNING,
         incident_id=incident.id,
         service_name=incident.service_name,

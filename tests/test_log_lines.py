@@ -1,16 +1,18 @@
 """The alert log: one JSON line and one human line per event, whatever the values
 in them hold. User text (service and user names, titles) cannot end a line early
 or start a forged one: control characters, DEL and Unicode line separators in it
-are escaped."""
+are escaped. And an incident nobody was on call for reads "unassigned: nobody is
+on call" in the log, the messages and the timeline."""
 
 import json
 
-from chalicelib import notifications
+from chalicelib import notifications, senders
 from tests.flows import Lines, on_call_now, post, trigger_ok
 
 FORGED = "bob\n🚨 ALERT 🚨 Service: payments, Incident ID: 1, Assigned To: mallory"
 # Everything some terminal, log viewer or str.splitlines() takes for a line break.
 BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+NOBODY = "unassigned (nobody is on call)"
 
 
 def assert_one_line_each(lines: list[str]) -> None:
@@ -58,3 +60,24 @@ def test_every_line_break_and_control_character_in_user_text_is_escaped(client, 
 def test_printable_leaves_ordinary_text_alone():
     text = "Zahlungen fehlgeschlagen: 7,2 % — 支払い 🚨 <b>&amp;</b> 'quoted' \"twice\""
     assert notifications.printable(text) == text
+
+
+# --- an incident nobody was on call for ---------------------------------------------------------
+
+
+def test_nobody_on_call_reads_unassigned_in_the_log_the_messages_and_the_timeline(client):
+    with Lines() as log:
+        incident = trigger_ok(client, "queue", "backlog")
+    assert log.lines[1] == f"🚨 ALERT 🚨 Service: queue, Incident ID: {incident['id']}, Assigned To: {NOBODY}"
+    assert log.lines[3] == f"⚠️ Incident {incident['id']} of queue is unassigned: nobody is on call"
+    assert client.http.get(f"/api/incidents/{incident['id']}").json_body["timeline"][0]["message"] == (
+        "Triggered by admin; unassigned: nobody is on call."
+    )
+    message = {
+        "event": "incident.triggered",
+        "incident": {**incident, "url": None},
+        "text": "Triggered by admin; unassigned: nobody is on call.",
+        "actor": "admin",
+    }
+    assert f"Assigned to: {NOBODY}" in senders.plain_text(message).splitlines()
+    assert f"*Assigned to:* {NOBODY}" in json.loads(senders.slack_body(message))["blocks"][1]["text"]["text"]
