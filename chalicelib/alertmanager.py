@@ -8,13 +8,13 @@ docs/integrations/alertmanager.md.
 """
 
 import hashlib
-import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import incidents
 from .access import ADMIN, INTEGRATION, Caller
+from .details import ELLIPSIS, clipped, stored_size
 from .errors import InvalidInput, InvalidTransition, NotFound
 from .payloads import MAX_DESCRIPTION_BYTES, MAX_NAME_LENGTH, TriggerBody
 
@@ -27,7 +27,11 @@ ADMITS = frozenset({ADMIN, INTEGRATION})
 MAX_TITLE_LENGTH = 1024
 MAX_DETAILS_BYTES = 64 * 1024
 MAX_RECEIVER_LENGTH = 100
-ELLIPSIS = "…"
+# Details are cut to fit in these steps: none, then strings cut to 4096, 1024 and 256
+# characters. The last fallback, {"alertsOmitted": n, "detailsTruncated": true}, fits
+# in MIN_DETAILS_LIMIT bytes.
+CUTS = (None, 4096, 1024, 256)
+MIN_DETAILS_LIMIT = 64
 
 # The `severity` label, lower-cased, to oncall's severities. Anything else (and no
 # label at all) is critical: an alert nobody classified should page, not hide.
@@ -223,11 +227,8 @@ def description_for(notification: AlertmanagerNotification) -> str:
     if common is not None:
         lines = [common]
     else:
-        lines = []
-        for alert in _firing_first(notification):
-            text = _text(alert.annotations.get("description"))
-            if text is not None and text not in lines:
-                lines.append(text)
+        texts = (_text(alert.annotations.get("description")) for alert in _firing_first(notification))
+        lines = list(dict.fromkeys(text for text in texts if text is not None))
     if notification.truncated_alerts:
         lines.append(f"({notification.truncated_alerts} more alerts of this group were not sent: max_alerts.)")
     return truncate_utf8("\n".join(lines), MAX_DESCRIPTION_BYTES)
@@ -275,26 +276,14 @@ def _alert_details(alert: Alert) -> dict:
     }
 
 
-def _size(value) -> int:
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
-
-
-def _clipped(value, limit: int):
-    """Every string (keys included) in `value` cut to `limit` characters."""
-    if isinstance(value, str):
-        return value if len(value) <= limit else value[: limit - 1] + ELLIPSIS
-    if isinstance(value, dict):
-        return {_clipped(k, limit): _clipped(v, limit) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clipped(item, limit) for item in value]
-    return value
-
-
 def details_for(notification: AlertmanagerNotification, limit: int = MAX_DETAILS_BYTES) -> dict:
-    """What Alertmanager sent besides the alert itself, as sent, within `limit` bytes of
-    JSON: alerts are dropped from the end first (counted in alertsOmitted), then long
-    strings are cut, and at worst only the group's identity is kept."""
-    details = {
+    """What Alertmanager sent besides the alert itself, as sent, within `limit` bytes as
+    stored (at least MIN_DETAILS_LIMIT): alerts are dropped from the end first (counted
+    in alertsOmitted), then long strings are cut, and at worst only the group's
+    identity is kept (detailsTruncated)."""
+    if limit < MIN_DETAILS_LIMIT:
+        raise ValueError(f"details need a limit of at least {MIN_DETAILS_LIMIT} bytes")
+    group = {
         "groupKey": notification.group_key,
         "status": notification.status,
         "receiver": notification.receiver,
@@ -303,27 +292,61 @@ def details_for(notification: AlertmanagerNotification, limit: int = MAX_DETAILS
         "commonLabels": notification.common_labels,
         "commonAnnotations": notification.common_annotations,
         "truncatedAlerts": notification.truncated_alerts,
-        "alerts": [_alert_details(alert) for alert in notification.alerts],
     }
-    omitted = 0
-    while _size(details) > limit and len(details["alerts"]) > 1:
-        details["alerts"].pop()
-        omitted += 1
-    if omitted:
-        details["alertsOmitted"] = omitted
-    for cut in (4096, 1024, 256):
-        if _size(details) <= limit:
+    alerts = [_alert_details(alert) for alert in notification.alerts]
+    for cut in CUTS:
+        if cut is not None:
+            group = clipped(group, cut)
+            alerts = [clipped(alert, cut) for alert in alerts]
+        # Cut as short as it gets, the group may keep no alert at all.
+        details = _with_alerts_that_fit(group, alerts, limit, at_least=0 if cut == CUTS[-1] else 1)
+        if details is not None:
             return details
-        details = _clipped(details, cut)
-    if _size(details) <= limit:
-        return details
-    return _clipped(
+    everything = len(alerts)
+    identity = clipped(
         {
             "groupKey": notification.group_key,
             "receiver": notification.receiver,
             "externalURL": notification.external_url,
-            "alertsOmitted": len(notification.alerts),
+            "alertsOmitted": everything,
             "detailsTruncated": True,
         },
-        256,
+        CUTS[-1],
     )
+    if stored_size(identity) <= limit:
+        return identity
+    return {"alertsOmitted": everything, "detailsTruncated": True}
+
+
+def _with_alerts_that_fit(group: dict, alerts: list[dict], limit: int, at_least: int) -> dict | None:
+    """`group` with the longest prefix of `alerts` (at least `at_least` of them) that
+    fits in `limit` bytes with the count of the others, or None.
+
+    Each alert is measured once, and the size of every candidate is added up rather
+    than serialised: in JSON, k items in a list take their own sizes plus k - 1
+    separators, and a count takes as many bytes as it has digits."""
+    total = len(alerts)
+    bare = {**group, "alerts": []}
+    without_count = stored_size(bare)
+    with_count = stored_size({**bare, "alertsOmitted": 0}) - 1  # plus the count's digits
+    separator = stored_size([0, 0]) - 2 * stored_size(0) - stored_size([])
+
+    def size(kept: int, alerts_size: int) -> int:
+        omitted = total - kept
+        counted = without_count if omitted == 0 else with_count + len(str(omitted))
+        return counted + alerts_size + separator * max(kept - 1, 0)
+
+    best = 0 if size(0, 0) <= limit else None
+    alerts_size = 0
+    for kept, alert in enumerate(alerts, start=1):
+        alerts_size += stored_size(alert)
+        if without_count + alerts_size + separator * (kept - 1) > limit:
+            break  # more alerts only take more room, whatever the count
+        if size(kept, alerts_size) <= limit:
+            best = kept
+    if best is None or best < at_least:
+        return None
+    details = {**group, "alerts": alerts[:best]}
+    if best < total:
+        details["alertsOmitted"] = total - best
+    return details

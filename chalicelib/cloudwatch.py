@@ -10,14 +10,13 @@ first), else ONCALL_CLOUDWATCH_SERVICE. See docs/integrations/cloudwatch.md.
 """
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import incidents, sns
+from . import incidents, jsontext, sns
 from .config import settings
 from .errors import InvalidInput, InvalidTransition, NotFound
 from .payloads import MAX_DESCRIPTION_BYTES, TriggerBody
@@ -70,7 +69,7 @@ def parse_alarm(raw: str | None, topic_arn: str | None = None) -> Alarm:
     if not isinstance(raw, str):
         raise InvalidInput("Message must be a string holding the alarm's JSON.", field="Message")
     try:
-        data = json.loads(raw)
+        data = jsontext.loads(raw)
     except (ValueError, RecursionError):
         raise InvalidInput("Message is not JSON: it must be the alarm CloudWatch sends.", field="Message") from None
     if not isinstance(data, dict):

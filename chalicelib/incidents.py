@@ -162,7 +162,7 @@ def _open(
     assignee = oncall.on_call_user(body.service_name, now)
     number = _next_number()
     opened_by = f" by {actor}" if actor else ""
-    assigned = f"assigned to {assignee}" if assignee else "UNASSIGNED: nobody is on call"
+    assigned = f"assigned to {assignee}" if assignee else status.UNASSIGNED
     incident = Incident(
         number,
         service_name=body.service_name,

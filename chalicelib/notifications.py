@@ -3,9 +3,10 @@ event plus the human line an engineer tailing the log reads."""
 
 import json
 import logging
+import re
 import sys
 
-from . import clock
+from . import clock, status
 from .models import Incident
 
 _log = logging.getLogger("oncall.alerts")
@@ -17,10 +18,34 @@ if not _log.handlers:
     _log.propagate = False
 
 
+# What ends a line in some terminal or log viewer, or drives a terminal: C0 and C1
+# controls, DEL, and Unicode's line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# json.dumps escapes C0 controls itself; these it would leave raw.
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` on one line: control characters escaped as Python writes them
+    (\\n, \\x85, \\u2028), and backslashes doubled so an escape is never ambiguous."""
+    return _CONTROL.sub(_escaped, text.replace("\\", "\\\\"))
+
+
+def _escaped(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
 def _emit(event: str, human: str, level: int = logging.INFO, **fields) -> None:
+    """One JSON line and one human line per event, whatever the incident's values hold:
+    the human line mixes our words with user text (service, user names), so it is
+    escaped whole, and the JSON line escapes what json.dumps leaves raw."""
     record = {"event": event, "at": clock.iso(clock.now()), **fields}
-    _log.log(level, json.dumps(record, ensure_ascii=False, default=str))
-    _log.log(level, human)
+    line = json.dumps(record, ensure_ascii=False, default=str)
+    _log.log(level, _RAW_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", line))
+    _log.log(level, printable(human))
 
 
 def _summary(incident: Incident) -> dict:
@@ -35,10 +60,10 @@ def _summary(incident: Incident) -> dict:
 
 
 def triggered(incident: Incident) -> None:
-    assignee = incident.assigned_to or "UNASSIGNED"
     _emit(
         "incident.triggered",
-        f"🚨 ALERT 🚨 Service: {incident.service_name}, Incident ID: {incident.id}, Assigned To: {assignee}",
+        f"🚨 ALERT 🚨 Service: {incident.service_name}, Incident ID: {incident.id}, "
+        f"Assigned To: {status.assignee(incident.assigned_to)}",
         **_summary(incident),
     )
     if not incident.assigned_to:
@@ -48,7 +73,7 @@ def triggered(incident: Incident) -> None:
 def no_one_on_call(incident: Incident) -> None:
     _emit(
         "oncall.none",
-        f"⚠️ Nobody is on call for {incident.service_name}: incident {incident.id} is UNASSIGNED",
+        f"⚠️ Incident {incident.id} of {incident.service_name} is {status.UNASSIGNED}",
         logging.WARNING,
         incident_id=incident.id,
         service_name=incident.service_name,

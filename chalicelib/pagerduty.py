@@ -4,7 +4,6 @@ oncall by changing its events URL. Answers are PagerDuty's own (202 / 400 with
 docs/integrations/pagerduty.md.
 """
 
-import json
 import logging
 import uuid
 from typing import Annotated, Any, Literal
@@ -13,8 +12,9 @@ from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
-from . import access, incidents
+from . import access, incidents, jsontext
 from .db import is_transient
+from .details import clipped, stored_size
 from .errors import Busy, InvalidTransition, NotFound, PayloadTooLarge, Unauthenticated
 from .payloads import TriggerBody
 
@@ -23,7 +23,12 @@ log = logging.getLogger("oncall.pagerduty")
 # PagerDuty accepts events up to 512 KB; so does this route (oncall's own bodies: 256 KiB).
 MAX_EVENT_BYTES = 512 * 1024
 # What the incident keeps of the event's extras, as JSON: DynamoDB items stop at 400 KB.
+# Each short field (component, group, ...) keeps MAX_FIELD_LENGTH characters, or
+# MIN_FIELD_LENGTH when the six would not fit otherwise: characters outside ASCII are
+# stored escaped, up to 12 bytes each, so six fields of 256 take at most 18 KiB.
 MAX_DETAILS_BYTES = 64 * 1024
+MAX_FIELD_LENGTH = 1024
+MIN_FIELD_LENGTH = 256
 INVALID = "invalid event"
 INVALID_MESSAGE = "Event object is invalid"
 
@@ -110,6 +115,7 @@ def throttled() -> Response:
             "errors": ["Too many concurrent changes or database throttling; retry with backoff."],
         },
         status_code=429,
+        headers={"Retry-After": str(Busy.RETRY_AFTER_SECONDS)},
     )
 
 
@@ -154,8 +160,10 @@ def parse(raw_body: bytes | None) -> tuple[Event | None, list[str]]:
     if not raw_body or not raw_body.strip():
         return None, ["Event object is missing"]
     try:
-        data = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = jsontext.loads(raw_body)
+    except jsontext.TooDeep as deep:
+        return None, [f"'{deep.field or 'event'}' is invalid: it {deep}"]
+    except jsontext.NotJson:
         return None, ["Event object is not valid JSON"]
     if not isinstance(data, dict):
         return None, ["Event object must be a JSON object"]
@@ -246,8 +254,9 @@ def description_for(payload: EventPayload) -> str:
 
 
 def details_for(event: Event) -> dict:
-    """What the event carried besides summary, source and severity, as sent; the bulky
-    parts (custom_details, links, images) dropped with a note beyond 64 KiB of JSON."""
+    """What the event carried besides summary, source and severity, as sent, within
+    MAX_DETAILS_BYTES as stored: beyond it the bulky parts (custom_details, links,
+    images) are dropped with a note, and if even the rest does not fit, it is cut."""
     payload = event.payload
     details: dict = {}
     for name, value in (
@@ -259,18 +268,18 @@ def details_for(event: Event) -> dict:
         ("client_url", event.client_url),
     ):
         if value is not None:
-            details[name] = value[:1024]
+            details[name] = value[:MAX_FIELD_LENGTH]
     bulky = {
         "custom_details": payload.custom_details,
         "links": [link.model_dump() for link in event.links] if event.links is not None else None,
         "images": [image.model_dump() for image in event.images] if event.images is not None else None,
     }
     bulky = {name: value for name, value in bulky.items() if value is not None}
-    size = len(json.dumps(bulky, ensure_ascii=False).encode("utf-8"))
-    if size <= MAX_DETAILS_BYTES:
-        details.update(bulky)
-    else:
+    if stored_size({**details, **bulky}) <= MAX_DETAILS_BYTES:
+        return {**details, **bulky}
+    if bulky:
         details["omitted"] = (
-            f"{', '.join(sorted(bulky))} were {size} bytes of JSON, over the {MAX_DETAILS_BYTES // 1024} KiB kept"
+            f"{', '.join(sorted(bulky))} were {stored_size(bulky)} bytes of JSON, "
+            f"over the {MAX_DETAILS_BYTES // 1024} KiB kept"
         )
-    return details
+    return details if stored_size(details) <= MAX_DETAILS_BYTES else clipped(details, MIN_FIELD_LENGTH)

@@ -1,7 +1,6 @@
 """Request bodies as pydantic models: strict types, documented limits, unknown
 fields refused. `parse` turns the first problem into a 400 that names the field."""
 
-import json
 import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
@@ -10,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from . import clock
+from . import clock, jsontext
 from .errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 256 * 1024
@@ -330,8 +329,11 @@ def parse(model: type[_Body], raw_body: bytes | None, *, required: bool = True) 
         data = {}
     else:
         try:
-            data = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting too deep
+            data = jsontext.loads(raw_body)
+        except jsontext.TooDeep as deep:
+            field = deep.field or "body"
+            raise InvalidInput(f"{deep.field or 'The request body'} {deep}.", field=field) from None
+        except jsontext.NotJson:
             raise InvalidInput(
                 "The request body is not valid JSON; send a JSON object with Content-Type: application/json.",
                 field="body",

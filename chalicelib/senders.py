@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import clock
+from . import clock, status
 from .config import settings
 from .models import Channel
 
@@ -90,7 +90,7 @@ def plain_text(message: dict) -> str:
         f"Service: {incident['service_name']}",
         f"Severity: {incident['severity']}",
         f"Status: {incident['status']}",
-        f"Assigned to: {incident['assigned_to'] or 'UNASSIGNED'}",
+        f"Assigned to: {status.assignee(incident['assigned_to'])}",
         f"{message['text']}" + (f" ({message['actor']})" if message["actor"] else ""),
     ]
     if incident["url"]:
@@ -111,7 +111,7 @@ def slack_body(message: dict) -> bytes:
     linked = f"<{incident['url']}|{title}>" if incident["url"] else title
     what = HEADLINES.get(kind, kind.capitalize())
     summary = f"{EMOJI.get(kind, '🔔')} *{what}*: {linked}"
-    who = _slack_escaped(incident["assigned_to"] or "UNASSIGNED")
+    who = _slack_escaped(status.assignee(incident["assigned_to"]))
     facts = (
         f"*Service:* {_slack_escaped(incident['service_name'])}   *Severity:* {incident['severity']}   "
         f"*Status:* {incident['status']}   *Assigned to:* {who}"

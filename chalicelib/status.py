@@ -14,6 +14,10 @@ ESCALATED = "ESCALATED"
 RESOLVED = "RESOLVED"
 
 ALL = (TRIGGERED, ACKNOWLEDGED, ESCALATED, RESOLVED)
+
+# An incident that nobody was on call for, in a sentence ("Triggered; unassigned:
+# nobody is on call."). The console says the same in the same words.
+UNASSIGNED = "unassigned: nobody is on call"
 OPEN = (TRIGGERED, ACKNOWLEDGED, ESCALATED)
 
 # The statuses each action may start from.
@@ -39,3 +43,8 @@ def refusal(action: str, incident_id: int, current: str) -> str:
     """The sentence an invalid transition answers with; it names the current status."""
     why = _WHY.get((action, current), "that transition is not allowed")
     return f"Cannot {action} incident {incident_id}: its status is {current}; {why}."
+
+
+def assignee(user: str | None) -> str:
+    """An incident's assignee shown as a value ("Assigned to: ..."): the user, or that nobody is."""
+    return user or "unassigned (nobody is on call)"

@@ -124,7 +124,11 @@ def _port_is_free(host: str, port: int) -> bool:
 
 def provide_admin_key(token: str | None, fresh: bool) -> bool:
     """ONCALL_ADMIN_KEY becomes an admin key; unset, a new admin key is made and
-    printed once (on fresh tables; existing tables keep the keys they have)."""
+    printed once (on fresh tables; existing tables keep the keys they have). Either
+    way one line says which key to use; it never shows any of ONCALL_ADMIN_KEY.
+
+    These lines are printed, not logged: importing the app gives the "oncall"
+    loggers Chalice's level, ERROR, so an INFO line from here would not show."""
     from chalicelib import keys
     from chalicelib.payloads import KeyBody
 
@@ -136,17 +140,22 @@ def provide_admin_key(token: str | None, fresh: bool) -> bool:
                 file=sys.stderr,
             )
             return False
-        if keys.ensure(body, token, created_by="make run"):
-            log.info("ONCALL_ADMIN_KEY is an admin key (user admin)")
+        # A key the tables already had keeps its role and state: say which.
+        keys.ensure(body, token, created_by="make run")
+        grant = keys.find(token)
+        if grant is None:
+            print("ONCALL_ADMIN_KEY is a revoked key of these tables: requests with it answer 401.", file=sys.stderr)
         else:
-            log.info("ONCALL_ADMIN_KEY is already a key of these tables; it keeps its role and state")
+            bound = f"user {grant.user}" if grant.user else f"services {', '.join(sorted(grant.services or ()))}"
+            print(f"the {grant.role} key from ONCALL_ADMIN_KEY is active ({bound})", flush=True)
     elif fresh:
         token = keys.create(body, "make run")["token"]
         print(f"admin API key (shown once; set ONCALL_ADMIN_KEY to choose your own): {token}", flush=True)
     else:
-        log.info(
+        print(
             "the tables existed, so no admin key was made: use a key you have, set ONCALL_ADMIN_KEY, "
-            "or run python -m oncall_admin create-key --stage local --role admin --user you --name you"
+            "or run python -m oncall_admin create-key --stage local --role admin --user you --name you",
+            flush=True,
         )
     return True
 

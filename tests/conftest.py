@@ -59,6 +59,22 @@ def requests_made():
     return dynamo.counter
 
 
+@pytest.fixture
+def faults(monkeypatch):
+    """DynamoDB faults on demand (tests/faults.py)."""
+    from tests.faults import Faults
+
+    injector = Faults()
+    monkeypatch.setattr(dynamo, "interceptor", injector)
+    # botocore waits up to seconds between its retries; the waits are not under test.
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
+    # Nor is botocore's retry budget, which a test injecting hundreds of faults into one
+    # long-lived client would otherwise drain.
+    monkeypatch.setattr("botocore.retries.quota.RetryQuota.acquire", lambda self, amount: True)
+    yield injector
+    injector.disarm()
+
+
 class Keyring:
     """API keys made on demand, one per role and user (or services), for this test."""
 

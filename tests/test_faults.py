@@ -14,7 +14,6 @@ from collections import Counter
 import pytest
 
 from chalicelib.models import Delivery
-from tests import dynamo
 from tests.faults import BOTOCORE_ATTEMPTS, KINDS, Faults
 from tests.flows import acknowledge, add_level, get_incident, get_json, metrics, post, resolve, sweep, trigger
 from tests.receivers import Receiver
@@ -24,19 +23,6 @@ from tests.receivers import Receiver
 REPEATS = (1, BOTOCORE_ATTEMPTS)
 MAX_POSITIONS = 40
 CLIENT_RETRIES = 4
-
-
-@pytest.fixture
-def faults(monkeypatch):
-    injector = Faults()
-    monkeypatch.setattr(dynamo, "interceptor", injector)
-    # botocore waits up to seconds between its retries; the waits are not under test.
-    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
-    # Nor is botocore's retry budget, which a test injecting hundreds of faults into one
-    # long-lived client would otherwise drain.
-    monkeypatch.setattr("botocore.retries.quota.RetryQuota.acquire", lambda self, amount: True)
-    yield injector
-    injector.disarm()
 
 
 def with_retries(call) -> tuple[list[int], object]:
@@ -213,3 +199,20 @@ def test_a_notification_is_delivered_once(client, faults, manual_clock, kind, re
             assert kinds_in(client, number)["notification"] == 1
 
         assert every_position(faults, kind, repeat, scenario) >= 3
+
+
+@pytest.mark.parametrize("repeat", REPEATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_new_api_key_is_made_once_and_its_token_works(client, faults, kind, repeat):
+    def scenario(position, arm):
+        arm()
+        body = {"name": f"ci {position}", "role": "responder", "user": f"user-{position}"}
+        statuses, answer = with_retries(lambda: post(client, "/api/keys/", body))
+        faults.disarm()
+        assert answer.status_code == 201, (statuses, answer.body)
+        made = [key for key in get_json(client, "/api/keys/?limit=100")["keys"] if key["name"] == body["name"]]
+        assert [key["id"] for key in made] == [answer.json_body["id"]]
+        me = client.with_token(answer.json_body["token"]).http.get("/api/me")
+        assert (me.status_code, me.json_body["user"]) == (200, body["user"])
+
+    assert every_position(faults, kind, repeat, scenario) >= 2

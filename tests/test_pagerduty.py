@@ -166,6 +166,21 @@ def test_huge_details_are_omitted_with_a_note(client, token):
     assert details["component"] == "postgres"
 
 
+def test_details_stay_within_64_kib_as_stored(client, token):
+    """Stored JSON escapes what is not ASCII (an emoji takes 12 bytes), so the six short
+    fields alone can pass 64 KiB: then custom_details goes and the fields are cut."""
+    event = sample("trigger", token)
+    wide = "🚨" * 1024
+    event["payload"].update({"component": wide, "group": wide, "class": wide, "timestamp": wide})
+    event.update(client=wide, client_url=wide)
+    event["payload"]["custom_details"] = {"note": "é" * 5000}
+    accepted(send(client, event))
+    details = incidents(client)[0]["details"]
+    assert len(json.dumps(details)) <= 64 * 1024
+    assert "custom_details" not in details and details["omitted"].startswith("custom_details, ")
+    assert details["component"] == details["client_url"] == "🚨" * 255 + "…"
+
+
 def _invalid_events(token):
     def trigger(**changes):
         event = sample("trigger", token)
@@ -234,14 +249,12 @@ def test_an_event_over_512_kb_is_413_and_one_under_is_accepted(client, token):
     refused(send(client, event), "512", status=413)
 
 
-def test_throttling_is_429_in_pagerdutys_shape(client, token, monkeypatch):
-    from chalicelib import incidents as incidents_module
-    from chalicelib.errors import Busy
-
-    def busy(*args, **kwargs):
-        raise Busy("contended")
-
-    monkeypatch.setattr(incidents_module, "trigger", busy)
+def test_throttling_is_429_in_pagerdutys_shape_with_retry_after(client, token, faults):
+    # DynamoDB throttles every attempt, botocore's and the product's alike.
+    faults.arm("throttled", at=1, repeat=1000)
     response = send(client, sample("trigger", token))
+    faults.disarm()
     assert response.status_code == 429
     assert response.json_body["status"] == "throttle event"
+    assert response.headers["Retry-After"].isdigit()
+    assert send(client, sample("trigger", token)).status_code == 202

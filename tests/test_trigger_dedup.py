@@ -194,6 +194,6 @@ def test_new_incidents_go_to_whoever_is_on_call_or_stay_unassigned(client):
     assert nobody.status_code == 201
     assert nobody.json_body["assigned_to"] is None
     first_entry = get_incident(client, nobody.json_body["id"])["timeline"][0]
-    assert "UNASSIGNED" in first_entry["message"]
+    assert first_entry["message"].endswith("; unassigned: nobody is on call.")
     assert get_incident(client, db_incident["id"])["timeline"][0]["actor"] == "prometheus"
     assert db_incident["id"] < web_incident["id"] < nobody.json_body["id"]

@@ -12,6 +12,9 @@
   const SEVERITIES = ["critical", "error", "warning", "info"];
   const CAN_ACK = ["TRIGGERED", "ESCALATED"];
   const CAN_RESOLVE = ["ACKNOWLEDGED"];
+  // An incident nobody was on call for, as a sentence and as a value (the log and messages say the same).
+  const UNASSIGNED = "unassigned: nobody is on call";
+  const UNASSIGNED_VALUE = "unassigned (nobody is on call)";
   const ROLE_CAN = {
     admin: { read: true, trigger: true, respond: true, manage: true },
     responder: { read: true, trigger: true, respond: true, manage: false },
@@ -246,7 +249,7 @@
   }
 
   function assignee(incident) {
-    return incident.assigned_to ? incident.assigned_to : h("span", { class: "muted strong" }, "UNASSIGNED");
+    return incident.assigned_to ? incident.assigned_to : h("span", { class: "muted strong" }, UNASSIGNED_VALUE);
   }
 
   // --- sign in and out ----------------------------------------------------------------
@@ -924,7 +927,7 @@
         } else {
           if (state.known) state.known.set(answer.id, answer.status);
           result.append(
-            h("p", { class: "result created", id: "trigger-outcome" }, "Opened ", link, ` on ${answer.service_name}, assigned to `, answer.assigned_to || "UNASSIGNED", "."),
+            h("p", { class: "result created", id: "trigger-outcome" }, "Opened ", link, ` on ${answer.service_name}, `, answer.assigned_to ? `assigned to ${answer.assigned_to}` : UNASSIGNED, "."),
           );
         }
       } catch (error) {
@@ -1013,7 +1016,7 @@
               h("p", { class: "oncall-user" }, entry.user || "Nobody on call"),
               entry.user
                 ? h("p", { class: "muted small" }, sourceLabel(entry.source), entry.until ? [" until ", timeEl(entry.until)] : null)
-                : h("p", { class: "muted small" }, "Alerts for this service are UNASSIGNED."),
+                : h("p", { class: "muted small" }, `New incidents for this service are ${UNASSIGNED}.`),
             ),
           )
         : h("p", { class: "muted" }, "No services yet: add a shift below."),

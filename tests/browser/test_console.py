@@ -54,7 +54,7 @@ def test_trigger_acknowledge_resolve_and_toast(console, server):
     page.get_by_role("button", name="Trigger incident").click()
     outcome = page.locator("#trigger-outcome")
     expect(outcome).to_contain_text("Opened incident #")
-    expect(outcome).to_contain_text("UNASSIGNED")
+    expect(outcome).to_contain_text("unassigned: nobody is on call")
     incident_id = int(re.search(r"#(\d+)", page.locator("#trigger-link").inner_text()).group(1))
 
     # The same alert again folds into the open incident, and the page says so.
@@ -70,7 +70,7 @@ def test_trigger_acknowledge_resolve_and_toast(console, server):
     line = row(console, incident_id)
     expect(line).to_contain_text("checkout")
     expect(line).to_contain_text("TRIGGERED")
-    expect(line).to_contain_text("UNASSIGNED")
+    expect(line).to_contain_text("unassigned (nobody is on call)")
     expect(line.locator("td[data-label='Alerts']")).to_have_text("2")
     expect(line.get_by_role("button", name=f"Resolve incident {incident_id}")).to_have_count(0)
     line.get_by_role("button", name=f"Acknowledge incident {incident_id}").click()

@@ -5,9 +5,11 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 
+from oncall_local.emulator import Emulator
 from tests.e2e.client import expect, get, request
 from tests.e2e.conftest import PROJECT
 
@@ -21,6 +23,23 @@ def test_without_oncall_admin_key_the_server_prints_a_new_admin_key_once(start_s
     assert (me["role"], me["user"]) == ("admin", "admin")
     assert local.output().count(token) == 1
     assert hashlib.sha256(token.encode()).hexdigest() not in local.output()
+
+
+def test_with_oncall_admin_key_the_server_says_it_is_active_without_showing_it(start_server):
+    token = secrets.token_hex(20)
+    emulator = Emulator().start()
+    try:
+        for start in ("fresh tables", "tables that hold the key already"):
+            local = start_server(AWS_ENDPOINT_URL_DYNAMODB=emulator.endpoint, ONCALL_ADMIN_KEY=token)
+            output = local.output()
+            lines = [line for line in output.splitlines() if "ONCALL_ADMIN_KEY" in line]
+            assert lines == ["the admin key from ONCALL_ADMIN_KEY is active (user admin)"], (start, local.tail())
+            assert not any(token[i : i + 6] in output for i in range(len(token) - 5)), start
+            me = expect(get(local.url, "/api/me", token=token))
+            assert (me["role"], me["user"]) == ("admin", "admin")
+            assert local.stop() == 0
+    finally:
+        emulator.stop()
 
 
 def test_a_short_oncall_admin_key_is_refused_at_start(tmp_path):
