@@ -16,6 +16,7 @@ from . import incidents
 from .access import ADMIN, INTEGRATION, Caller
 from .details import ELLIPSIS, clipped, stored_size
 from .errors import InvalidInput, InvalidTransition, NotFound
+from .itemsize import truncate_utf8
 from .payloads import MAX_DESCRIPTION_BYTES, MAX_NAME_LENGTH, TriggerBody
 
 # An Alertmanager is configured with an integration key; an admin key works too
@@ -232,15 +233,6 @@ def description_for(notification: AlertmanagerNotification) -> str:
     if notification.truncated_alerts:
         lines.append(f"({notification.truncated_alerts} more alerts of this group were not sent: max_alerts.)")
     return truncate_utf8("\n".join(lines), MAX_DESCRIPTION_BYTES)
-
-
-def truncate_utf8(text: str, limit: int) -> str:
-    """`text` within `limit` bytes of UTF-8, cut at a character and marked with an ellipsis."""
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit:
-        return text
-    room = limit - len(ELLIPSIS.encode("utf-8"))
-    return encoded[:room].decode("utf-8", errors="ignore") + ELLIPSIS
 
 
 def severity_for(notification: AlertmanagerNotification) -> str:

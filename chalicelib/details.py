@@ -1,14 +1,12 @@
 """What an incident keeps of what a monitoring tool sent besides the alert itself
 (`Incident.details`): its size as stored, and cutting it down to a limit."""
 
+from .itemsize import ELLIPSIS
 from .models import Incident
-
-ELLIPSIS = "…"
 
 
 def stored_size(value) -> int:
-    """Bytes of `value` as the incident stores it: the JSON of its details attribute
-    (escaped: a character outside ASCII can take up to 12 bytes there)."""
+    """Bytes of `value` as the incident stores it: the JSON of its details attribute."""
     return len(Incident.details.serialize(value).encode("utf-8"))
 
 

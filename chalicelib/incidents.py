@@ -1,16 +1,16 @@
 """Incidents: trigger (with dedup), acknowledge, resolve, notes and reassignment, read and list."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from pynamodb.expressions.condition import size
 
-from . import clock, db, dedup, metrics, notifications, oncall, outbox, pagination, status, timeline
+from . import clock, db, dedup, details, itemsize, metrics, notifications, oncall, outbox, pagination, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, Conflict, InvalidInput, InvalidTransition, NotFound
 from .models import Incident, IncidentEvent, Stats
-from .payloads import MAX_INCIDENT_ID, TriggerBody, whole_number
+from .payloads import MAX_INCIDENT_ID, MAX_NAME_LENGTH, TriggerBody, whole_number
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,7 @@ def _open(
         details=origin.details if origin else None,
         **outbox.opened(now),
     )
+    fit_for_life(incident)
     claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
     tx = Transaction()
     tx.put(incident, condition=Incident.id.does_not_exist())
@@ -198,6 +199,61 @@ def _open(
             return None
         raise
     return incident
+
+
+def _later_life_bytes() -> int:
+    """The most the fields an incident gains after it opens can take (acknowledged,
+    resolved, escalated, counted...), each at its bound, plus its transitions."""
+    widest = "\U0010ffff" * MAX_NAME_LENGTH
+    moment = datetime(2100, 1, 1, tzinfo=timezone.utc)
+    later = Incident(
+        MAX_ID,
+        assigned_to=widest,
+        acknowledged_at=moment,
+        acknowledged_by="\U0010ffff" * timeline.MAX_ACTOR_BYTES,
+        resolved_at=moment,
+        resolved_by="\U0010ffff" * timeline.MAX_ACTOR_BYTES,
+        escalated_at=moment,
+        escalation_level=100,
+        escalation_round=10,
+        alert_count=MAX_ID,
+        last_alert_at=moment,
+        alert_request=timeline.new_request(),
+        due_partition=DUE_PARTITION,
+        due_at=moment,
+        notified_events=timeline.MAX_EVENTS,
+        outbox_partition=outbox.PARTITION,
+        outbox_at=moment,
+    )
+    fields = later.serialize(null_check=False)
+    fields.pop("id")
+    return itemsize.item_size(fields) + timeline.MOST_EVENTS * timeline.MAX_EVENT_BYTES
+
+
+# What a new incident may take of DynamoDB's 400 KB, so that it can always be
+# acknowledged, escalated, reassigned and resolved until its history is full.
+OPENING_BUDGET = itemsize.MAX_ITEM_BYTES - _later_life_bytes()
+
+
+def fit_for_life(incident: Incident) -> None:
+    """Cut what the alert brought, details first, then the description, until the
+    new incident fits OPENING_BUDGET (measured as DynamoDB counts it). A cut says so
+    where it was made; the alert is never refused for its size."""
+    excess = itemsize.item_size(incident.serialize()) - OPENING_BUDGET
+    if excess <= 0:
+        return
+    if incident.details:
+        before = details.stored_size(incident.details)
+        incident.details = {
+            "detailsOmitted": f"The details were {before} bytes as stored, more than this incident keeps."
+        }
+        excess -= before - details.stored_size(incident.details)
+    if excess > 0:
+        kept = len(incident.description.encode()) - excess
+        marker = (
+            f"… (cut: the description was {len(incident.description.encode())} bytes, more than this incident keeps)"
+        )
+        incident.description = itemsize.truncate_utf8(incident.description, kept, marker)
 
 
 def incident_for_key(service_name: str, dedup_key: str) -> int | None:

@@ -12,6 +12,19 @@ import base64
 MAX_ITEM_BYTES = 400 * 1024
 
 
+ELLIPSIS = "…"
+
+
+def truncate_utf8(text: str, limit: int, marker: str = ELLIPSIS) -> str:
+    """`text` within `limit` bytes of UTF-8, cut at a character and ended by `marker`
+    when cut."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    room = max(0, limit - len(marker.encode("utf-8")))
+    return encoded[:room].decode("utf-8", errors="ignore") + marker
+
+
 def item_size(item: dict[str, dict]) -> int:
     return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
 

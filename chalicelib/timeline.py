@@ -2,30 +2,30 @@
 the timeline table's alerts, notes and notifications."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
-from . import clock, pagination
+from . import clock, itemsize, pagination
+from .itemsize import truncate_utf8
 from .models import Incident, IncidentEvent, TimelineEntry
+from .payloads import MAX_NAME_LENGTH
 
 # Enough for a long incident; a storm of folded alerts is summarised by alert_count.
 MAX_ENTRIES = 200
 
 
-# The incident item holds its transitions and must stay under DynamoDB's 400 KB with
-# a 64 KiB description and 64 KiB of details: at most MAX_EVENTS transitions of at
-# most MAX_MESSAGE_BYTES each (plus actor and assignee names of at most 128
-# characters). Escalation stops climbing at ESCALATION_EVENTS, reassignment is
-# refused at MAX_EVENTS, and acknowledge and resolve, one each, always fit.
+# The incident item holds its transitions, so their number and size are bounded:
+# at most MAX_EVENTS transitions of at most MAX_EVENT_BYTES each (chalicelib/incidents.py
+# keeps room for them when it creates an incident). Escalation stops climbing at
+# ESCALATION_EVENTS, reassignment is refused at MAX_EVENTS, and acknowledge and
+# resolve, one each, always fit.
 MAX_EVENTS = 150
 ESCALATION_EVENTS = 100
+# The most an incident can hold: MAX_EVENTS, then one acknowledge and one resolve.
+MOST_EVENTS = MAX_EVENTS + 2
 MAX_MESSAGE_BYTES = 300
-
-
-def _bounded(message: str) -> str:
-    if len(message.encode()) <= MAX_MESSAGE_BYTES:
-        return message
-    cut = message.encode()[: MAX_MESSAGE_BYTES - 3].decode(errors="ignore")
-    return cut + "…"
+# Actors are user names or a key's name with its kind ("ci (integration key)"), or a
+# topic's name ("cloudwatch (oncall-alarms)", ASCII of at most 256 characters).
+MAX_ACTOR_BYTES = 4 * MAX_NAME_LENGTH + 32
 
 
 def event(
@@ -38,13 +38,36 @@ def event(
     request: str | None = None,
 ) -> IncidentEvent:
     return IncidentEvent(
-        at=at, kind=kind, actor=actor, message=_bounded(message), assigned_to=assigned_to, request=request
+        at=at,
+        kind=kind,
+        actor=None if actor is None else truncate_utf8(actor, MAX_ACTOR_BYTES),
+        message=truncate_utf8(message, MAX_MESSAGE_BYTES),
+        assigned_to=assigned_to,
+        request=request,
     )
+
+
+def _largest_event_bytes() -> int:
+    """The stored size of the largest event `event` makes: every field at its bound
+    in 4-byte characters, as one element of the events list."""
+    widest = "\U0010ffff"
+    largest = event(
+        "acknowledged",
+        widest * MAX_ACTOR_BYTES,
+        widest * MAX_MESSAGE_BYTES,
+        datetime(2100, 1, 1, tzinfo=timezone.utc),
+        assigned_to=widest * MAX_NAME_LENGTH,
+        request=new_request(),
+    )
+    return 1 + itemsize.value_size({"M": largest.serialize(largest)})
 
 
 def new_request() -> str:
     """An id for one request's writes: 64 random bits, enough to tell requests apart."""
     return uuid.uuid4().hex[:16]
+
+
+MAX_EVENT_BYTES = _largest_event_bytes()
 
 
 def written_by(incident: Incident, request: str) -> bool:
