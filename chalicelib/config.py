@@ -7,8 +7,26 @@ same, so this module is the only reader of os.environ in the domain.
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+# An AWS region in the partitions whose SNS hosts are under amazonaws.com(.cn):
+# us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ... (not s3, not aws-global).
+AWS_REGION = r"[a-z]{2}(?:-gov)?-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?"
+TOPIC_ARN = re.compile(
+    rf"arn:(?P<partition>aws|aws-cn|aws-us-gov):sns:(?P<region>{AWS_REGION}):[0-9]{{12}}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
+)
+
+
+def topic_region(topic_arn: str) -> str | None:
+    """The region of an SNS topic ARN whose partition agrees with it, else None."""
+    match = TOPIC_ARN.fullmatch(topic_arn)
+    if match is None:
+        return None
+    region = match["region"]
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if "-gov-" in region else "aws"
+    return region if match["partition"] == partition else None
 
 
 def _int(name: str, default: int, *, minimum: int = 1) -> int:
@@ -73,7 +91,7 @@ def settings() -> Settings:
         key_cache_seconds=_int("ONCALL_KEY_CACHE_SECONDS", 0, minimum=0),
         admin_key=os.environ.get("ONCALL_ADMIN_KEY") or None,
         alarm_topic=f"oncall-{stage}-alarms",
-        sns_topic_arns=frozenset(_list("ONCALL_SNS_TOPIC_ARNS")),
+        sns_topic_arns=frozenset(_topics("ONCALL_SNS_TOPIC_ARNS")),
         cloudwatch_services=_prefixes("ONCALL_CLOUDWATCH_SERVICES"),
         cloudwatch_default_service=os.environ.get("ONCALL_CLOUDWATCH_SERVICE", "").strip() or "cloudwatch",
         cloudwatch_severity=_choice("ONCALL_CLOUDWATCH_SEVERITY", ("critical", "error", "warning", "info")),
@@ -89,6 +107,17 @@ def settings() -> Settings:
 def _list(name: str) -> list[str]:
     """A comma- or whitespace-separated list."""
     return [item for item in os.environ.get(name, "").replace(",", " ").split() if item]
+
+
+def _topics(name: str) -> list[str]:
+    """A list of SNS topic ARNs, each in a real-looking region of its partition."""
+    topics = _list(name)
+    for topic in topics:
+        if topic_region(topic) is None:
+            raise RuntimeError(
+                f"{name} must list SNS topic ARNs like arn:aws:sns:us-east-1:123456789012:alarms, got {topic[:300]!r}"
+            )
+    return topics
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str:

@@ -2,11 +2,12 @@
 subscription confirmation.
 
 SNS signs every message it POSTs with the private key of a certificate it serves
-from `https://sns.<region>.amazonaws.com/...pem`. A message is trusted when its
-topic is on the allowlist (ONCALL_SNS_TOPIC_ARNS), its certificate URL is an https
-URL on an SNS host, and its Signature verifies with that certificate over the
-canonical string SNS documents for the message type (SignatureVersion 1 =
-SHA1withRSA, 2 = SHA256withRSA). See docs/integrations/cloudwatch.md.
+from `https://sns.<region>.amazonaws.com/SimpleNotificationService-<hex>.pem`. A
+message is trusted when its topic is on the allowlist (ONCALL_SNS_TOPIC_ARNS), its
+certificate URL is exactly that, on SNS's host in the topic's own region, and its
+Signature verifies with that certificate over the canonical string SNS documents
+for the message type (SignatureVersion 1 = SHA1withRSA, 2 = SHA256withRSA). See
+docs/integrations/cloudwatch.md.
 
 Every outbound HTTP request (the certificate, the SubscribeURL) goes through
 `fetcher`, which tests replace; nothing here reaches the network otherwise.
@@ -20,7 +21,7 @@ import threading
 import urllib.request
 from collections.abc import Callable
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from chalice.app import SNSEvent
 from cryptography import x509
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .config import settings
+from .config import settings, topic_region
 from .errors import Busy, Forbidden, InvalidInput
 from .payloads import parse
 
@@ -41,8 +42,10 @@ UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
 MESSAGE_TYPES = (NOTIFICATION, SUBSCRIPTION_CONFIRMATION, UNSUBSCRIBE_CONFIRMATION)
 MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
 
-# SNS's own hosts: sns.<region>.amazonaws.com, and .amazonaws.com.cn in China.
-SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+# The path of SNS's signing certificates, after https://<SNS host of the topic's region>.
+CERTIFICATE_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]{1,64}\.pem")
+# What may follow https://<SNS host>/? in a SubscribeURL: a query string, nothing else.
+QUERY = re.compile(r"[A-Za-z0-9._~%&=:+/-]*")
 TOPIC_ARN = r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$"
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 
@@ -125,9 +128,14 @@ def verify(envelope: SnsEnvelope) -> None:
     if envelope.TopicArn not in allowed:
         hint = "" if allowed else " (ONCALL_SNS_TOPIC_ARNS is empty: no topic is accepted until one is listed)"
         raise Forbidden(f"Messages from SNS topic {envelope.TopicArn} are not accepted{hint}.", field="TopicArn")
+    host = topic_host(envelope.TopicArn)
     url = envelope.certificate_url or ""
-    if not is_sns_url(url) or not urlsplit(url).path.endswith(".pem"):
-        raise Forbidden("The signing certificate must be an https .pem URL on an SNS host.", field="SigningCertURL")
+    if not is_certificate_url(url, host):
+        raise Forbidden(
+            f"The signing certificate must be https://{host}/SimpleNotificationService-<hex>.pem: "
+            "SNS's own, in the topic's region.",
+            field="SigningCertURL",
+        )
     try:
         signature = base64.b64decode(envelope.Signature, validate=True)
     except (binascii.Error, ValueError):
@@ -139,20 +147,38 @@ def verify(envelope: SnsEnvelope) -> None:
         raise Forbidden("The message signature does not verify.", field="Signature") from None
 
 
-def is_sns_url(url: str) -> bool:
-    """https, on an SNS host, with no port or credentials."""
+def topic_host(topic_arn: str) -> str:
+    """SNS's host in the topic's region."""
+    region = topic_region(topic_arn)
+    if region is None:  # config refuses such a topic in the allowlist; this is the backstop
+        raise Forbidden(f"SNS topic {topic_arn} is not in a region oncall knows.", field="TopicArn")
+    return sns_host(region)
+
+
+def sns_host(region: str) -> str:
+    """SNS's host in `region`: under amazonaws.com.cn in China, amazonaws.com elsewhere."""
+    return f"sns.{region}.amazonaws.com.cn" if region.startswith("cn-") else f"sns.{region}.amazonaws.com"
+
+
+def is_certificate_url(url: str, host: str) -> bool:
+    """Exactly https://<host>/SimpleNotificationService-<hex>.pem: no port, userinfo, query or fragment."""
+    origin = f"https://{host}"
+    return url.startswith(origin) and CERTIFICATE_PATH.fullmatch(url[len(origin) :]) is not None
+
+
+def is_subscribe_url(url: str, host: str, topic_arn: str) -> bool:
+    """https://<host>/?Action=ConfirmSubscription&TopicArn=<topic_arn>&Token=..., and nothing more."""
+    origin = f"https://{host}/?"
+    if not url.startswith(origin) or QUERY.fullmatch(url[len(origin) :]) is None:
+        return False
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        query = parse_qs(url[len(origin) :], strict_parsing=True)
     except ValueError:
         return False
     return (
-        parts.scheme == "https"
-        and port is None
-        and parts.username is None
-        and parts.password is None
-        and SNS_HOST.fullmatch(parts.hostname or "") is not None
-        and "@" not in parts.netloc
+        query.get("Action") == ["ConfirmSubscription"]
+        and query.get("TopicArn") == [topic_arn]
+        and len(query.get("Token", [])) == 1
     )
 
 
@@ -209,12 +235,15 @@ def certificate_key(url: str) -> rsa.RSAPublicKey:
 
 
 def confirm_subscription(envelope: SnsEnvelope) -> None:
-    """GET the SubscribeURL of a verified SubscriptionConfirmation: an https URL on
-    an SNS host confirming this very topic."""
+    """GET the SubscribeURL of a verified SubscriptionConfirmation: SNS's
+    ConfirmSubscription for this very topic, on SNS's host in the topic's region."""
     url = envelope.SubscribeURL or ""
-    topics = parse_qs(urlsplit(url).query).get("TopicArn", []) if is_sns_url(url) else []
-    if topics != [envelope.TopicArn]:
-        raise Forbidden("The SubscribeURL must be an https SNS URL for the message's topic.", field="SubscribeURL")
+    host = topic_host(envelope.TopicArn)
+    if not is_subscribe_url(url, host, envelope.TopicArn):
+        raise Forbidden(
+            f"The SubscribeURL must be https://{host}/?Action=ConfirmSubscription&TopicArn=<the message's topic>&...",
+            field="SubscribeURL",
+        )
     try:
         fetcher(url)
     except Exception as error:
@@ -237,7 +266,7 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 
 def urllib_fetch(url: str) -> bytes:
-    """GET `url` (already checked to be https on an SNS host) and return the body."""
+    """GET `url` (already checked to be https on SNS's host) and return the body."""
     with _opener.open(urllib.request.Request(url, method="GET"), timeout=FETCH_TIMEOUT_SECONDS) as response:
         body = response.read(MAX_FETCH_BYTES + 1)
     if len(body) > MAX_FETCH_BYTES:

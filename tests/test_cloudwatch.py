@@ -20,7 +20,8 @@ from tests.flows import get_incident, list_incidents, writes
 
 PATH = "/api/integrations/cloudwatch"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
-CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
+CERT_FILE = "SimpleNotificationService-6aad65c2f9911b05cd53efda11f913f9.pem"
+CERT_URL = f"https://sns.us-east-1.amazonaws.com/{CERT_FILE}"
 ALARM_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:payments-api-5xx"
 SHARED = Path(__file__).resolve().parent / "wire_formats"
 
@@ -127,16 +128,20 @@ def subscription(kind: str = "SubscriptionConfirmation", subscribe_url: str | No
 
 
 class FakeNetwork:
-    """The fetcher: the test certificate at CERT_URL, an answer to SubscribeURLs."""
+    """The fetcher: the test certificate at CERT_URL, an answer to SubscribeURLs, and
+    whatever a test puts in `pages` (what someone else's host would serve)."""
 
     def __init__(self) -> None:
         self.fetched: list[str] = []
+        self.pages: dict[str, bytes] = {}
         self.down = False
 
     def __call__(self, url: str) -> bytes:
         self.fetched.append(url)
         if self.down:
             raise OSError("network unreachable")
+        if url in self.pages:
+            return self.pages[url]
         if url == CERT_URL:
             return CERT_PEM
         if "Action=ConfirmSubscription" in url:
@@ -391,6 +396,99 @@ def test_untrusted_messages_are_refused_and_write_nothing(client, network, reque
     assert writes(calls) == {}
     assert all(url == CERT_URL for url in network.fetched)  # nothing but the SNS certificate is ever fetched
     assert list_incidents(client)["incidents"] == []
+
+
+# Hosts and paths that are not SNS's certificate in the topic's region (us-east-1). Each
+# is served the certificate of the key that signed, as its owner would serve it.
+NOT_SNS_CERTIFICATES = {
+    "an S3 bucket named sns": "https://sns.s3.amazonaws.com/cert.pem",
+    "an S3 bucket named sns, SNS's file name": f"https://sns.s3.amazonaws.com/{CERT_FILE}",
+    "another region": f"https://sns.eu-west-1.amazonaws.com/{CERT_FILE}",
+    "the China domain for a us region": f"https://sns.us-east-1.amazonaws.com.cn/{CERT_FILE}",
+    "another file on the SNS host": "https://sns.us-east-1.amazonaws.com/cert.pem",
+    "a folder on the SNS host": f"https://sns.us-east-1.amazonaws.com/uploads/{CERT_FILE}",
+    "a query": f"{CERT_URL}?download=1",
+    "a fragment": f"{CERT_URL}#key",
+    "an explicit port": CERT_URL.replace(".com/", ".com:443/"),
+    "userinfo": CERT_URL.replace("https://", "https://sns@"),
+    "upper-case hex": CERT_URL.replace("6aad65c2f9", "6AAD65C2F9"),
+    "a trailing newline": CERT_URL + "\n",
+}
+
+
+@pytest.mark.parametrize("case", NOT_SNS_CERTIFICATES)
+def test_only_sns_certificates_in_the_topics_region_are_fetched(client, network, requests_made, case):
+    url = NOT_SNS_CERTIFICATES[case]
+    network.pages[url] = CERT_PEM
+    with requests_made.measure() as calls:
+        response = post(client, sign(notification(), cert_url=url))
+    assert response.status_code == 403, response.body
+    assert response.json_body["field"] == "SigningCertURL"
+    assert "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-<hex>.pem" in response.json_body["error"]
+    assert network.fetched == [] and writes(calls) == {}
+
+
+@pytest.mark.parametrize(
+    "topic, cert_url",
+    [
+        ("arn:aws-cn:sns:cn-north-1:123456789012:alarms", f"https://sns.cn-north-1.amazonaws.com.cn/{CERT_FILE}"),
+        (
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alarms",
+            f"https://sns.us-gov-west-1.amazonaws.com/{CERT_FILE}",
+        ),
+    ],
+)
+def test_china_and_govcloud_topics_are_verified_on_their_own_sns_host(client, network, topic, cert_url):
+    network.pages[cert_url] = CERT_PEM
+    with configured(ONCALL_SNS_TOPIC_ARNS=topic):
+        response = post(client, sign(notification(topic=topic), cert_url=cert_url))
+        assert response.status_code == 200, response.body
+        # The same certificate file under the other domain is not SNS's.
+        other = cert_url.replace(".com.cn/", ".com/") if ".cn/" in cert_url else cert_url.replace(".com/", ".com.cn/")
+        network.pages[other] = CERT_PEM
+        refused = post(client, sign(notification(topic=topic, number=2), cert_url=other))
+    assert refused.status_code == 403 and refused.json_body["field"] == "SigningCertURL"
+    assert network.fetched == [cert_url]
+
+
+CONFIRM = f"Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37"
+NOT_SNS_SUBSCRIBE_URLS = {
+    "an S3 bucket named sns": f"https://sns.s3.amazonaws.com/?{CONFIRM}",
+    "another region": f"https://sns.eu-west-1.amazonaws.com/?{CONFIRM}",
+    "a path": f"https://sns.us-east-1.amazonaws.com/confirm?{CONFIRM}",
+    "a port": f"https://sns.us-east-1.amazonaws.com:8443/?{CONFIRM}",
+    "userinfo": f"https://me@sns.us-east-1.amazonaws.com/?{CONFIRM}",
+    "a fragment": f"https://sns.us-east-1.amazonaws.com/?{CONFIRM}#x",
+    "another action": f"https://sns.us-east-1.amazonaws.com/?{CONFIRM.replace('ConfirmSubscription', 'Publish')}",
+    "the topic twice": f"https://sns.us-east-1.amazonaws.com/?{CONFIRM}&TopicArn={TOPIC}",
+    "no token": f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}",
+}
+
+
+@pytest.mark.parametrize("case", NOT_SNS_SUBSCRIBE_URLS)
+def test_only_sns_confirmations_in_the_topics_region_are_visited(client, network, case):
+    url = NOT_SNS_SUBSCRIBE_URLS[case]
+    response = post(client, sign(subscription(subscribe_url=url)))
+    assert response.status_code == 403, response.body
+    assert response.json_body["field"] == "SubscribeURL"
+    assert url not in network.fetched
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "arn:aws:sns:s3:123456789012:alarms",
+        "arn:aws:sns:us-east-1:123456789012:alarms?x",
+        "arn:aws:sns:cn-north-1:123456789012:alarms",
+        "arn:aws-cn:sns:us-east-1:123456789012:alarms",
+        "alarms",
+    ],
+)
+def test_a_listed_topic_must_be_an_arn_in_a_real_region(topic):
+    with pytest.raises(RuntimeError, match="ONCALL_SNS_TOPIC_ARNS"):
+        with configured(ONCALL_SNS_TOPIC_ARNS=f"{TOPIC},{topic}"):
+            pass
+    config.settings.cache_clear()
 
 
 def test_no_topic_is_accepted_until_one_is_configured(client, network):
