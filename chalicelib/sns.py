@@ -19,7 +19,9 @@ import logging
 import re
 import threading
 import urllib.request
+from collections import deque
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import parse_qs
 
@@ -30,6 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import clock
 from .config import settings, topic_region
 from .errors import Busy, Forbidden, InvalidInput
 from .payloads import parse
@@ -59,6 +62,13 @@ SIGNED_FIELDS = {
 FETCH_TIMEOUT_SECONDS = 5
 MAX_FETCH_BYTES = 64 * 1024
 MAX_CACHED_CERTIFICATES = 32
+# A certificate URL that could not be fetched is not fetched again for a while: a
+# network failure may clear soon (SNS retries every 20 s by default), a body that
+# is not a certificate will not. At most this many fetches start per minute.
+UNREACHABLE_SECONDS = 20
+INVALID_SECONDS = 600
+MAX_REFUSED_URLS = 256
+MAX_FETCHES_PER_MINUTE = 5
 
 
 class SnsEnvelope(BaseModel):
@@ -183,26 +193,108 @@ def is_subscribe_url(url: str, host: str, topic_arn: str) -> bool:
 
 
 class _Certificates:
-    """Public keys by certificate URL. SNS rotates its certificate rarely and under
-    a new URL, so a key once fetched stays valid for its URL."""
+    """Public keys by certificate URL, and the URLs that failed, in this process.
+
+    SNS rotates its certificate rarely and under a new URL, so a key once fetched
+    stays valid for its URL. Anyone can post a message naming a listed topic and a
+    certificate URL of the right shape, so fetching is bounded: one fetch per URL at
+    a time (the others wait for its outcome), a URL that failed is not fetched again
+    for a while, and at most MAX_FETCHES_PER_MINUTE fetches start in any minute.
+    """
 
     def __init__(self) -> None:
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
         self._lock = threading.Lock()
+        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        # URL -> (until when it is refused, whether it was unreachable rather than invalid)
+        self._refused: dict[str, tuple[datetime, bool]] = {}
+        self._started: deque[datetime] = deque()
+        self._pending: dict[str, threading.Event] = {}
 
-    def get(self, url: str) -> rsa.RSAPublicKey | None:
-        with self._lock:
-            return self._keys.get(url)
+    def key(self, url: str) -> rsa.RSAPublicKey:
+        while True:
+            with self._lock:
+                known = self._known(url)
+                if known is not None:
+                    return known
+                pending = self._pending.get(url)
+                if pending is None:
+                    self._start_fetch()
+                    pending = self._pending[url] = threading.Event()
+                    break
+            # Another request is fetching this URL: its outcome is recorded before it is set.
+            if not pending.wait(2 * FETCH_TIMEOUT_SECONDS):
+                raise Busy("The SNS signing certificate is still being fetched; retry later.")
+        try:
+            return self._fetch(url)
+        finally:
+            with self._lock:
+                del self._pending[url]
+            pending.set()
 
-    def put(self, url: str, key: rsa.RSAPublicKey) -> None:
+    def _known(self, url: str) -> rsa.RSAPublicKey | None:
+        """The cached key, None if the URL may be fetched, or the refusal it earned."""
+        if url in self._keys:
+            return self._keys[url]
+        if url not in self._refused:
+            return None
+        until, unreachable = self._refused[url]
+        now = clock.now()
+        if now >= until:
+            del self._refused[url]
+            return None
+        if unreachable:
+            wait = (until - now).total_seconds()
+            raise Busy("Could not fetch the SNS signing certificate; retry later.", retry_after=wait)
+        raise _not_a_certificate()
+
+    def _start_fetch(self) -> None:
+        now = clock.now()
+        while self._started and now - self._started[0] >= timedelta(minutes=1):
+            self._started.popleft()
+        if len(self._started) >= MAX_FETCHES_PER_MINUTE:
+            wait = (self._started[0] + timedelta(minutes=1) - now).total_seconds()
+            raise Busy(
+                "Too many SNS signing certificates were fetched in the last minute; retry later.", retry_after=wait
+            )
+        self._started.append(now)
+
+    def _fetch(self, url: str) -> rsa.RSAPublicKey:
+        try:
+            pem = fetcher(url)
+        except Exception as error:  # the network: SNS retries on 5xx
+            log.warning("could not fetch the SNS signing certificate %s: %s", url, error)
+            self._refuse(url, UNREACHABLE_SECONDS, unreachable=True)
+            raise Busy(
+                "Could not fetch the SNS signing certificate; retry later.", retry_after=UNREACHABLE_SECONDS
+            ) from None
+        try:
+            key = x509.load_pem_x509_certificate(pem).public_key()
+        except ValueError:
+            key = None
+        if not isinstance(key, rsa.RSAPublicKey):
+            self._refuse(url, INVALID_SECONDS, unreachable=False)
+            raise _not_a_certificate()
         with self._lock:
             if len(self._keys) >= MAX_CACHED_CERTIFICATES:
                 self._keys.clear()
             self._keys[url] = key
+        return key
+
+    def _refuse(self, url: str, seconds: int, *, unreachable: bool) -> None:
+        with self._lock:
+            if len(self._refused) >= MAX_REFUSED_URLS:
+                self._refused.pop(next(iter(self._refused)))
+            self._refused[url] = (clock.now() + timedelta(seconds=seconds), unreachable)
 
     def clear(self) -> None:
         with self._lock:
             self._keys.clear()
+            self._refused.clear()
+            self._started.clear()
+
+
+def _not_a_certificate() -> Forbidden:
+    return Forbidden("The signing certificate is not an RSA certificate in PEM.", field="SigningCertURL")
 
 
 _certificates = _Certificates()
@@ -213,22 +305,7 @@ def forget_certificates() -> None:
 
 
 def certificate_key(url: str) -> rsa.RSAPublicKey:
-    cached = _certificates.get(url)
-    if cached is not None:
-        return cached
-    try:
-        pem = fetcher(url)
-    except Exception as error:  # the network: SNS retries on 5xx
-        log.warning("could not fetch the SNS signing certificate %s: %s", url, error)
-        raise Busy("Could not fetch the SNS signing certificate; retry later.") from None
-    try:
-        key = x509.load_pem_x509_certificate(pem).public_key()
-    except ValueError:
-        raise Forbidden("The signing certificate is not a PEM certificate.", field="SigningCertURL") from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise Forbidden("The signing certificate does not hold an RSA key.", field="SigningCertURL")
-    _certificates.put(url, key)
-    return key
+    return _certificates.key(url)
 
 
 # --- subscriptions ----------------------------------------------------------------------

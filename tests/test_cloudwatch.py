@@ -5,6 +5,8 @@ serves for an SNS URL (nothing reaches the network)."""
 import base64
 import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -503,7 +505,87 @@ def test_a_certificate_that_cannot_be_fetched_answers_503_so_sns_retries(client,
     with requests_made.measure() as calls:
         response = post(client, sign(notification()))
     assert response.status_code == 503 and response.json_body["code"] == "busy"
+    assert int(response.headers["Retry-After"]) >= 1
     assert writes(calls) == {}
+
+
+# --- what forged messages may cost ------------------------------------------------------------
+
+OTHER_CERT_URL = CERT_URL.replace("6aad65c2f9911b05", "0000000000000000")
+
+
+@pytest.mark.parametrize(
+    "certificate, status",
+    [("SNS's certificate", 403), ("a 404 on the SNS host", 503), ("not a certificate", 403)],
+)
+def test_forty_forged_posts_cost_at_most_one_certificate_fetch(client, network, requests_made, certificate, status):
+    url = CERT_URL if certificate == "SNS's certificate" else OTHER_CERT_URL
+    if certificate == "not a certificate":
+        network.pages[url] = b"<Error><Code>AccessDenied</Code></Error>"
+    with requests_made.measure() as calls:
+        answers = [post(client, sign(notification(number=n), key=OTHER_KEY, cert_url=url)) for n in range(40)]
+    assert {answer.status_code for answer in answers} == {status}
+    assert network.fetched == [url]
+    assert writes(calls) == {}
+
+
+def test_requests_that_arrive_during_a_fetch_wait_for_it_instead_of_fetching_again():
+    entered = [threading.Event(), threading.Event()]
+    release = threading.Event()
+    calls = []
+
+    def slow_network(url: str) -> bytes:
+        entered[len(calls)].set()
+        calls.append(url)
+        release.wait(10)
+        return CERT_PEM
+
+    sns.use_fetcher(slow_network)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            first = pool.submit(sns.certificate_key, CERT_URL)
+            assert entered[0].wait(10)
+            later = [pool.submit(sns.certificate_key, CERT_URL) for _ in range(3)]
+            # Were they to fetch too, the second fetch would start at once.
+            assert not entered[1].wait(0.5)
+            release.set()
+            keys = {future.result(10).public_numbers() for future in [first, *later]}
+    finally:
+        sns.use_fetcher(None)
+    assert calls == [CERT_URL] and keys == {KEY.public_key().public_numbers()}
+
+
+def test_a_certificate_that_failed_to_fetch_is_tried_again_after_a_while(client, network, manual_clock):
+    network.down = True
+    first = post(client, sign(notification()))
+    assert first.status_code == 503 and first.headers["Retry-After"] == str(sns.UNREACHABLE_SECONDS)
+    manual_clock.advance(seconds=5)
+    second = post(client, sign(notification(number=2)))
+    assert second.status_code == 503 and second.headers["Retry-After"] == str(sns.UNREACHABLE_SECONDS - 5)
+    assert network.fetched == [CERT_URL]
+    network.down = False
+    manual_clock.advance(seconds=sns.UNREACHABLE_SECONDS - 5)
+    third = post(client, sign(notification(number=3)))
+    assert third.status_code == 200 and third.json_body["action"] == "triggered"
+    assert network.fetched == [CERT_URL, CERT_URL]
+
+
+def test_certificate_fetches_per_minute_are_capped(client, network, manual_clock):
+    def forged(n: int) -> dict:
+        url = f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n:032x}.pem"
+        return sign(notification(number=n), key=OTHER_KEY, cert_url=url)
+
+    answers = [post(client, forged(n)) for n in range(40)]
+    assert len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE
+    refused = answers[sns.MAX_FETCHES_PER_MINUTE :]
+    assert {(answer.status_code, answer.headers["Retry-After"]) for answer in refused} == {(503, "60")}
+    assert "certificates" in refused[0].json_body["error"]
+    # The budget frees a minute after the first fetch; SNS's own certificate is fetched then.
+    manual_clock.advance(seconds=59)
+    assert post(client, sign(notification())).headers["Retry-After"] == "1"
+    manual_clock.advance(seconds=1)
+    assert post(client, sign(notification())).json_body["action"] == "triggered"
+    assert network.fetched[-1] == CERT_URL and len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE + 1
 
 
 MALFORMED = {
