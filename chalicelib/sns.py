@@ -30,7 +30,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import clock
 from .config import settings, topic_region
@@ -58,6 +58,12 @@ SIGNED_FIELDS = {
     SUBSCRIPTION_CONFIRMATION: ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
     UNSUBSCRIBE_CONFIRMATION: ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
+
+SNS_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+# A message older than this, or further ahead of our clock, is refused: a captured
+# message cannot be replayed later. SNS gives up retrying an HTTPS delivery within an hour.
+MAX_MESSAGE_AGE = timedelta(hours=1)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 FETCH_TIMEOUT_SECONDS = 5
 MAX_FETCH_BYTES = 64 * 1024
@@ -93,6 +99,12 @@ class SnsEnvelope(BaseModel):
     UnsubscribeUrl: str | None = Field(default=None, max_length=2048)
     MessageAttributes: dict | None = None
 
+    @field_validator("Timestamp")
+    @classmethod
+    def _instant(cls, value: str) -> str:
+        sent_at(value)
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> "SnsEnvelope":
         if not self.certificate_url:
@@ -117,6 +129,16 @@ class SnsEnvelope(BaseModel):
         return "".join(parts).encode("utf-8")
 
 
+def sent_at(timestamp: str) -> datetime:
+    """An SNS Timestamp (UTC, e.g. 2026-11-26T08:40:00.123Z) as an instant; ValueError otherwise."""
+    if SNS_TIMESTAMP.fullmatch(timestamp) is None:
+        raise ValueError("must be the UTC time SNS sends, e.g. 2026-11-26T08:40:00.123Z")
+    try:
+        return clock.parse_iso(timestamp)
+    except ValueError:
+        raise ValueError("is not a date and time that exists") from None
+
+
 def read_envelope(raw_body: bytes | None, message_type_header: str | None) -> SnsEnvelope:
     """Parse the POST body; raises InvalidInput (400) naming the field."""
     envelope = parse(SnsEnvelope, raw_body)
@@ -132,12 +154,14 @@ def read_envelope(raw_body: bytes | None, message_type_header: str | None) -> Sn
 
 
 def verify(envelope: SnsEnvelope) -> None:
-    """Raise Forbidden unless the topic is allowed and the signature is SNS's own.
-    The topic is checked first, so an unknown topic never costs a certificate fetch."""
+    """Raise Forbidden unless the topic is allowed, the message is fresh and the
+    signature is SNS's own. The topic, the time and the certificate URL's shape are
+    checked first, so none of them can cost a certificate fetch."""
     allowed = settings().sns_topic_arns
     if envelope.TopicArn not in allowed:
         hint = "" if allowed else " (ONCALL_SNS_TOPIC_ARNS is empty: no topic is accepted until one is listed)"
         raise Forbidden(f"Messages from SNS topic {envelope.TopicArn} are not accepted{hint}.", field="TopicArn")
+    check_fresh(envelope)
     host = topic_host(envelope.TopicArn)
     url = envelope.certificate_url or ""
     if not is_certificate_url(url, host):
@@ -155,6 +179,23 @@ def verify(envelope: SnsEnvelope) -> None:
         key.verify(signature, envelope.canonical(), padding.PKCS1v15(), HASHES[envelope.SignatureVersion]())
     except InvalidSignature:
         raise Forbidden("The message signature does not verify.", field="Signature") from None
+
+
+def check_fresh(envelope: SnsEnvelope) -> None:
+    """Refuse a message sent more than an hour ago or more than the clock skew ahead."""
+    age = clock.now() - sent_at(envelope.Timestamp)
+    if age > MAX_MESSAGE_AGE:
+        raise Forbidden(
+            f"Timestamp {envelope.Timestamp} is more than an hour old: an old message is refused, "
+            "so a captured one cannot be replayed.",
+            field="Timestamp",
+        )
+    if -age > MAX_CLOCK_SKEW:
+        raise Forbidden(
+            f"Timestamp {envelope.Timestamp} is more than {MAX_CLOCK_SKEW.seconds // 60} minutes "
+            "ahead of oncall's clock.",
+            field="Timestamp",
+        )
 
 
 def topic_host(topic_arn: str) -> str:

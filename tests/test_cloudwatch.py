@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from chalicelib import config, sns
+from chalicelib import clock, config, sns
 from tests.flows import get_incident, list_incidents, writes
 
 PATH = "/api/integrations/cloudwatch"
@@ -102,7 +102,11 @@ def sign(message: dict, version: str = "1", key=KEY, cert_url: str = CERT_URL) -
     return message
 
 
-def notification(body: dict | None = None, topic: str = TOPIC, number: int = 1) -> dict:
+def now() -> str:
+    return clock.iso(clock.now())
+
+
+def notification(body: dict | None = None, topic: str = TOPIC, number: int = 1, sent: str | None = None) -> dict:
     body = body or alarm()
     return {
         "Type": "Notification",
@@ -110,7 +114,7 @@ def notification(body: dict | None = None, topic: str = TOPIC, number: int = 1) 
         "TopicArn": topic,
         "Subject": f'{body.get("NewStateValue")}: "{body.get("AlarmName")}" in US East (N. Virginia)',
         "Message": json.dumps(body),
-        "Timestamp": "2026-11-26T08:42:00.100Z",
+        "Timestamp": now() if sent is None else sent,
         "UnsubscribeURL": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic}:1234",
         "MessageAttributes": {},
     }
@@ -125,7 +129,7 @@ def subscription(kind: str = "SubscriptionConfirmation", subscribe_url: str | No
         "Message": f"You have chosen to subscribe to the topic {TOPIC}.",
         "SubscribeURL": subscribe_url
         or f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37",
-        "Timestamp": "2026-11-26T08:30:00.000Z",
+        "Timestamp": now(),
     }
 
 
@@ -507,6 +511,68 @@ def test_a_certificate_that_cannot_be_fetched_answers_503_so_sns_retries(client,
     assert response.status_code == 503 and response.json_body["code"] == "busy"
     assert int(response.headers["Retry-After"]) >= 1
     assert writes(calls) == {}
+
+
+# --- replays -------------------------------------------------------------------------------------------
+
+
+def test_a_replayed_alarm_from_2019_is_refused_before_anything_is_fetched(client, network, requests_made):
+    with requests_made.measure() as calls:
+        response = post(client, sign(notification(sent="2019-06-26T19:41:38.695Z")))
+    assert response.status_code == 403 and response.json_body["field"] == "Timestamp"
+    assert "2019-06-26T19:41:38.695Z" in response.json_body["error"]
+    assert network.fetched == [] and writes(calls) == {}
+
+
+def test_a_replayed_ok_does_not_resolve_the_open_incident(client, network, manual_clock):
+    old_ok = sign(notification(alarm("OK"), number=2))
+    manual_clock.advance(hours=2)
+    incident_id = post(client, sign(notification())).json_body["incident_id"]
+    assert post(client, old_ok).status_code == 403
+    assert get_incident(client, incident_id)["status"] == "TRIGGERED"
+
+
+@pytest.mark.parametrize(
+    "offset, status",
+    [
+        (timedelta(hours=-1), 200),
+        (timedelta(hours=-1, milliseconds=-1), 403),
+        (timedelta(minutes=5), 200),
+        (timedelta(minutes=5, milliseconds=1), 403),
+    ],
+)
+def test_messages_are_accepted_for_an_hour_and_five_minutes_ahead(client, network, offset, status):
+    sent = clock.iso(clock.now() + offset)
+    response = post(client, sign(notification(sent=sent)))
+    assert response.status_code == status, response.body
+    if status == 403:
+        assert response.json_body["field"] == "Timestamp"
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "yesterday",
+        "",
+        "2026-03-01T12:00:00",
+        "2026-03-01 12:00:00Z",
+        "2026-03-01T12:00:00+01:00",
+        "2026-02-30T12:00:00.000Z",
+        "2026-03-01T12:00:00.000Z\n",
+        "１２３４-03-01T12:00:00Z",
+    ],
+)
+def test_a_timestamp_that_is_not_snss_format_is_refused_naming_it(client, network, timestamp):
+    response = post(client, sign(notification(sent=timestamp)))
+    assert response.status_code == 400 and response.json_body["field"] == "Timestamp", response.body
+    assert network.fetched == []
+
+
+def test_sns_timestamps_with_and_without_milliseconds_are_read(client, network, manual_clock):
+    manual_clock.advance(seconds=0.123)
+    assert post(client, sign(notification(sent="2026-03-01T12:00:00Z"))).status_code == 200
+    response = post(client, sign(notification(number=2, sent="2026-03-01T11:59:59.123456Z")))
+    assert response.status_code == 200
 
 
 # --- what forged messages may cost ------------------------------------------------------------
