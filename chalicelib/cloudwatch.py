@@ -4,9 +4,10 @@ or POSTed to /api/integrations/cloudwatch by an HTTPS subscription.
 ALARM triggers an incident (the alarm ARN is the dedup key, so repeats fold), OK
 resolves the open incident of that alarm as its monitoring source, and
 INSUFFICIENT_DATA does what ONCALL_CLOUDWATCH_INSUFFICIENT_DATA says (nothing,
-trigger or resolve). The service is the subscription URL's ?service_name=, else
+trigger or resolve). The service comes from signed content and configuration only:
 the first ONCALL_CLOUDWATCH_SERVICES prefix the alarm name starts with (longest
-first), else ONCALL_CLOUDWATCH_SERVICE. See docs/integrations/cloudwatch.md.
+first), else the service ONCALL_CLOUDWATCH_TOPIC_SERVICES maps the topic to, else
+ONCALL_CLOUDWATCH_SERVICE. See docs/integrations/cloudwatch.md.
 """
 
 import hashlib
@@ -91,13 +92,29 @@ def parse_alarm(raw: str | None, topic_arn: str | None = None) -> Alarm:
 # --- which service, which incident ----------------------------------------------------------
 
 
-def service_for(alarm_name: str, requested: str | None = None) -> str:
-    if requested:
-        return requested
-    for prefix, service in settings().cloudwatch_services:
+def service_for(alarm_name: str, topic_arn: str | None) -> str:
+    """The alarm-name prefix's service, else the topic's, else the default."""
+    cfg = settings()
+    for prefix, service in cfg.cloudwatch_services:
         if alarm_name.startswith(prefix):
             return service
-    return settings().cloudwatch_default_service
+    for topic, service in cfg.cloudwatch_topic_services:
+        if topic == topic_arn:
+            return service
+    return cfg.cloudwatch_default_service
+
+
+def refuse_routing_in_url(query_params: dict | None) -> None:
+    """The subscription URL is not signed: whoever replays a signed alarm could
+    point it at any service. A URL that still tries is refused, never obeyed."""
+    if query_params and "service_name" in query_params:
+        log.warning("refused an SNS message whose URL names service_name; see docs/integrations/cloudwatch.md")
+        raise InvalidInput(
+            "service_name in the subscription URL does not choose the service: the URL is not signed. "
+            "Route alarms with ONCALL_CLOUDWATCH_SERVICES (alarm-name-prefix=service) or "
+            "ONCALL_CLOUDWATCH_TOPIC_SERVICES (topic-arn=service), then subscribe this URL without ?service_name=.",
+            field="service_name",
+        )
 
 
 def dedup_key(alarm_arn: str) -> str:
@@ -173,8 +190,9 @@ def _resolve(alarm: Alarm, service: str, actor: str) -> dict:
 # --- the two ways in ----------------------------------------------------------------------------
 
 
-def receive_https(raw_body: bytes | None, message_type_header: str | None, service: str | None) -> dict:
+def receive_https(raw_body: bytes | None, message_type_header: str | None, query_params: dict | None) -> dict:
     """One POST from an SNS HTTPS subscription: parse (400), verify (403), then act."""
+    refuse_routing_in_url(query_params)
     envelope = sns.read_envelope(raw_body, message_type_header)
     sns.verify(envelope)
     if envelope.Type == sns.SUBSCRIPTION_CONFIRMATION:
@@ -184,7 +202,7 @@ def receive_https(raw_body: bytes | None, message_type_header: str | None, servi
         log.info("SNS says the subscription to %s was removed", envelope.TopicArn)
         return {"message_type": envelope.Type, **outcome("nothing")}
     alarm = parse_alarm(envelope.Message, envelope.TopicArn)
-    result = act(alarm, service_for(alarm.message.AlarmName, service), actor_for(envelope.TopicArn))
+    result = act(alarm, service_for(alarm.message.AlarmName, envelope.TopicArn), actor_for(envelope.TopicArn))
     return {"message_type": envelope.Type, **result}
 
 
@@ -209,7 +227,7 @@ def receive_lambda_event(event: dict) -> list[dict]:
         topic_arn = message.get("TopicArn") if isinstance(message.get("TopicArn"), str) else None
         try:
             alarm = parse_alarm(message.get("Message"), topic_arn)
-            result = act(alarm, service_for(alarm.message.AlarmName), actor_for(topic_arn))
+            result = act(alarm, service_for(alarm.message.AlarmName, topic_arn), actor_for(topic_arn))
         except InvalidInput as error:
             log.warning("skipped SNS record %d (message %r): %s", number, message.get("MessageId"), error.message)
             continue

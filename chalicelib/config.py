@@ -58,6 +58,7 @@ class Settings:
     alarm_topic: str = "oncall-local-alarms"
     sns_topic_arns: frozenset[str] = frozenset()
     cloudwatch_services: tuple[tuple[str, str], ...] = ()
+    cloudwatch_topic_services: tuple[tuple[str, str], ...] = ()
     cloudwatch_default_service: str = "cloudwatch"
     cloudwatch_severity: str = "critical"
     cloudwatch_insufficient_data: str = "nothing"
@@ -93,6 +94,7 @@ def settings() -> Settings:
         alarm_topic=f"oncall-{stage}-alarms",
         sns_topic_arns=frozenset(_topics("ONCALL_SNS_TOPIC_ARNS")),
         cloudwatch_services=_prefixes("ONCALL_CLOUDWATCH_SERVICES"),
+        cloudwatch_topic_services=_topic_services("ONCALL_CLOUDWATCH_TOPIC_SERVICES"),
         cloudwatch_default_service=os.environ.get("ONCALL_CLOUDWATCH_SERVICE", "").strip() or "cloudwatch",
         cloudwatch_severity=_choice("ONCALL_CLOUDWATCH_SEVERITY", ("critical", "error", "warning", "info")),
         notify_timeout_seconds=_int("ONCALL_NOTIFY_TIMEOUT_SECONDS", 5, minimum=1),
@@ -130,17 +132,35 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
-def _prefixes(name: str) -> tuple[tuple[str, str], ...]:
-    """`prefix=service,prefix=service` as (prefix, service) pairs, longest prefix first."""
+def _pairs(name: str, shape: str) -> list[tuple[str, str]]:
+    """`key=service,key=service` as (key, service) pairs, in the order given."""
     pairs = []
     for item in os.environ.get(name, "").split(","):
         if not item.strip():
             continue
-        prefix, equals, service = item.strip().partition("=")
+        key, equals, service = item.strip().partition("=")
         if not equals or not service.strip() or len(service.strip()) > 128:
-            raise RuntimeError(f"{name} must be 'alarm-name-prefix=service,...', got {item.strip()!r}")
-        pairs.append((prefix.strip(), service.strip()))
+            raise RuntimeError(f"{name} must be '{shape}=service,...', got {item.strip()!r}")
+        pairs.append((key.strip(), service.strip()))
+    return pairs
+
+
+def _prefixes(name: str) -> tuple[tuple[str, str], ...]:
+    """`prefix=service,prefix=service` as (prefix, service) pairs, longest prefix first."""
+    pairs = _pairs(name, "alarm-name-prefix")
     return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+
+
+def _topic_services(name: str) -> tuple[tuple[str, str], ...]:
+    """`topic-arn=service,...`: each topic once, each an SNS topic ARN."""
+    pairs = _pairs(name, "topic-arn")
+    topics = [topic for topic, _ in pairs]
+    for topic in topics:
+        if topic_region(topic) is None:
+            raise RuntimeError(f"{name} must map SNS topic ARNs to services, got {topic[:300]!r}")
+        if topics.count(topic) > 1:
+            raise RuntimeError(f"{name} maps {topic} more than once")
+    return tuple(pairs)
 
 
 # The AWS SDK and PynamoDB log every request and answer at DEBUG, item keys

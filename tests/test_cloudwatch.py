@@ -207,8 +207,8 @@ def post(client, message, *, raw: bytes | None = None, query: str = "", headers:
     return client.anonymous.request("POST", PATH + "/" + query, headers=sent, body=body)
 
 
-def lambda_event(body: dict) -> dict:
-    message = notification(body)
+def lambda_event(body: dict, topic: str = TOPIC, number: int = 1) -> dict:
+    message = notification(body, topic=topic, number=number)
     message.pop("UnsubscribeURL")
     record_sns = {**message, "SignatureVersion": "1", "Signature": "EXAMPLE"}
     record_sns["SigningCertUrl"] = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem"
@@ -313,9 +313,54 @@ def test_https_alarm_opens_folds_and_ok_resolves_with_both_signature_versions(cl
     assert network.fetched == [CERT_URL]  # fetched once, then cached
 
 
-def test_the_subscription_url_chooses_the_service(client, network):
-    response = post(client, sign(notification()), query="?service_name=checkout")
-    assert get_incident(client, response.json_body["incident_id"])["service_name"] == "checkout"
+@pytest.mark.parametrize("query", ["?service_name=billing", "?service_name=", "?other=1&service_name=auth"])
+def test_the_subscription_url_never_chooses_the_service(client, network, requests_made, query):
+    message = sign(notification())
+    with requests_made.measure() as calls:
+        response = post(client, message, query=query)
+    assert response.status_code == 400 and response.json_body["field"] == "service_name", response.body
+    assert "ONCALL_CLOUDWATCH_TOPIC_SERVICES" in response.json_body["error"]
+    assert writes(calls) == {} and network.fetched == []
+    # The same message without it pages the alarm's own service.
+    response = post(client, message)
+    assert get_incident(client, response.json_body["incident_id"])["service_name"] == "payments"
+
+
+def test_the_alarm_prefix_then_the_topic_then_the_default_choose_the_service(client, network):
+    unmapped = "arn:aws:sns:us-east-1:123456789012:unmapped"
+    with configured(
+        ONCALL_SNS_TOPIC_ARNS=f"{TOPIC} {unmapped}",
+        ONCALL_CLOUDWATCH_TOPIC_SERVICES=f"{TOPIC}=checkout, arn:aws:sns:us-east-1:123456789012:other=search",
+    ):
+        cases = [
+            (alarm(), TOPIC, "payments"),
+            (alarm(AlarmName="disk-full", AlarmArn=ALARM_ARN + "-disk"), TOPIC, "checkout"),
+            (alarm(AlarmName="queue-depth", AlarmArn=ALARM_ARN + "-queue"), unmapped, "cloudwatch"),
+        ]
+        for number, (body, topic, service) in enumerate(cases, start=1):
+            response = post(client, sign(notification(body, topic=topic, number=number)))
+            assert get_incident(client, response.json_body["incident_id"])["service_name"] == service
+            [result] = client.lambda_.invoke(
+                "cloudwatch_alarms", lambda_event(body, topic=topic, number=number)
+            ).payload
+            assert result["action"] == "folded", "the Lambda path chose another service"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "checkout",
+        f"{TOPIC}=",
+        "arn:aws:sns:s3:123456789012:alarms=checkout",
+        f"{TOPIC}=checkout,{TOPIC}=search",
+        f"{TOPIC}={'x' * 129}",
+    ],
+)
+def test_a_bad_topic_mapping_is_refused_at_start(value):
+    with pytest.raises(RuntimeError, match="ONCALL_CLOUDWATCH_TOPIC_SERVICES"):
+        with configured(ONCALL_CLOUDWATCH_TOPIC_SERVICES=value):
+            pass
+    config.settings.cache_clear()
 
 
 def test_the_lambda_spelling_of_the_certificate_url_is_read_too(client, network):
