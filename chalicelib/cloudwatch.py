@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pynamodb.exceptions import PynamoDBException
 
-from . import incidents, sns
+from . import incidents, receipts, sns
 from .config import settings
-from .errors import InvalidInput, InvalidTransition, NotFound
+from .db import is_throttling
+from .errors import Busy, InvalidInput, InvalidTransition, NotFound
 from .payloads import MAX_DESCRIPTION_BYTES, TriggerBody
 
 log = logging.getLogger("oncall.cloudwatch")
@@ -28,6 +30,7 @@ log = logging.getLogger("oncall.cloudwatch")
 ALARM, OK, INSUFFICIENT_DATA = "ALARM", "OK", "INSUFFICIENT_DATA"
 MAX_TITLE = 1024
 MAX_DEDUP_KEY = 255
+MAX_MESSAGE_ID = 256
 # What an incident keeps of the alarm message (`details`), when present.
 KEPT_FIELDS = (
     "AlarmName",
@@ -147,14 +150,29 @@ def outcome(action: str, incident_id: int | None = None) -> dict:
     return {"action": action, "incident_id": incident_id}
 
 
+def plan(alarm: Alarm) -> str:
+    """trigger, resolve or nothing, as the alarm's new state says."""
+    return {ALARM: "trigger", OK: "resolve"}.get(alarm.state) or settings().cloudwatch_insufficient_data
+
+
 def act(alarm: Alarm, service: str, actor: str) -> dict:
-    """Trigger, resolve or do nothing, as the alarm's new state says."""
-    what = {ALARM: "trigger", OK: "resolve"}.get(alarm.state) or settings().cloudwatch_insufficient_data
+    what = plan(alarm)
     if what == "trigger":
         return _trigger(alarm, service, actor)
     if what == "resolve":
         return _resolve(alarm, service, actor)
     return outcome("nothing")
+
+
+def act_once(message_id: str | None, alarm: Alarm, service: str, actor: str) -> dict:
+    """act(), once per SNS MessageId (chalicelib/receipts.py): a message acted on
+    before answers "duplicate". A message that does nothing is not recorded."""
+    if plan(alarm) == "nothing":
+        return outcome("nothing")
+    if message_id is None:
+        return act(alarm, service, actor)
+    done = receipts.once(message_id, lambda: act(alarm, service, actor))
+    return outcome("duplicate") if done is None else done
 
 
 def _trigger(alarm: Alarm, service: str, actor: str) -> dict:
@@ -202,7 +220,14 @@ def receive_https(raw_body: bytes | None, message_type_header: str | None, query
         log.info("SNS says the subscription to %s was removed", envelope.TopicArn)
         return {"message_type": envelope.Type, **outcome("nothing")}
     alarm = parse_alarm(envelope.Message, envelope.TopicArn)
-    result = act(alarm, service_for(alarm.message.AlarmName, envelope.TopicArn), actor_for(envelope.TopicArn))
+    service = service_for(alarm.message.AlarmName, envelope.TopicArn)
+    try:
+        result = act_once(envelope.MessageId, alarm, service, actor_for(envelope.TopicArn))
+    except PynamoDBException as error:
+        # Nothing was recorded as done, so SNS's next delivery acts: ask for it.
+        if not is_throttling(error):
+            log.exception("database error on SNS message %r", envelope.MessageId)
+        raise Busy("The database could not record this alarm; SNS will deliver it again.", retry_after=5) from None
     return {"message_type": envelope.Type, **result}
 
 
@@ -211,8 +236,8 @@ def receive_lambda_event(event: dict) -> list[dict]:
 
     A record that is not a CloudWatch alarm is logged and skipped: raising would make
     Lambda retry an event that can never succeed. Database errors (and contention
-    that did not clear) do raise, so Lambda retries the event; a retried ALARM folds
-    into the incident it opened, a retried OK finds nothing left to resolve.
+    that did not clear, or another delivery of a record still being processed) do
+    raise, so Lambda retries the event; records already acted on are then duplicates.
     """
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
@@ -225,9 +250,13 @@ def receive_lambda_event(event: dict) -> list[dict]:
             log.warning("skipped SNS record %d: not an SNS notification", number)
             continue
         topic_arn = message.get("TopicArn") if isinstance(message.get("TopicArn"), str) else None
+        message_id = message.get("MessageId")
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID:
+            log.warning("SNS record %d has no usable MessageId: acting on it without recording it", number)
+            message_id = None
         try:
             alarm = parse_alarm(message.get("Message"), topic_arn)
-            result = act(alarm, service_for(alarm.message.AlarmName, topic_arn), actor_for(topic_arn))
+            result = act_once(message_id, alarm, service_for(alarm.message.AlarmName, topic_arn), actor_for(topic_arn))
         except InvalidInput as error:
             log.warning("skipped SNS record %d (message %r): %s", number, message.get("MessageId"), error.message)
             continue

@@ -353,7 +353,10 @@ RESPONSE_SCHEMAS = {
                 "type": "string",
                 "enum": ["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"],
             },
-            "action": {"type": "string", "enum": ["triggered", "folded", "resolved", "confirmed", "nothing"]},
+            "action": {
+                "type": "string",
+                "enum": ["triggered", "folded", "resolved", "confirmed", "duplicate", "nothing"],
+            },
             "incident_id": {"type": ["integer", "null"], "minimum": 1},
         }
     ),

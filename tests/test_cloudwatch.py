@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -17,8 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from chalicelib import clock, config, sns
-from tests.flows import get_incident, list_incidents, writes
+from chalicelib import clock, cloudwatch, config, sns
+from chalicelib.errors import Busy
+from chalicelib.models import Dedup, SnsMessage
+from tests.flows import dynamodb_fails, get_incident, list_incidents, right_after, run_threads, writes
 
 PATH = "/api/integrations/cloudwatch"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
@@ -241,13 +244,13 @@ def test_lambda_alarm_opens_folds_and_ok_resolves(client, network):
     assert incident["details"]["Trigger"] == ALARM["Trigger"] and incident["details"]["TopicArn"] == TOPIC
     assert incident["created_by"] == "cloudwatch (oncall-alarms)"
 
-    again = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm())).payload
+    again = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm(), number=2)).payload
     assert again == [{"action": "folded", "incident_id": incident["id"]}]
-    ok = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"))).payload
+    ok = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"), number=3)).payload
     assert ok == [{"action": "resolved", "incident_id": incident["id"]}]
     resolved = get_incident(client, incident["id"])
     assert resolved["status"] == "RESOLVED" and resolved["alert_count"] == 2
-    assert client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"))).payload == [
+    assert client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"), number=4)).payload == [
         {"action": "nothing", "incident_id": None}
     ]
     assert network.fetched == []  # the Lambda path trusts its subscription, fetches nothing
@@ -340,9 +343,8 @@ def test_the_alarm_prefix_then_the_topic_then_the_default_choose_the_service(cli
         for number, (body, topic, service) in enumerate(cases, start=1):
             response = post(client, sign(notification(body, topic=topic, number=number)))
             assert get_incident(client, response.json_body["incident_id"])["service_name"] == service
-            [result] = client.lambda_.invoke(
-                "cloudwatch_alarms", lambda_event(body, topic=topic, number=number)
-            ).payload
+            event = lambda_event(body, topic=topic, number=10 + number)
+            [result] = client.lambda_.invoke("cloudwatch_alarms", event).payload
             assert result["action"] == "folded", "the Lambda path chose another service"
 
 
@@ -620,6 +622,104 @@ def test_sns_timestamps_with_and_without_milliseconds_are_read(client, network, 
     assert response.status_code == 200
 
 
+# --- each message acts once ---------------------------------------------------------------------
+
+
+def test_a_message_delivered_again_answers_duplicate_and_does_nothing(client, network, requests_made):
+    message = sign(notification())
+    first = post(client, message)
+    with requests_made.measure() as calls:
+        again = post(client, message)
+    assert again.status_code == 200
+    assert again.json_body == {"message_type": "Notification", "action": "duplicate", "incident_id": None}
+    assert writes(calls) == {"PutItem": 1}  # the claim, refused by its condition
+    assert get_incident(client, first.json_body["incident_id"])["alert_count"] == 1
+
+
+def test_a_replayed_ok_within_the_hour_does_not_resolve_a_later_incident(client, network, manual_clock):
+    post(client, sign(notification(number=1)))
+    ok = sign(notification(alarm("OK"), number=2))
+    assert post(client, ok).json_body["action"] == "resolved"
+    manual_clock.advance(minutes=20)
+    reopened = post(client, sign(notification(number=3))).json_body
+    assert reopened["action"] == "triggered"
+    assert post(client, ok).json_body["action"] == "duplicate"
+    assert get_incident(client, reopened["incident_id"])["status"] == "TRIGGERED"
+
+
+def test_lambda_retries_of_an_event_act_once(client):
+    event = lambda_event(alarm())
+    [first] = client.lambda_.invoke("cloudwatch_alarms", event).payload
+    assert client.lambda_.invoke("cloudwatch_alarms", event).payload == [{"action": "duplicate", "incident_id": None}]
+    assert get_incident(client, first["incident_id"])["alert_count"] == 1
+
+
+def test_messages_are_remembered_for_a_day(client, network):
+    message = sign(notification())
+    post(client, message)
+    stored = SnsMessage.get(message["MessageId"], consistent_read=True)
+    assert stored.expires_at == int((clock.now() + timedelta(days=1)).timestamp())
+    assert (stored.claim, stored.lease_until, stored.done_at) == (None, None, clock.now())
+
+
+def test_an_https_delivery_that_failed_is_acted_on_when_sns_delivers_it_again(client, network):
+    message = sign(notification())
+    with dynamodb_fails(Dedup, "UpdateItem"):
+        failed = post(client, message)
+    assert failed.status_code == 503 and failed.json_body["code"] == "busy"
+    assert failed.headers["Retry-After"] == "5"
+    again = post(client, message)
+    assert again.json_body["action"] == "triggered"
+    assert get_incident(client, again.json_body["incident_id"])["alert_count"] == 1
+
+
+def test_a_lambda_event_that_failed_is_acted_on_when_lambda_retries_it(client):
+    event = lambda_event(alarm())
+    with dynamodb_fails(Dedup, "UpdateItem", code="ValidationException"):
+        with pytest.raises(Exception, match="injected"):
+            client.lambda_.invoke("cloudwatch_alarms", event)
+    [retried] = client.lambda_.invoke("cloudwatch_alarms", event).payload
+    assert retried["action"] == "triggered"
+
+
+def deliver(message: dict) -> dict:
+    """The HTTPS route's work, called directly: chalice's test client swaps os.environ
+    per request, so it must not serve two requests at once."""
+    return cloudwatch.receive_https(json.dumps(message).encode(), message["Type"], None)
+
+
+def test_a_delivery_during_another_of_the_same_message_is_asked_to_retry(client, network):
+    message = sign(notification())
+    with right_after(SnsMessage, "PutItem", lambda: deliver(message)) as second:
+        first = post(client, message)
+    assert first.json_body["action"] == "triggered"
+    assert isinstance(second["error"], Busy) and second["error"].headers == {"Retry-After": "60"}
+    assert post(client, message).json_body["action"] == "duplicate"
+    assert get_incident(client, first.json_body["incident_id"])["alert_count"] == 1
+
+
+def test_a_claim_whose_holder_died_lapses_with_its_lease(client, network, manual_clock):
+    message = sign(notification())
+    with dynamodb_fails(SnsMessage, "DeleteItem"), dynamodb_fails(Dedup, "UpdateItem"):
+        # Acting fails and so does releasing the claim: it stays, as if the holder died.
+        assert post(client, message).status_code == 503
+    manual_clock.advance(seconds=59)
+    held = post(client, message)
+    assert held.status_code == 503 and held.headers["Retry-After"] == "1"
+    manual_clock.advance(seconds=1)
+    assert post(client, message).json_body["action"] == "triggered"
+
+
+def test_concurrent_deliveries_of_one_message_act_once(client, network):
+    message = sign(notification())
+    results, errors = run_threads([lambda: deliver(message) for _ in range(8)])
+    outcomes = Counter(result["action"] for result in results if result is not None)
+    assert outcomes["triggered"] == 1 and set(outcomes) <= {"triggered", "duplicate"}, outcomes
+    assert all(isinstance(error, Busy) for error in errors if error is not None), errors
+    [incident] = list_incidents(client)["incidents"]
+    assert incident["alert_count"] == 1
+
+
 # --- what forged messages may cost ------------------------------------------------------------
 
 OTHER_CERT_URL = CERT_URL.replace("6aad65c2f9911b05", "0000000000000000")
@@ -761,7 +861,7 @@ def test_insufficient_data_can_trigger(client, network):
 def test_insufficient_data_can_resolve(client, network):
     incident_id = post(client, sign(notification())).json_body["incident_id"]
     with configured(ONCALL_CLOUDWATCH_INSUFFICIENT_DATA="resolve"):
-        response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"))))
+        response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"), number=2)))
     assert response.json_body == {"message_type": "Notification", "action": "resolved", "incident_id": incident_id}
 
 
