@@ -70,9 +70,14 @@ def _claim(message_id: str) -> str | None:
             raise
     # The condition decided; this read only chooses the answer.
     try:
-        held = SnsMessage.get(message_id, consistent_read=True, attributes_to_get=["message_id", "lease_until"])
+        held = SnsMessage.get(
+            message_id, consistent_read=True, attributes_to_get=["message_id", "claim", "lease_until"]
+        )
     except DoesNotExist:
         raise Busy("Another delivery of this message has just given up on it; deliver it again.") from None
+    if held.claim == token:
+        # The SDK sent the put again after losing the answer to an attempt that applied it.
+        return token
     if held.lease_until is None:
         return None
     wait = (held.lease_until - _millis(now)) / 1000

@@ -1,7 +1,7 @@
 """Shared test helpers: JSON requests and the common API flows (incidents, shifts,
 escalation levels, metrics), threads released together, a second actor run at
-an exact point of the first, a DynamoDB request that fails, a log collector and
-a filter for DynamoDB writes."""
+an exact point of the first, a DynamoDB request that fails or whose answer is
+lost, a log collector and a filter for DynamoDB writes."""
 
 import json
 import logging
@@ -229,6 +229,29 @@ def dynamodb_fails(model, operation, times: int = 1, code: str = "InternalServer
     finally:
         events.unregister(event_name, handler)
     assert left[0] == 0, f"{operation} was not requested {times} time(s)"
+
+
+@contextmanager
+def answer_lost(model, operation):
+    """The next `operation` through `model`'s table connection is applied twice, as
+    when the SDK sends a request again after losing the answer to an attempt that
+    applied it: the caller sees only the second attempt's answer."""
+    client = model._get_connection().connection.client
+    event_name = f"before-call.dynamodb.{operation}"
+    state = {"applied": False}
+
+    def handler(params, **kwargs):
+        if state["applied"]:
+            return
+        state["applied"] = True
+        client._make_api_call(operation, json.loads(params["body"]))
+
+    client.meta.events.register(event_name, handler)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event_name, handler)
+    assert state["applied"], f"{operation} was not requested"
 
 
 @contextmanager

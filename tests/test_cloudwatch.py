@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from chalicelib import clock, cloudwatch, config, sns
 from chalicelib.errors import Busy
 from chalicelib.models import Dedup, SnsMessage
-from tests.flows import dynamodb_fails, get_incident, list_incidents, right_after, run_threads, writes
+from tests.flows import answer_lost, dynamodb_fails, get_incident, list_incidents, right_after, run_threads, writes
 
 PATH = "/api/integrations/cloudwatch"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
@@ -696,6 +696,12 @@ def test_a_delivery_during_another_of_the_same_message_is_asked_to_retry(client,
     assert isinstance(second["error"], Busy) and second["error"].headers == {"Retry-After": "60"}
     assert post(client, message).json_body["action"] == "duplicate"
     assert get_incident(client, first.json_body["incident_id"])["alert_count"] == 1
+
+
+def test_a_claim_whose_answer_was_lost_is_still_this_deliverys(client, network):
+    with answer_lost(SnsMessage, "PutItem"):
+        response = post(client, sign(notification()))
+    assert response.status_code == 200 and response.json_body["action"] == "triggered", response.body
 
 
 def test_a_claim_whose_holder_died_lapses_with_its_lease(client, network, manual_clock):
