@@ -4,9 +4,10 @@ or POSTed to /api/integrations/cloudwatch by an HTTPS subscription.
 ALARM triggers an incident (the alarm ARN is the dedup key, so repeats fold), OK
 resolves the open incident of that alarm as its monitoring source, and
 INSUFFICIENT_DATA does what ONCALL_CLOUDWATCH_INSUFFICIENT_DATA says (nothing,
-trigger or resolve). The service is the subscription URL's ?service_name=, else
+trigger or resolve). The service comes from signed content and configuration only:
 the first ONCALL_CLOUDWATCH_SERVICES prefix the alarm name starts with (longest
-first), else ONCALL_CLOUDWATCH_SERVICE. See docs/integrations/cloudwatch.md.
+first), else the service ONCALL_CLOUDWATCH_TOPIC_SERVICES maps the topic to, else
+ONCALL_CLOUDWATCH_SERVICE. See docs/integrations/cloudwatch.md.
 """
 
 import hashlib
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pynamodb.exceptions import PynamoDBException
 
-from . import incidents, jsontext, sns
+from . import incidents, jsontext, receipts, sns
 from .config import settings
-from .errors import InvalidInput, InvalidTransition, NotFound
+from .db import is_transient
+from .errors import Busy, InvalidInput, InvalidTransition, NotFound
 from .payloads import MAX_DESCRIPTION_BYTES, TriggerBody
 
 log = logging.getLogger("oncall.cloudwatch")
@@ -26,6 +29,7 @@ log = logging.getLogger("oncall.cloudwatch")
 ALARM, OK, INSUFFICIENT_DATA = "ALARM", "OK", "INSUFFICIENT_DATA"
 MAX_TITLE = 1024
 MAX_DEDUP_KEY = 255
+MAX_MESSAGE_ID = 256
 # What an incident keeps of the alarm message (`details`), when present.
 KEPT_FIELDS = (
     "AlarmName",
@@ -90,13 +94,29 @@ def parse_alarm(raw: str | None, topic_arn: str | None = None) -> Alarm:
 # --- which service, which incident ----------------------------------------------------------
 
 
-def service_for(alarm_name: str, requested: str | None = None) -> str:
-    if requested:
-        return requested
-    for prefix, service in settings().cloudwatch_services:
+def service_for(alarm_name: str, topic_arn: str | None) -> str:
+    """The alarm-name prefix's service, else the topic's, else the default."""
+    cfg = settings()
+    for prefix, service in cfg.cloudwatch_services:
         if alarm_name.startswith(prefix):
             return service
-    return settings().cloudwatch_default_service
+    for topic, service in cfg.cloudwatch_topic_services:
+        if topic == topic_arn:
+            return service
+    return cfg.cloudwatch_default_service
+
+
+def refuse_routing_in_url(query_params: dict | None) -> None:
+    """The subscription URL is not signed: whoever replays a signed alarm could
+    point it at any service. A URL that still tries is refused, never obeyed."""
+    if query_params and "service_name" in query_params:
+        log.warning("refused an SNS message whose URL names service_name; see docs/integrations/cloudwatch.md")
+        raise InvalidInput(
+            "service_name in the subscription URL does not choose the service: the URL is not signed. "
+            "Route alarms with ONCALL_CLOUDWATCH_SERVICES (alarm-name-prefix=service) or "
+            "ONCALL_CLOUDWATCH_TOPIC_SERVICES (topic-arn=service), then subscribe this URL without ?service_name=.",
+            field="service_name",
+        )
 
 
 def dedup_key(alarm_arn: str) -> str:
@@ -129,14 +149,29 @@ def outcome(action: str, incident_id: int | None = None) -> dict:
     return {"action": action, "incident_id": incident_id}
 
 
+def plan(alarm: Alarm) -> str:
+    """trigger, resolve or nothing, as the alarm's new state says."""
+    return {ALARM: "trigger", OK: "resolve"}.get(alarm.state) or settings().cloudwatch_insufficient_data
+
+
 def act(alarm: Alarm, service: str, actor: str) -> dict:
-    """Trigger, resolve or do nothing, as the alarm's new state says."""
-    what = {ALARM: "trigger", OK: "resolve"}.get(alarm.state) or settings().cloudwatch_insufficient_data
+    what = plan(alarm)
     if what == "trigger":
         return _trigger(alarm, service, actor)
     if what == "resolve":
         return _resolve(alarm, service, actor)
     return outcome("nothing")
+
+
+def act_once(message_id: str | None, alarm: Alarm, service: str, actor: str) -> dict:
+    """act(), once per SNS MessageId (chalicelib/receipts.py): a message acted on
+    before answers "duplicate". A message that does nothing is not recorded."""
+    if plan(alarm) == "nothing":
+        return outcome("nothing")
+    if message_id is None:
+        return act(alarm, service, actor)
+    done = receipts.once(message_id, lambda: act(alarm, service, actor))
+    return outcome("duplicate") if done is None else done
 
 
 def _trigger(alarm: Alarm, service: str, actor: str) -> dict:
@@ -172,8 +207,9 @@ def _resolve(alarm: Alarm, service: str, actor: str) -> dict:
 # --- the two ways in ----------------------------------------------------------------------------
 
 
-def receive_https(raw_body: bytes | None, message_type_header: str | None, service: str | None) -> dict:
+def receive_https(raw_body: bytes | None, message_type_header: str | None, query_params: dict | None) -> dict:
     """One POST from an SNS HTTPS subscription: parse (400), verify (403), then act."""
+    refuse_routing_in_url(query_params)
     envelope = sns.read_envelope(raw_body, message_type_header)
     sns.verify(envelope)
     if envelope.Type == sns.SUBSCRIPTION_CONFIRMATION:
@@ -183,7 +219,14 @@ def receive_https(raw_body: bytes | None, message_type_header: str | None, servi
         log.info("SNS says the subscription to %s was removed", envelope.TopicArn)
         return {"message_type": envelope.Type, **outcome("nothing")}
     alarm = parse_alarm(envelope.Message, envelope.TopicArn)
-    result = act(alarm, service_for(alarm.message.AlarmName, service), actor_for(envelope.TopicArn))
+    service = service_for(alarm.message.AlarmName, envelope.TopicArn)
+    try:
+        result = act_once(envelope.MessageId, alarm, service, actor_for(envelope.TopicArn))
+    except PynamoDBException as error:
+        # Nothing was recorded as done, so SNS's next delivery acts: ask for it.
+        if not is_transient(error):
+            log.exception("database error on SNS message %r", envelope.MessageId)
+        raise Busy("The database could not record this alarm; SNS will deliver it again.", retry_after=5) from None
     return {"message_type": envelope.Type, **result}
 
 
@@ -192,8 +235,8 @@ def receive_lambda_event(event: dict) -> list[dict]:
 
     A record that is not a CloudWatch alarm is logged and skipped: raising would make
     Lambda retry an event that can never succeed. Database errors (and contention
-    that did not clear) do raise, so Lambda retries the event; a retried ALARM folds
-    into the incident it opened, a retried OK finds nothing left to resolve.
+    that did not clear, or another delivery of a record still being processed) do
+    raise, so Lambda retries the event; records already acted on are then duplicates.
     """
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
@@ -206,9 +249,13 @@ def receive_lambda_event(event: dict) -> list[dict]:
             log.warning("skipped SNS record %d: not an SNS notification", number)
             continue
         topic_arn = message.get("TopicArn") if isinstance(message.get("TopicArn"), str) else None
+        message_id = message.get("MessageId")
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID:
+            log.warning("SNS record %d has no usable MessageId: acting on it without recording it", number)
+            message_id = None
         try:
             alarm = parse_alarm(message.get("Message"), topic_arn)
-            result = act(alarm, service_for(alarm.message.AlarmName), actor_for(topic_arn))
+            result = act_once(message_id, alarm, service_for(alarm.message.AlarmName, topic_arn), actor_for(topic_arn))
         except InvalidInput as error:
             log.warning("skipped SNS record %d (message %r): %s", number, message.get("MessageId"), error.message)
             continue

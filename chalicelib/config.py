@@ -7,8 +7,26 @@ same, so this module is the only reader of os.environ in the domain.
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+# An AWS region in the partitions whose SNS hosts are under amazonaws.com(.cn):
+# us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, ... (not s3, not aws-global).
+AWS_REGION = r"[a-z]{2}(?:-gov)?-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?"
+TOPIC_ARN = re.compile(
+    rf"arn:(?P<partition>aws|aws-cn|aws-us-gov):sns:(?P<region>{AWS_REGION}):[0-9]{{12}}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
+)
+
+
+def topic_region(topic_arn: str) -> str | None:
+    """The region of an SNS topic ARN whose partition agrees with it, else None."""
+    match = TOPIC_ARN.fullmatch(topic_arn)
+    if match is None:
+        return None
+    region = match["region"]
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if "-gov-" in region else "aws"
+    return region if match["partition"] == partition else None
 
 
 def _int(name: str, default: int, *, minimum: int = 1) -> int:
@@ -40,6 +58,7 @@ class Settings:
     alarm_topic: str = "oncall-local-alarms"
     sns_topic_arns: frozenset[str] = frozenset()
     cloudwatch_services: tuple[tuple[str, str], ...] = ()
+    cloudwatch_topic_services: tuple[tuple[str, str], ...] = ()
     cloudwatch_default_service: str = "cloudwatch"
     cloudwatch_severity: str = "critical"
     cloudwatch_insufficient_data: str = "nothing"
@@ -73,8 +92,9 @@ def settings() -> Settings:
         key_cache_seconds=_int("ONCALL_KEY_CACHE_SECONDS", 0, minimum=0),
         admin_key=os.environ.get("ONCALL_ADMIN_KEY") or None,
         alarm_topic=f"oncall-{stage}-alarms",
-        sns_topic_arns=frozenset(_list("ONCALL_SNS_TOPIC_ARNS")),
+        sns_topic_arns=frozenset(_topics("ONCALL_SNS_TOPIC_ARNS")),
         cloudwatch_services=_prefixes("ONCALL_CLOUDWATCH_SERVICES"),
+        cloudwatch_topic_services=_topic_services("ONCALL_CLOUDWATCH_TOPIC_SERVICES"),
         cloudwatch_default_service=os.environ.get("ONCALL_CLOUDWATCH_SERVICE", "").strip() or "cloudwatch",
         cloudwatch_severity=_choice("ONCALL_CLOUDWATCH_SEVERITY", ("critical", "error", "warning", "info")),
         notify_timeout_seconds=_int("ONCALL_NOTIFY_TIMEOUT_SECONDS", 5, minimum=1),
@@ -91,6 +111,17 @@ def _list(name: str) -> list[str]:
     return [item for item in os.environ.get(name, "").replace(",", " ").split() if item]
 
 
+def _topics(name: str) -> list[str]:
+    """A list of SNS topic ARNs, each in a real-looking region of its partition."""
+    topics = _list(name)
+    for topic in topics:
+        if topic_region(topic) is None:
+            raise RuntimeError(
+                f"{name} must list SNS topic ARNs like arn:aws:sns:us-east-1:123456789012:alarms, got {topic[:300]!r}"
+            )
+    return topics
+
+
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     """One of `allowed`, the first being the default."""
     raw = os.environ.get(name, "").strip().lower()
@@ -101,17 +132,35 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
-def _prefixes(name: str) -> tuple[tuple[str, str], ...]:
-    """`prefix=service,prefix=service` as (prefix, service) pairs, longest prefix first."""
+def _pairs(name: str, shape: str) -> list[tuple[str, str]]:
+    """`key=service,key=service` as (key, service) pairs, in the order given."""
     pairs = []
     for item in os.environ.get(name, "").split(","):
         if not item.strip():
             continue
-        prefix, equals, service = item.strip().partition("=")
+        key, equals, service = item.strip().partition("=")
         if not equals or not service.strip() or len(service.strip()) > 128:
-            raise RuntimeError(f"{name} must be 'alarm-name-prefix=service,...', got {item.strip()!r}")
-        pairs.append((prefix.strip(), service.strip()))
+            raise RuntimeError(f"{name} must be '{shape}=service,...', got {item.strip()!r}")
+        pairs.append((key.strip(), service.strip()))
+    return pairs
+
+
+def _prefixes(name: str) -> tuple[tuple[str, str], ...]:
+    """`prefix=service,prefix=service` as (prefix, service) pairs, longest prefix first."""
+    pairs = _pairs(name, "alarm-name-prefix")
     return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+
+
+def _topic_services(name: str) -> tuple[tuple[str, str], ...]:
+    """`topic-arn=service,...`: each topic once, each an SNS topic ARN."""
+    pairs = _pairs(name, "topic-arn")
+    topics = [topic for topic, _ in pairs]
+    for topic in topics:
+        if topic_region(topic) is None:
+            raise RuntimeError(f"{name} must map SNS topic ARNs to services, got {topic[:300]!r}")
+        if topics.count(topic) > 1:
+            raise RuntimeError(f"{name} maps {topic} more than once")
+    return tuple(pairs)
 
 
 # The AWS SDK and PynamoDB log every request and answer at DEBUG, item keys

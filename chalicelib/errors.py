@@ -1,5 +1,7 @@
 """Domain errors. Each carries its HTTP status; chalicelib/http.py maps them to responses in one place."""
 
+import math
+
 
 class DomainError(Exception):
     status = 400
@@ -57,11 +59,17 @@ class PayloadTooLarge(DomainError):
 
 
 class Busy(DomainError):
-    """Contention or throttling that did not clear after retries: the caller should retry later."""
+    """Contention or throttling that did not clear after retries, or a resource that is
+    unavailable for now: the caller should retry after `retry_after` seconds, which
+    every 503 says in its Retry-After header."""
 
     status = 503
     code = "busy"
-    # Contention and throttling clear within moments; a caller that honours the header
-    # (PagerDuty's and Alertmanager's clients back off on their own anyway) comes back soon.
+    # Contention and throttling clear within moments: by default the caller comes back
+    # in a second; a wait known to be longer (a lease, a fetch) says so.
     RETRY_AFTER_SECONDS = 1
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    def __init__(self, message: str, *, field: str | None = None, retry_after: float = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}

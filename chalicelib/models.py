@@ -423,6 +423,20 @@ class KeyToken(Model):
     revoked_at = UTCDateTimeAttribute(null=True)
 
 
+class SnsMessage(Model):
+    """An SNS MessageId that one delivery is acting on, or that was acted on: what
+    makes a redelivered or replayed message act once (chalicelib/receipts.py)."""
+
+    Meta = _meta("sns-messages")
+    message_id = UnicodeAttribute(hash_key=True)
+    # The delivery holding the claim and until when (epoch ms); both go once it is done.
+    claim = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    done_at = UTCDateTimeAttribute(null=True)
+    # DynamoDB TTL (epoch seconds): an id is remembered for a day.
+    expires_at = NumberAttribute()
+
+
 ALL_MODELS = (
     Incident,
     Dedup,
@@ -435,4 +449,5 @@ ALL_MODELS = (
     KeyToken,
     Channel,
     Delivery,
+    SnsMessage,
 )

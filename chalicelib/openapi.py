@@ -55,6 +55,12 @@ DESCRIPTIONS = {
     503: "contention or throttling did not clear; retry",
 }
 
+RETRY_AFTER = {
+    "description": "seconds to wait before trying again",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
 # The `code` each error status answers with.
 ERROR_CODES = {
     400: ["invalid_input", "invalid_transition"],
@@ -347,7 +353,10 @@ RESPONSE_SCHEMAS = {
                 "type": "string",
                 "enum": ["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"],
             },
-            "action": {"type": "string", "enum": ["triggered", "folded", "resolved", "confirmed", "nothing"]},
+            "action": {
+                "type": "string",
+                "enum": ["triggered", "folded", "resolved", "confirmed", "duplicate", "nothing"],
+            },
             "incident_id": {"type": ["integer", "null"], "minimum": 1},
         }
     ),
@@ -564,6 +573,8 @@ def _responses(operation: Operation) -> dict:
             "description": DESCRIPTIONS[status],
             "content": {"application/json": {"schema": error}},
         }
+        if status == 503:
+            responses[str(status)]["headers"] = {"Retry-After": RETRY_AFTER}
     return responses
 
 

@@ -2,11 +2,12 @@
 subscription confirmation.
 
 SNS signs every message it POSTs with the private key of a certificate it serves
-from `https://sns.<region>.amazonaws.com/...pem`. A message is trusted when its
-topic is on the allowlist (ONCALL_SNS_TOPIC_ARNS), its certificate URL is an https
-URL on an SNS host, and its Signature verifies with that certificate over the
-canonical string SNS documents for the message type (SignatureVersion 1 =
-SHA1withRSA, 2 = SHA256withRSA). See docs/integrations/cloudwatch.md.
+from `https://sns.<region>.amazonaws.com/SimpleNotificationService-<hex>.pem`. A
+message is trusted when its topic is on the allowlist (ONCALL_SNS_TOPIC_ARNS), its
+certificate URL is exactly that, on SNS's host in the topic's own region, and its
+Signature verifies with that certificate over the canonical string SNS documents
+for the message type (SignatureVersion 1 = SHA1withRSA, 2 = SHA256withRSA). See
+docs/integrations/cloudwatch.md.
 
 Every outbound HTTP request (the certificate, the SubscribeURL) goes through
 `fetcher`, which tests replace; nothing here reaches the network otherwise.
@@ -18,18 +19,21 @@ import logging
 import re
 import threading
 import urllib.request
+from collections import deque
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from chalice.app import SNSEvent
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .config import settings
+from . import clock
+from .config import settings, topic_region
 from .errors import Busy, Forbidden, InvalidInput
 from .payloads import parse
 
@@ -41,8 +45,10 @@ UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
 MESSAGE_TYPES = (NOTIFICATION, SUBSCRIPTION_CONFIRMATION, UNSUBSCRIBE_CONFIRMATION)
 MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
 
-# SNS's own hosts: sns.<region>.amazonaws.com, and .amazonaws.com.cn in China.
-SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+# The path of SNS's signing certificates, after https://<SNS host of the topic's region>.
+CERTIFICATE_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]{1,64}\.pem")
+# What may follow https://<SNS host>/? in a SubscribeURL: a query string, nothing else.
+QUERY = re.compile(r"[A-Za-z0-9._~%&=:+/-]*")
 TOPIC_ARN = r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$"
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 
@@ -53,9 +59,22 @@ SIGNED_FIELDS = {
     UNSUBSCRIBE_CONFIRMATION: ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
 
+SNS_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+# A message older than this, or further ahead of our clock, is refused: a captured
+# message cannot be replayed later. SNS gives up retrying an HTTPS delivery within an hour.
+MAX_MESSAGE_AGE = timedelta(hours=1)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
 FETCH_TIMEOUT_SECONDS = 5
 MAX_FETCH_BYTES = 64 * 1024
 MAX_CACHED_CERTIFICATES = 32
+# A certificate URL that could not be fetched is not fetched again for a while: a
+# network failure may clear soon (SNS retries every 20 s by default), a body that
+# is not a certificate will not. At most this many fetches start per minute.
+UNREACHABLE_SECONDS = 20
+INVALID_SECONDS = 600
+MAX_REFUSED_URLS = 256
+MAX_FETCHES_PER_MINUTE = 5
 
 
 class SnsEnvelope(BaseModel):
@@ -79,6 +98,12 @@ class SnsEnvelope(BaseModel):
     UnsubscribeURL: str | None = Field(default=None, max_length=2048)
     UnsubscribeUrl: str | None = Field(default=None, max_length=2048)
     MessageAttributes: dict | None = None
+
+    @field_validator("Timestamp")
+    @classmethod
+    def _instant(cls, value: str) -> str:
+        sent_at(value)
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> "SnsEnvelope":
@@ -104,6 +129,16 @@ class SnsEnvelope(BaseModel):
         return "".join(parts).encode("utf-8")
 
 
+def sent_at(timestamp: str) -> datetime:
+    """An SNS Timestamp (UTC, e.g. 2026-11-26T08:40:00.123Z) as an instant; ValueError otherwise."""
+    if SNS_TIMESTAMP.fullmatch(timestamp) is None:
+        raise ValueError("must be the UTC time SNS sends, e.g. 2026-11-26T08:40:00.123Z")
+    try:
+        return clock.parse_iso(timestamp)
+    except ValueError:
+        raise ValueError("is not a date and time that exists") from None
+
+
 def read_envelope(raw_body: bytes | None, message_type_header: str | None) -> SnsEnvelope:
     """Parse the POST body; raises InvalidInput (400) naming the field."""
     envelope = parse(SnsEnvelope, raw_body)
@@ -119,15 +154,22 @@ def read_envelope(raw_body: bytes | None, message_type_header: str | None) -> Sn
 
 
 def verify(envelope: SnsEnvelope) -> None:
-    """Raise Forbidden unless the topic is allowed and the signature is SNS's own.
-    The topic is checked first, so an unknown topic never costs a certificate fetch."""
+    """Raise Forbidden unless the topic is allowed, the message is fresh and the
+    signature is SNS's own. The topic, the time and the certificate URL's shape are
+    checked first, so none of them can cost a certificate fetch."""
     allowed = settings().sns_topic_arns
     if envelope.TopicArn not in allowed:
         hint = "" if allowed else " (ONCALL_SNS_TOPIC_ARNS is empty: no topic is accepted until one is listed)"
         raise Forbidden(f"Messages from SNS topic {envelope.TopicArn} are not accepted{hint}.", field="TopicArn")
+    check_fresh(envelope)
+    host = topic_host(envelope.TopicArn)
     url = envelope.certificate_url or ""
-    if not is_sns_url(url) or not urlsplit(url).path.endswith(".pem"):
-        raise Forbidden("The signing certificate must be an https .pem URL on an SNS host.", field="SigningCertURL")
+    if not is_certificate_url(url, host):
+        raise Forbidden(
+            f"The signing certificate must be https://{host}/SimpleNotificationService-<hex>.pem: "
+            "SNS's own, in the topic's region.",
+            field="SigningCertURL",
+        )
     try:
         signature = base64.b64decode(envelope.Signature, validate=True)
     except (binascii.Error, ValueError):
@@ -139,44 +181,161 @@ def verify(envelope: SnsEnvelope) -> None:
         raise Forbidden("The message signature does not verify.", field="Signature") from None
 
 
-def is_sns_url(url: str) -> bool:
-    """https, on an SNS host, with no port or credentials."""
+def check_fresh(envelope: SnsEnvelope) -> None:
+    """Refuse a message sent more than an hour ago or more than the clock skew ahead."""
+    age = clock.now() - sent_at(envelope.Timestamp)
+    if age > MAX_MESSAGE_AGE:
+        raise Forbidden(
+            f"Timestamp {envelope.Timestamp} is more than an hour old: an old message is refused, "
+            "so a captured one cannot be replayed.",
+            field="Timestamp",
+        )
+    if -age > MAX_CLOCK_SKEW:
+        raise Forbidden(
+            f"Timestamp {envelope.Timestamp} is more than {MAX_CLOCK_SKEW.seconds // 60} minutes "
+            "ahead of oncall's clock.",
+            field="Timestamp",
+        )
+
+
+def topic_host(topic_arn: str) -> str:
+    """SNS's host in the topic's region."""
+    region = topic_region(topic_arn)
+    if region is None:  # config refuses such a topic in the allowlist; this is the backstop
+        raise Forbidden(f"SNS topic {topic_arn} is not in a region oncall knows.", field="TopicArn")
+    return sns_host(region)
+
+
+def sns_host(region: str) -> str:
+    """SNS's host in `region`: under amazonaws.com.cn in China, amazonaws.com elsewhere."""
+    return f"sns.{region}.amazonaws.com.cn" if region.startswith("cn-") else f"sns.{region}.amazonaws.com"
+
+
+def is_certificate_url(url: str, host: str) -> bool:
+    """Exactly https://<host>/SimpleNotificationService-<hex>.pem: no port, userinfo, query or fragment."""
+    origin = f"https://{host}"
+    return url.startswith(origin) and CERTIFICATE_PATH.fullmatch(url[len(origin) :]) is not None
+
+
+def is_subscribe_url(url: str, host: str, topic_arn: str) -> bool:
+    """https://<host>/?Action=ConfirmSubscription&TopicArn=<topic_arn>&Token=..., and nothing more."""
+    origin = f"https://{host}/?"
+    if not url.startswith(origin) or QUERY.fullmatch(url[len(origin) :]) is None:
+        return False
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        query = parse_qs(url[len(origin) :], strict_parsing=True)
     except ValueError:
         return False
     return (
-        parts.scheme == "https"
-        and port is None
-        and parts.username is None
-        and parts.password is None
-        and SNS_HOST.fullmatch(parts.hostname or "") is not None
-        and "@" not in parts.netloc
+        query.get("Action") == ["ConfirmSubscription"]
+        and query.get("TopicArn") == [topic_arn]
+        and len(query.get("Token", [])) == 1
     )
 
 
 class _Certificates:
-    """Public keys by certificate URL. SNS rotates its certificate rarely and under
-    a new URL, so a key once fetched stays valid for its URL."""
+    """Public keys by certificate URL, and the URLs that failed, in this process.
+
+    SNS rotates its certificate rarely and under a new URL, so a key once fetched
+    stays valid for its URL. Anyone can post a message naming a listed topic and a
+    certificate URL of the right shape, so fetching is bounded: one fetch per URL at
+    a time (the others wait for its outcome), a URL that failed is not fetched again
+    for a while, and at most MAX_FETCHES_PER_MINUTE fetches start in any minute.
+    """
 
     def __init__(self) -> None:
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
         self._lock = threading.Lock()
+        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        # URL -> (until when it is refused, whether it was unreachable rather than invalid)
+        self._refused: dict[str, tuple[datetime, bool]] = {}
+        self._started: deque[datetime] = deque()
+        self._pending: dict[str, threading.Event] = {}
 
-    def get(self, url: str) -> rsa.RSAPublicKey | None:
-        with self._lock:
-            return self._keys.get(url)
+    def key(self, url: str) -> rsa.RSAPublicKey:
+        while True:
+            with self._lock:
+                known = self._known(url)
+                if known is not None:
+                    return known
+                pending = self._pending.get(url)
+                if pending is None:
+                    self._start_fetch()
+                    pending = self._pending[url] = threading.Event()
+                    break
+            # Another request is fetching this URL: its outcome is recorded before it is set.
+            if not pending.wait(2 * FETCH_TIMEOUT_SECONDS):
+                raise Busy("The SNS signing certificate is still being fetched; retry later.")
+        try:
+            return self._fetch(url)
+        finally:
+            with self._lock:
+                del self._pending[url]
+            pending.set()
 
-    def put(self, url: str, key: rsa.RSAPublicKey) -> None:
+    def _known(self, url: str) -> rsa.RSAPublicKey | None:
+        """The cached key, None if the URL may be fetched, or the refusal it earned."""
+        if url in self._keys:
+            return self._keys[url]
+        if url not in self._refused:
+            return None
+        until, unreachable = self._refused[url]
+        now = clock.now()
+        if now >= until:
+            del self._refused[url]
+            return None
+        if unreachable:
+            wait = (until - now).total_seconds()
+            raise Busy("Could not fetch the SNS signing certificate; retry later.", retry_after=wait)
+        raise _not_a_certificate()
+
+    def _start_fetch(self) -> None:
+        now = clock.now()
+        while self._started and now - self._started[0] >= timedelta(minutes=1):
+            self._started.popleft()
+        if len(self._started) >= MAX_FETCHES_PER_MINUTE:
+            wait = (self._started[0] + timedelta(minutes=1) - now).total_seconds()
+            raise Busy(
+                "Too many SNS signing certificates were fetched in the last minute; retry later.", retry_after=wait
+            )
+        self._started.append(now)
+
+    def _fetch(self, url: str) -> rsa.RSAPublicKey:
+        try:
+            pem = fetcher(url)
+        except Exception as error:  # the network: SNS retries on 5xx
+            log.warning("could not fetch the SNS signing certificate %s: %s", url, error)
+            self._refuse(url, UNREACHABLE_SECONDS, unreachable=True)
+            raise Busy(
+                "Could not fetch the SNS signing certificate; retry later.", retry_after=UNREACHABLE_SECONDS
+            ) from None
+        try:
+            key = x509.load_pem_x509_certificate(pem).public_key()
+        except ValueError:
+            key = None
+        if not isinstance(key, rsa.RSAPublicKey):
+            self._refuse(url, INVALID_SECONDS, unreachable=False)
+            raise _not_a_certificate()
         with self._lock:
             if len(self._keys) >= MAX_CACHED_CERTIFICATES:
                 self._keys.clear()
             self._keys[url] = key
+        return key
+
+    def _refuse(self, url: str, seconds: int, *, unreachable: bool) -> None:
+        with self._lock:
+            if len(self._refused) >= MAX_REFUSED_URLS:
+                self._refused.pop(next(iter(self._refused)))
+            self._refused[url] = (clock.now() + timedelta(seconds=seconds), unreachable)
 
     def clear(self) -> None:
         with self._lock:
             self._keys.clear()
+            self._refused.clear()
+            self._started.clear()
+
+
+def _not_a_certificate() -> Forbidden:
+    return Forbidden("The signing certificate is not an RSA certificate in PEM.", field="SigningCertURL")
 
 
 _certificates = _Certificates()
@@ -187,34 +346,22 @@ def forget_certificates() -> None:
 
 
 def certificate_key(url: str) -> rsa.RSAPublicKey:
-    cached = _certificates.get(url)
-    if cached is not None:
-        return cached
-    try:
-        pem = fetcher(url)
-    except Exception as error:  # the network: SNS retries on 5xx
-        log.warning("could not fetch the SNS signing certificate %s: %s", url, error)
-        raise Busy("Could not fetch the SNS signing certificate; retry later.") from None
-    try:
-        key = x509.load_pem_x509_certificate(pem).public_key()
-    except ValueError:
-        raise Forbidden("The signing certificate is not a PEM certificate.", field="SigningCertURL") from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise Forbidden("The signing certificate does not hold an RSA key.", field="SigningCertURL")
-    _certificates.put(url, key)
-    return key
+    return _certificates.key(url)
 
 
 # --- subscriptions ----------------------------------------------------------------------
 
 
 def confirm_subscription(envelope: SnsEnvelope) -> None:
-    """GET the SubscribeURL of a verified SubscriptionConfirmation: an https URL on
-    an SNS host confirming this very topic."""
+    """GET the SubscribeURL of a verified SubscriptionConfirmation: SNS's
+    ConfirmSubscription for this very topic, on SNS's host in the topic's region."""
     url = envelope.SubscribeURL or ""
-    topics = parse_qs(urlsplit(url).query).get("TopicArn", []) if is_sns_url(url) else []
-    if topics != [envelope.TopicArn]:
-        raise Forbidden("The SubscribeURL must be an https SNS URL for the message's topic.", field="SubscribeURL")
+    host = topic_host(envelope.TopicArn)
+    if not is_subscribe_url(url, host, envelope.TopicArn):
+        raise Forbidden(
+            f"The SubscribeURL must be https://{host}/?Action=ConfirmSubscription&TopicArn=<the message's topic>&...",
+            field="SubscribeURL",
+        )
     try:
         fetcher(url)
     except Exception as error:
@@ -237,7 +384,7 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 
 def urllib_fetch(url: str) -> bytes:
-    """GET `url` (already checked to be https on an SNS host) and return the body."""
+    """GET `url` (already checked to be https on SNS's host) and return the body."""
     with _opener.open(urllib.request.Request(url, method="GET"), timeout=FETCH_TIMEOUT_SECONDS) as response:
         body = response.read(MAX_FETCH_BYTES + 1)
     if len(body) > MAX_FETCH_BYTES:

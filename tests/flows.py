@@ -1,6 +1,7 @@
 """Shared test helpers: JSON requests and the common API flows (incidents, shifts,
 escalation levels, metrics), threads released together, a second actor run at
-an exact point of the first, a log collector and a filter for DynamoDB writes."""
+an exact point of the first, a DynamoDB request that fails or whose answer is
+lost, a log collector and a filter for DynamoDB writes."""
 
 import json
 import logging
@@ -205,6 +206,52 @@ def run_threads(targets, timeout: float = 60) -> tuple[list, list]:
         thread.join(timeout)
         assert not thread.is_alive(), "a worker thread did not finish in time"
     return results, errors
+
+
+@contextmanager
+def dynamodb_fails(model, operation, times: int = 1, code: str = "InternalServerError"):
+    """The next `times` `operation` requests through `model`'s table connection fail
+    with `code`, as DynamoDB answers when it is unavailable; nothing is sent."""
+    from botocore.exceptions import ClientError
+
+    events = model._get_connection().connection.client.meta.events
+    event_name = f"before-call.dynamodb.{operation}"
+    left = [times]
+
+    def handler(**kwargs):
+        if left[0] > 0:
+            left[0] -= 1
+            raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
+
+    events.register(event_name, handler)
+    try:
+        yield
+    finally:
+        events.unregister(event_name, handler)
+    assert left[0] == 0, f"{operation} was not requested {times} time(s)"
+
+
+@contextmanager
+def answer_lost(model, operation):
+    """The next `operation` through `model`'s table connection is applied twice, as
+    when the SDK sends a request again after losing the answer to an attempt that
+    applied it: the caller sees only the second attempt's answer."""
+    client = model._get_connection().connection.client
+    event_name = f"before-call.dynamodb.{operation}"
+    state = {"applied": False}
+
+    def handler(params, **kwargs):
+        if state["applied"]:
+            return
+        state["applied"] = True
+        client._make_api_call(operation, json.loads(params["body"]))
+
+    client.meta.events.register(event_name, handler)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event_name, handler)
+    assert state["applied"], f"{operation} was not requested"
 
 
 @contextmanager

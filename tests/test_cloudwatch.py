@@ -5,6 +5,9 @@ serves for an SNS URL (nothing reaches the network)."""
 import base64
 import json
 import os
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,12 +18,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from chalicelib import config, sns
-from tests.flows import get_incident, list_incidents, writes
+from chalicelib import clock, cloudwatch, config, sns
+from chalicelib.errors import Busy
+from chalicelib.models import Dedup, SnsMessage
+from tests.flows import answer_lost, dynamodb_fails, get_incident, list_incidents, right_after, run_threads, writes
 
 PATH = "/api/integrations/cloudwatch"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
-CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
+CERT_FILE = "SimpleNotificationService-6aad65c2f9911b05cd53efda11f913f9.pem"
+CERT_URL = f"https://sns.us-east-1.amazonaws.com/{CERT_FILE}"
 ALARM_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:payments-api-5xx"
 SHARED = Path(__file__).resolve().parent / "wire_formats"
 
@@ -99,7 +105,11 @@ def sign(message: dict, version: str = "1", key=KEY, cert_url: str = CERT_URL) -
     return message
 
 
-def notification(body: dict | None = None, topic: str = TOPIC, number: int = 1) -> dict:
+def now() -> str:
+    return clock.iso(clock.now())
+
+
+def notification(body: dict | None = None, topic: str = TOPIC, number: int = 1, sent: str | None = None) -> dict:
     body = body or alarm()
     return {
         "Type": "Notification",
@@ -107,7 +117,7 @@ def notification(body: dict | None = None, topic: str = TOPIC, number: int = 1) 
         "TopicArn": topic,
         "Subject": f'{body.get("NewStateValue")}: "{body.get("AlarmName")}" in US East (N. Virginia)',
         "Message": json.dumps(body),
-        "Timestamp": "2026-11-26T08:42:00.100Z",
+        "Timestamp": now() if sent is None else sent,
         "UnsubscribeURL": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic}:1234",
         "MessageAttributes": {},
     }
@@ -122,21 +132,25 @@ def subscription(kind: str = "SubscriptionConfirmation", subscribe_url: str | No
         "Message": f"You have chosen to subscribe to the topic {TOPIC}.",
         "SubscribeURL": subscribe_url
         or f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37",
-        "Timestamp": "2026-11-26T08:30:00.000Z",
+        "Timestamp": now(),
     }
 
 
 class FakeNetwork:
-    """The fetcher: the test certificate at CERT_URL, an answer to SubscribeURLs."""
+    """The fetcher: the test certificate at CERT_URL, an answer to SubscribeURLs, and
+    whatever a test puts in `pages` (what someone else's host would serve)."""
 
     def __init__(self) -> None:
         self.fetched: list[str] = []
+        self.pages: dict[str, bytes] = {}
         self.down = False
 
     def __call__(self, url: str) -> bytes:
         self.fetched.append(url)
         if self.down:
             raise OSError("network unreachable")
+        if url in self.pages:
+            return self.pages[url]
         if url == CERT_URL:
             return CERT_PEM
         if "Action=ConfirmSubscription" in url:
@@ -196,8 +210,8 @@ def post(client, message, *, raw: bytes | None = None, query: str = "", headers:
     return client.anonymous.request("POST", PATH + "/" + query, headers=sent, body=body)
 
 
-def lambda_event(body: dict) -> dict:
-    message = notification(body)
+def lambda_event(body: dict, topic: str = TOPIC, number: int = 1) -> dict:
+    message = notification(body, topic=topic, number=number)
     message.pop("UnsubscribeURL")
     record_sns = {**message, "SignatureVersion": "1", "Signature": "EXAMPLE"}
     record_sns["SigningCertUrl"] = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem"
@@ -230,13 +244,13 @@ def test_lambda_alarm_opens_folds_and_ok_resolves(client, network):
     assert incident["details"]["Trigger"] == ALARM["Trigger"] and incident["details"]["TopicArn"] == TOPIC
     assert incident["created_by"] == "cloudwatch (oncall-alarms)"
 
-    again = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm())).payload
+    again = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm(), number=2)).payload
     assert again == [{"action": "folded", "incident_id": incident["id"]}]
-    ok = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"))).payload
+    ok = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"), number=3)).payload
     assert ok == [{"action": "resolved", "incident_id": incident["id"]}]
     resolved = get_incident(client, incident["id"])
     assert resolved["status"] == "RESOLVED" and resolved["alert_count"] == 2
-    assert client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"))).payload == [
+    assert client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm("OK"), number=4)).payload == [
         {"action": "nothing", "incident_id": None}
     ]
     assert network.fetched == []  # the Lambda path trusts its subscription, fetches nothing
@@ -302,9 +316,53 @@ def test_https_alarm_opens_folds_and_ok_resolves_with_both_signature_versions(cl
     assert network.fetched == [CERT_URL]  # fetched once, then cached
 
 
-def test_the_subscription_url_chooses_the_service(client, network):
-    response = post(client, sign(notification()), query="?service_name=checkout")
-    assert get_incident(client, response.json_body["incident_id"])["service_name"] == "checkout"
+@pytest.mark.parametrize("query", ["?service_name=billing", "?service_name=", "?other=1&service_name=auth"])
+def test_the_subscription_url_never_chooses_the_service(client, network, requests_made, query):
+    message = sign(notification())
+    with requests_made.measure() as calls:
+        response = post(client, message, query=query)
+    assert response.status_code == 400 and response.json_body["field"] == "service_name", response.body
+    assert "ONCALL_CLOUDWATCH_TOPIC_SERVICES" in response.json_body["error"]
+    assert writes(calls) == {} and network.fetched == []
+    # The same message without it pages the alarm's own service.
+    response = post(client, message)
+    assert get_incident(client, response.json_body["incident_id"])["service_name"] == "payments"
+
+
+def test_the_alarm_prefix_then_the_topic_then_the_default_choose_the_service(client, network):
+    unmapped = "arn:aws:sns:us-east-1:123456789012:unmapped"
+    with configured(
+        ONCALL_SNS_TOPIC_ARNS=f"{TOPIC} {unmapped}",
+        ONCALL_CLOUDWATCH_TOPIC_SERVICES=f"{TOPIC}=checkout, arn:aws:sns:us-east-1:123456789012:other=search",
+    ):
+        cases = [
+            (alarm(), TOPIC, "payments"),
+            (alarm(AlarmName="disk-full", AlarmArn=ALARM_ARN + "-disk"), TOPIC, "checkout"),
+            (alarm(AlarmName="queue-depth", AlarmArn=ALARM_ARN + "-queue"), unmapped, "cloudwatch"),
+        ]
+        for number, (body, topic, service) in enumerate(cases, start=1):
+            response = post(client, sign(notification(body, topic=topic, number=number)))
+            assert get_incident(client, response.json_body["incident_id"])["service_name"] == service
+            event = lambda_event(body, topic=topic, number=10 + number)
+            [result] = client.lambda_.invoke("cloudwatch_alarms", event).payload
+            assert result["action"] == "folded", "the Lambda path chose another service"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "checkout",
+        f"{TOPIC}=",
+        "arn:aws:sns:s3:123456789012:alarms=checkout",
+        f"{TOPIC}=checkout,{TOPIC}=search",
+        f"{TOPIC}={'x' * 129}",
+    ],
+)
+def test_a_bad_topic_mapping_is_refused_at_start(value):
+    with pytest.raises(RuntimeError, match="ONCALL_CLOUDWATCH_TOPIC_SERVICES"):
+        with configured(ONCALL_CLOUDWATCH_TOPIC_SERVICES=value):
+            pass
+    config.settings.cache_clear()
 
 
 def test_the_lambda_spelling_of_the_certificate_url_is_read_too(client, network):
@@ -393,6 +451,99 @@ def test_untrusted_messages_are_refused_and_write_nothing(client, network, reque
     assert list_incidents(client)["incidents"] == []
 
 
+# Hosts and paths that are not SNS's certificate in the topic's region (us-east-1). Each
+# is served the certificate of the key that signed, as its owner would serve it.
+NOT_SNS_CERTIFICATES = {
+    "an S3 bucket named sns": "https://sns.s3.amazonaws.com/cert.pem",
+    "an S3 bucket named sns, SNS's file name": f"https://sns.s3.amazonaws.com/{CERT_FILE}",
+    "another region": f"https://sns.eu-west-1.amazonaws.com/{CERT_FILE}",
+    "the China domain for a us region": f"https://sns.us-east-1.amazonaws.com.cn/{CERT_FILE}",
+    "another file on the SNS host": "https://sns.us-east-1.amazonaws.com/cert.pem",
+    "a folder on the SNS host": f"https://sns.us-east-1.amazonaws.com/uploads/{CERT_FILE}",
+    "a query": f"{CERT_URL}?download=1",
+    "a fragment": f"{CERT_URL}#key",
+    "an explicit port": CERT_URL.replace(".com/", ".com:443/"),
+    "userinfo": CERT_URL.replace("https://", "https://sns@"),
+    "upper-case hex": CERT_URL.replace("6aad65c2f9", "6AAD65C2F9"),
+    "a trailing newline": CERT_URL + "\n",
+}
+
+
+@pytest.mark.parametrize("case", NOT_SNS_CERTIFICATES)
+def test_only_sns_certificates_in_the_topics_region_are_fetched(client, network, requests_made, case):
+    url = NOT_SNS_CERTIFICATES[case]
+    network.pages[url] = CERT_PEM
+    with requests_made.measure() as calls:
+        response = post(client, sign(notification(), cert_url=url))
+    assert response.status_code == 403, response.body
+    assert response.json_body["field"] == "SigningCertURL"
+    assert "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-<hex>.pem" in response.json_body["error"]
+    assert network.fetched == [] and writes(calls) == {}
+
+
+@pytest.mark.parametrize(
+    "topic, cert_url",
+    [
+        ("arn:aws-cn:sns:cn-north-1:123456789012:alarms", f"https://sns.cn-north-1.amazonaws.com.cn/{CERT_FILE}"),
+        (
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alarms",
+            f"https://sns.us-gov-west-1.amazonaws.com/{CERT_FILE}",
+        ),
+    ],
+)
+def test_china_and_govcloud_topics_are_verified_on_their_own_sns_host(client, network, topic, cert_url):
+    network.pages[cert_url] = CERT_PEM
+    with configured(ONCALL_SNS_TOPIC_ARNS=topic):
+        response = post(client, sign(notification(topic=topic), cert_url=cert_url))
+        assert response.status_code == 200, response.body
+        # The same certificate file under the other domain is not SNS's.
+        other = cert_url.replace(".com.cn/", ".com/") if ".cn/" in cert_url else cert_url.replace(".com/", ".com.cn/")
+        network.pages[other] = CERT_PEM
+        refused = post(client, sign(notification(topic=topic, number=2), cert_url=other))
+    assert refused.status_code == 403 and refused.json_body["field"] == "SigningCertURL"
+    assert network.fetched == [cert_url]
+
+
+CONFIRM = f"Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f37"
+NOT_SNS_SUBSCRIBE_URLS = {
+    "an S3 bucket named sns": f"https://sns.s3.amazonaws.com/?{CONFIRM}",
+    "another region": f"https://sns.eu-west-1.amazonaws.com/?{CONFIRM}",
+    "a path": f"https://sns.us-east-1.amazonaws.com/confirm?{CONFIRM}",
+    "a port": f"https://sns.us-east-1.amazonaws.com:8443/?{CONFIRM}",
+    "userinfo": f"https://me@sns.us-east-1.amazonaws.com/?{CONFIRM}",
+    "a fragment": f"https://sns.us-east-1.amazonaws.com/?{CONFIRM}#x",
+    "another action": f"https://sns.us-east-1.amazonaws.com/?{CONFIRM.replace('ConfirmSubscription', 'Publish')}",
+    "the topic twice": f"https://sns.us-east-1.amazonaws.com/?{CONFIRM}&TopicArn={TOPIC}",
+    "no token": f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}",
+}
+
+
+@pytest.mark.parametrize("case", NOT_SNS_SUBSCRIBE_URLS)
+def test_only_sns_confirmations_in_the_topics_region_are_visited(client, network, case):
+    url = NOT_SNS_SUBSCRIBE_URLS[case]
+    response = post(client, sign(subscription(subscribe_url=url)))
+    assert response.status_code == 403, response.body
+    assert response.json_body["field"] == "SubscribeURL"
+    assert url not in network.fetched
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "arn:aws:sns:s3:123456789012:alarms",
+        "arn:aws:sns:us-east-1:123456789012:alarms?x",
+        "arn:aws:sns:cn-north-1:123456789012:alarms",
+        "arn:aws-cn:sns:us-east-1:123456789012:alarms",
+        "alarms",
+    ],
+)
+def test_a_listed_topic_must_be_an_arn_in_a_real_region(topic):
+    with pytest.raises(RuntimeError, match="ONCALL_SNS_TOPIC_ARNS"):
+        with configured(ONCALL_SNS_TOPIC_ARNS=f"{TOPIC},{topic}"):
+            pass
+    config.settings.cache_clear()
+
+
 def test_no_topic_is_accepted_until_one_is_configured(client, network):
     with configured(ONCALL_SNS_TOPIC_ARNS=""):
         response = post(client, sign(notification()))
@@ -405,7 +556,253 @@ def test_a_certificate_that_cannot_be_fetched_answers_503_so_sns_retries(client,
     with requests_made.measure() as calls:
         response = post(client, sign(notification()))
     assert response.status_code == 503 and response.json_body["code"] == "busy"
+    assert int(response.headers["Retry-After"]) >= 1
     assert writes(calls) == {}
+
+
+# --- replays -------------------------------------------------------------------------------------------
+
+
+def test_a_replayed_alarm_from_2019_is_refused_before_anything_is_fetched(client, network, requests_made):
+    with requests_made.measure() as calls:
+        response = post(client, sign(notification(sent="2019-06-26T19:41:38.695Z")))
+    assert response.status_code == 403 and response.json_body["field"] == "Timestamp"
+    assert "2019-06-26T19:41:38.695Z" in response.json_body["error"]
+    assert network.fetched == [] and writes(calls) == {}
+
+
+def test_a_replayed_ok_does_not_resolve_the_open_incident(client, network, manual_clock):
+    old_ok = sign(notification(alarm("OK"), number=2))
+    manual_clock.advance(hours=2)
+    incident_id = post(client, sign(notification())).json_body["incident_id"]
+    assert post(client, old_ok).status_code == 403
+    assert get_incident(client, incident_id)["status"] == "TRIGGERED"
+
+
+@pytest.mark.parametrize(
+    "offset, status",
+    [
+        (timedelta(hours=-1), 200),
+        (timedelta(hours=-1, milliseconds=-1), 403),
+        (timedelta(minutes=5), 200),
+        (timedelta(minutes=5, milliseconds=1), 403),
+    ],
+)
+def test_messages_are_accepted_for_an_hour_and_five_minutes_ahead(client, network, offset, status):
+    sent = clock.iso(clock.now() + offset)
+    response = post(client, sign(notification(sent=sent)))
+    assert response.status_code == status, response.body
+    if status == 403:
+        assert response.json_body["field"] == "Timestamp"
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "yesterday",
+        "",
+        "2026-03-01T12:00:00",
+        "2026-03-01 12:00:00Z",
+        "2026-03-01T12:00:00+01:00",
+        "2026-02-30T12:00:00.000Z",
+        "2026-03-01T12:00:00.000Z\n",
+        "１２３４-03-01T12:00:00Z",
+    ],
+)
+def test_a_timestamp_that_is_not_snss_format_is_refused_naming_it(client, network, timestamp):
+    response = post(client, sign(notification(sent=timestamp)))
+    assert response.status_code == 400 and response.json_body["field"] == "Timestamp", response.body
+    assert network.fetched == []
+
+
+def test_sns_timestamps_with_and_without_milliseconds_are_read(client, network, manual_clock):
+    manual_clock.advance(seconds=0.123)
+    assert post(client, sign(notification(sent="2026-03-01T12:00:00Z"))).status_code == 200
+    response = post(client, sign(notification(number=2, sent="2026-03-01T11:59:59.123456Z")))
+    assert response.status_code == 200
+
+
+# --- each message acts once ---------------------------------------------------------------------
+
+
+def test_a_message_delivered_again_answers_duplicate_and_does_nothing(client, network, requests_made):
+    message = sign(notification())
+    first = post(client, message)
+    with requests_made.measure() as calls:
+        again = post(client, message)
+    assert again.status_code == 200
+    assert again.json_body == {"message_type": "Notification", "action": "duplicate", "incident_id": None}
+    assert writes(calls) == {"PutItem": 1}  # the claim, refused by its condition
+    assert get_incident(client, first.json_body["incident_id"])["alert_count"] == 1
+
+
+def test_a_replayed_ok_within_the_hour_does_not_resolve_a_later_incident(client, network, manual_clock):
+    post(client, sign(notification(number=1)))
+    ok = sign(notification(alarm("OK"), number=2))
+    assert post(client, ok).json_body["action"] == "resolved"
+    manual_clock.advance(minutes=20)
+    reopened = post(client, sign(notification(number=3))).json_body
+    assert reopened["action"] == "triggered"
+    assert post(client, ok).json_body["action"] == "duplicate"
+    assert get_incident(client, reopened["incident_id"])["status"] == "TRIGGERED"
+
+
+def test_lambda_retries_of_an_event_act_once(client):
+    event = lambda_event(alarm())
+    [first] = client.lambda_.invoke("cloudwatch_alarms", event).payload
+    assert client.lambda_.invoke("cloudwatch_alarms", event).payload == [{"action": "duplicate", "incident_id": None}]
+    assert get_incident(client, first["incident_id"])["alert_count"] == 1
+
+
+def test_messages_are_remembered_for_a_day(client, network):
+    message = sign(notification())
+    post(client, message)
+    stored = SnsMessage.get(message["MessageId"], consistent_read=True)
+    assert stored.expires_at == int((clock.now() + timedelta(days=1)).timestamp())
+    assert (stored.claim, stored.lease_until, stored.done_at) == (None, None, clock.now())
+
+
+def test_an_https_delivery_that_failed_is_acted_on_when_sns_delivers_it_again(client, network):
+    message = sign(notification())
+    with dynamodb_fails(Dedup, "UpdateItem"):
+        failed = post(client, message)
+    assert failed.status_code == 503 and failed.json_body["code"] == "busy"
+    assert failed.headers["Retry-After"] == "5"
+    again = post(client, message)
+    assert again.json_body["action"] == "triggered"
+    assert get_incident(client, again.json_body["incident_id"])["alert_count"] == 1
+
+
+def test_a_lambda_event_that_failed_is_acted_on_when_lambda_retries_it(client):
+    event = lambda_event(alarm())
+    with dynamodb_fails(Dedup, "UpdateItem", code="ValidationException"):
+        with pytest.raises(Exception, match="injected"):
+            client.lambda_.invoke("cloudwatch_alarms", event)
+    [retried] = client.lambda_.invoke("cloudwatch_alarms", event).payload
+    assert retried["action"] == "triggered"
+
+
+def deliver(message: dict) -> dict:
+    """The HTTPS route's work, called directly: chalice's test client swaps os.environ
+    per request, so it must not serve two requests at once."""
+    return cloudwatch.receive_https(json.dumps(message).encode(), message["Type"], None)
+
+
+def test_a_delivery_during_another_of_the_same_message_is_asked_to_retry(client, network):
+    message = sign(notification())
+    with right_after(SnsMessage, "PutItem", lambda: deliver(message)) as second:
+        first = post(client, message)
+    assert first.json_body["action"] == "triggered"
+    assert isinstance(second["error"], Busy) and second["error"].headers == {"Retry-After": "60"}
+    assert post(client, message).json_body["action"] == "duplicate"
+    assert get_incident(client, first.json_body["incident_id"])["alert_count"] == 1
+
+
+def test_a_claim_whose_answer_was_lost_is_still_this_deliverys(client, network):
+    with answer_lost(SnsMessage, "PutItem"):
+        response = post(client, sign(notification()))
+    assert response.status_code == 200 and response.json_body["action"] == "triggered", response.body
+
+
+def test_a_claim_whose_holder_died_lapses_with_its_lease(client, network, manual_clock):
+    message = sign(notification())
+    with dynamodb_fails(SnsMessage, "DeleteItem"), dynamodb_fails(Dedup, "UpdateItem"):
+        # Acting fails and so does releasing the claim: it stays, as if the holder died.
+        assert post(client, message).status_code == 503
+    manual_clock.advance(seconds=59)
+    held = post(client, message)
+    assert held.status_code == 503 and held.headers["Retry-After"] == "1"
+    manual_clock.advance(seconds=1)
+    assert post(client, message).json_body["action"] == "triggered"
+
+
+def test_concurrent_deliveries_of_one_message_act_once(client, network):
+    message = sign(notification())
+    results, errors = run_threads([lambda: deliver(message) for _ in range(8)])
+    outcomes = Counter(result["action"] for result in results if result is not None)
+    assert outcomes["triggered"] == 1 and set(outcomes) <= {"triggered", "duplicate"}, outcomes
+    assert all(isinstance(error, Busy) for error in errors if error is not None), errors
+    [incident] = list_incidents(client)["incidents"]
+    assert incident["alert_count"] == 1
+
+
+# --- what forged messages may cost ------------------------------------------------------------
+
+OTHER_CERT_URL = CERT_URL.replace("6aad65c2f9911b05", "0000000000000000")
+
+
+@pytest.mark.parametrize(
+    "certificate, status",
+    [("SNS's certificate", 403), ("a 404 on the SNS host", 503), ("not a certificate", 403)],
+)
+def test_forty_forged_posts_cost_at_most_one_certificate_fetch(client, network, requests_made, certificate, status):
+    url = CERT_URL if certificate == "SNS's certificate" else OTHER_CERT_URL
+    if certificate == "not a certificate":
+        network.pages[url] = b"<Error><Code>AccessDenied</Code></Error>"
+    with requests_made.measure() as calls:
+        answers = [post(client, sign(notification(number=n), key=OTHER_KEY, cert_url=url)) for n in range(40)]
+    assert {answer.status_code for answer in answers} == {status}
+    assert network.fetched == [url]
+    assert writes(calls) == {}
+
+
+def test_requests_that_arrive_during_a_fetch_wait_for_it_instead_of_fetching_again():
+    entered = [threading.Event(), threading.Event()]
+    release = threading.Event()
+    calls = []
+
+    def slow_network(url: str) -> bytes:
+        entered[len(calls)].set()
+        calls.append(url)
+        release.wait(10)
+        return CERT_PEM
+
+    sns.use_fetcher(slow_network)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            first = pool.submit(sns.certificate_key, CERT_URL)
+            assert entered[0].wait(10)
+            later = [pool.submit(sns.certificate_key, CERT_URL) for _ in range(3)]
+            # Were they to fetch too, the second fetch would start at once.
+            assert not entered[1].wait(0.5)
+            release.set()
+            keys = {future.result(10).public_numbers() for future in [first, *later]}
+    finally:
+        sns.use_fetcher(None)
+    assert calls == [CERT_URL] and keys == {KEY.public_key().public_numbers()}
+
+
+def test_a_certificate_that_failed_to_fetch_is_tried_again_after_a_while(client, network, manual_clock):
+    network.down = True
+    first = post(client, sign(notification()))
+    assert first.status_code == 503 and first.headers["Retry-After"] == str(sns.UNREACHABLE_SECONDS)
+    manual_clock.advance(seconds=5)
+    second = post(client, sign(notification(number=2)))
+    assert second.status_code == 503 and second.headers["Retry-After"] == str(sns.UNREACHABLE_SECONDS - 5)
+    assert network.fetched == [CERT_URL]
+    network.down = False
+    manual_clock.advance(seconds=sns.UNREACHABLE_SECONDS - 5)
+    third = post(client, sign(notification(number=3)))
+    assert third.status_code == 200 and third.json_body["action"] == "triggered"
+    assert network.fetched == [CERT_URL, CERT_URL]
+
+
+def test_certificate_fetches_per_minute_are_capped(client, network, manual_clock):
+    def forged(n: int) -> dict:
+        url = f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n:032x}.pem"
+        return sign(notification(number=n), key=OTHER_KEY, cert_url=url)
+
+    answers = [post(client, forged(n)) for n in range(40)]
+    assert len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE
+    refused = answers[sns.MAX_FETCHES_PER_MINUTE :]
+    assert {(answer.status_code, answer.headers["Retry-After"]) for answer in refused} == {(503, "60")}
+    assert "certificates" in refused[0].json_body["error"]
+    # The budget frees a minute after the first fetch; SNS's own certificate is fetched then.
+    manual_clock.advance(seconds=59)
+    assert post(client, sign(notification())).headers["Retry-After"] == "1"
+    manual_clock.advance(seconds=1)
+    assert post(client, sign(notification())).json_body["action"] == "triggered"
+    assert network.fetched[-1] == CERT_URL and len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE + 1
 
 
 MALFORMED = {
@@ -470,7 +867,7 @@ def test_insufficient_data_can_trigger(client, network):
 def test_insufficient_data_can_resolve(client, network):
     incident_id = post(client, sign(notification())).json_body["incident_id"]
     with configured(ONCALL_CLOUDWATCH_INSUFFICIENT_DATA="resolve"):
-        response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"))))
+        response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"), number=2)))
     assert response.json_body == {"message_type": "Notification", "action": "resolved", "incident_id": incident_id}
 
 

@@ -333,3 +333,32 @@ def test_json_nested_too_deep_is_a_400_not_a_crash(client, requests_made):
                 response = client.http.post("/api/incidents/trigger/", headers=JSON, body=raw)
                 assert_error(response, 400, field)
     assert writes(calls) == {}
+
+
+# --- 503 says when to come back -----------------------------------------------------------
+
+
+def test_every_busy_answer_carries_retry_after():
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import PutError
+
+    from chalicelib import http
+    from chalicelib.errors import Busy
+
+    @http.json_errors
+    def contended():
+        raise Busy("Too many concurrent changes; retry the request.")
+
+    @http.json_errors
+    def waits_for_a_lease():
+        raise Busy("Held by another delivery.", retry_after=41.2)
+
+    @http.json_errors
+    def throttled():
+        cause = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+        raise PutError("throttled", cause=cause)
+
+    for view, seconds in ((contended, "1"), (waits_for_a_lease, "42"), (throttled, "1")):
+        response = view()
+        assert response.status_code == 503 and response.body["code"] == "busy"
+        assert response.headers["Retry-After"] == seconds

@@ -17,15 +17,16 @@ routes = Routes("integrations")
     "/api/integrations/cloudwatch",
     "POST",
     admits=PUBLIC,
-    summary="A CloudWatch alarm from an SNS HTTPS subscription, trusted by its SNS signature and topic, not a key",
+    summary="A CloudWatch alarm from an SNS HTTPS subscription, trusted by its SNS signature and topic, not a key. "
+    "The service comes from the alarm name or the topic (settings), never from the URL: ?service_name= answers 400",
     body=sns.SnsEnvelope,
-    query=("service_name",),
     responses={200: "accepted: what the message did"},
     errors=(403, 503),
 )
 def cloudwatch_https():
     request = routes.request()
-    return cloudwatch.receive_https(request.raw_body, request.headers.get(sns.MESSAGE_TYPE_HEADER), routes.service())
+    header = request.headers.get(sns.MESSAGE_TYPE_HEADER)
+    return cloudwatch.receive_https(request.raw_body, header, request.query_params)
 
 
 @routes(
