@@ -4,10 +4,10 @@ reads its event and calls one function in chalicelib."""
 
 from chalice import Chalice, Rate
 
-from chalicelib import cloudwatch, config, delivery, escalation, http, routes, routing, sns
+from chalicelib import cloudwatch, config, delivery, escalation, http, logs, routes, routing, sns
 
-config.quiet_sdk_logs()
 app = Chalice(app_name="oncall")
+logs.setup(app.log)
 app.register_middleware(http.uniform_errors, "http")
 for blueprint in routes.BLUEPRINTS:
     app.register_blueprint(blueprint)

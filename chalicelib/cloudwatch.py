@@ -22,6 +22,7 @@ from . import incidents, jsontext, receipts, sns
 from .config import settings
 from .db import is_transient
 from .errors import Busy, InvalidInput, InvalidTransition, NotFound
+from .itemsize import truncate_utf8
 from .payloads import MAX_DESCRIPTION_BYTES, TriggerBody
 
 log = logging.getLogger("oncall.cloudwatch")
@@ -74,7 +75,9 @@ def parse_alarm(raw: str | None, topic_arn: str | None = None) -> Alarm:
         raise InvalidInput("Message must be a string holding the alarm's JSON.", field="Message")
     try:
         data = jsontext.loads(raw)
-    except (ValueError, RecursionError):
+    except jsontext.TooDeep as error:
+        raise InvalidInput(f"Message {error}: it must be the alarm CloudWatch sends.", field="Message") from None
+    except jsontext.NotJson:
         raise InvalidInput("Message is not JSON: it must be the alarm CloudWatch sends.", field="Message") from None
     if not isinstance(data, dict):
         raise InvalidInput("Message must be a JSON object: the alarm CloudWatch sends.", field="Message")
@@ -139,10 +142,7 @@ def _title(message: AlarmMessage) -> str:
 
 def _description(message: AlarmMessage) -> str:
     parts = [part for part in (message.AlarmDescription, message.NewStateReason) if part and part.strip()]
-    text = "\n\n".join(parts)
-    while len(text.encode("utf-8")) > MAX_DESCRIPTION_BYTES:
-        text = text[: len(text) - 1024]
-    return text
+    return truncate_utf8("\n\n".join(parts), MAX_DESCRIPTION_BYTES)
 
 
 def outcome(action: str, incident_id: int | None = None) -> dict:

@@ -5,7 +5,6 @@ into the environment before app.py is imported, and the local runtime does the
 same, so this module is the only reader of os.environ in the domain.
 """
 
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -161,16 +160,3 @@ def _topic_services(name: str) -> tuple[tuple[str, str], ...]:
         if topics.count(topic) > 1:
             raise RuntimeError(f"{name} maps {topic} more than once")
     return tuple(pairs)
-
-
-# The AWS SDK and PynamoDB log every request and answer at DEBUG, item keys
-# included, and one table is keyed by token hashes: never let them go below INFO.
-SDK_LOGGERS = ("botocore", "boto3", "pynamodb", "urllib3")
-
-
-def quiet_sdk_logs() -> None:
-    for name in SDK_LOGGERS:
-        logger = logging.getLogger(name)
-        # An explicit level: inheriting would follow the root logger down to DEBUG.
-        if logger.level < logging.INFO:
-            logger.setLevel(logging.INFO)

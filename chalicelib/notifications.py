@@ -7,6 +7,7 @@ import re
 import sys
 
 from . import clock, status
+from .logs import printable
 from .models import Incident
 
 _log = logging.getLogger("oncall.alerts")
@@ -18,24 +19,8 @@ if not _log.handlers:
     _log.propagate = False
 
 
-# What ends a line in some terminal or log viewer, or drives a terminal: C0 and C1
-# controls, DEL, and Unicode's line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # json.dumps escapes C0 controls itself; these it would leave raw.
 _RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029]")
-_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def printable(text: str) -> str:
-    """`text` on one line: control characters escaped as Python writes them
-    (\\n, \\x85, \\u2028), and backslashes doubled so an escape is never ambiguous."""
-    return _CONTROL.sub(_escaped, text.replace("\\", "\\\\"))
-
-
-def _escaped(match: re.Match) -> str:
-    char = match.group()
-    code = ord(char)
-    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def _emit(event: str, human: str, level: int = logging.INFO, **fields) -> None:

@@ -175,6 +175,7 @@ def test_cloudwatch_alarms_and_envelopes_over_https(client, requests_made):
                 inner = post_sns(client, sign({**notification(), "Message": with_nested(message, levels).decode()}))
                 envelope = post_sns(client, None, raw=with_nested(attributes, levels))
             assert inner.status_code == 400 and inner.json_body["field"] == "Message", inner.body
+            assert "more than 32 levels deep" in inner.json_body["error"]
             assert envelope.status_code == 400 and envelope.json_body["field"] == "MessageAttributes", envelope.body
             assert writes(calls) == {}
     next_id_after(client, opened.json_body["incident_id"])

@@ -5,8 +5,9 @@ are escaped. And an incident nobody was on call for reads "unassigned: nobody is
 on call" in the log, the messages and the timeline."""
 
 import json
+import logging
 
-from chalicelib import notifications, senders
+from chalicelib import logs, senders
 from tests.flows import Lines, on_call_now, post, trigger_ok
 
 FORGED = "bob\n🚨 ALERT 🚨 Service: payments, Incident ID: 1, Assigned To: mallory"
@@ -59,7 +60,7 @@ def test_every_line_break_and_control_character_in_user_text_is_escaped(client, 
 
 def test_printable_leaves_ordinary_text_alone():
     text = "Zahlungen fehlgeschlagen: 7,2 % — 支払い 🚨 <b>&amp;</b> 'quoted' \"twice\""
-    assert notifications.printable(text) == text
+    assert logs.printable(text) == text
 
 
 # --- an incident nobody was on call for ---------------------------------------------------------
@@ -81,3 +82,21 @@ def test_nobody_on_call_reads_unassigned_in_the_log_the_messages_and_the_timelin
     }
     assert f"Assigned to: {NOBODY}" in senders.plain_text(message).splitlines()
     assert f"*Assigned to:* {NOBODY}" in json.loads(senders.slack_body(message))["blocks"][1]["text"]["text"]
+
+
+def test_user_text_in_any_log_record_is_escaped_and_information_is_logged(client):
+    from tests.test_cloudwatch import alarm, lambda_event
+
+    records: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = records.append
+    logger = logging.getLogger("oncall.cloudwatch")
+    logger.addHandler(collector)
+    try:
+        [result] = client.lambda_.invoke("cloudwatch_alarms", lambda_event(alarm(AlarmName=FORGED))).payload
+    finally:
+        logger.removeHandler(collector)
+    assert result["action"] == "triggered"
+    lines = [record.getMessage() for record in records]
+    assert lines and all(FORGED.replace("\n", "\\n") in line for line in lines), lines
+    assert_one_line_each(lines)
