@@ -124,8 +124,8 @@ def parse(url: str) -> Target:
         raise ValueError("must be an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not carry a user name or password; put a token in the path instead")
-    if not parts.hostname.isascii():
-        raise ValueError("must name its host in ASCII (the xn-- form of an international name)")
+    if not url.isascii():
+        raise ValueError("must be ASCII: percent-encode other characters, and give a host in its xn-- form")
     try:
         port = parts.port
     except ValueError:
@@ -279,7 +279,10 @@ class _PinnedConnection(http.client.HTTPConnection):
 
     def _open(self) -> socket.socket:
         for family, sockaddr, _ in self._addresses:
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+            except OSError:  # e.g. no IPv6 on this host
+                continue
             try:
                 sock.settimeout(self._deadline.left())
                 sock.connect(sockaddr)

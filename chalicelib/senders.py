@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -162,13 +163,19 @@ def _post(url: str, body: bytes, headers: dict) -> Outcome:
     return Outcome(False, answered, permanent=400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS)
 
 
+_making_sns_client = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _sns():
     # One try within the send timeout, so a publish left behind at the deadline
     # (outbound.within) ends soon after it; the delivery's backoff does the retrying.
     timeout = settings().notify_timeout_seconds
     tuned = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
-    return boto3.client("sns", region_name=settings().region, config=tuned)
+    # Channel workers may ask at once, and boto3's default session is not safe to
+    # make clients from concurrently (a client, once made, is).
+    with _making_sns_client:
+        return boto3.client("sns", region_name=settings().region, config=tuned)
 
 
 def _publish_to_sns(topic_arn: str, subject: str, text: str) -> dict:

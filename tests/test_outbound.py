@@ -230,6 +230,7 @@ def test_deployed_stages_accept_only_https(client, private_off, monkeypatch):
         "https://hooks.example.com:99999/x",
         "https://hooks.example.com:0/x",
         "https://hööks.example.com/x",
+        "https://hooks.example.com/übersicht",
         "http://[::1/x",
     ],
 )
