@@ -20,12 +20,12 @@ log = logging.getLogger("oncall.delivery")
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 MAX_ATTEMPTS = 8
 # Several times the longest a send may take (each attempt has an absolute deadline
-# of ONCALL_NOTIFY_TIMEOUT_SECONDS, at most 20 s): a lease that runs out means the
+# of ONCALL_NOTIFY_TIMEOUT_SECONDS, at most 10 s): a lease that runs out means the
 # sender died, and the delivery is due again.
 LEASE = timedelta(seconds=60)
 # A run stops claiming after this long, well inside the Lambda's 30 s timeout, so
 # it does not die holding leases; the rest waits for the next run. The last claim
-# ends within one send deadline after it.
+# ends within one send deadline (at most 10 s) after it.
 RUN_BUDGET_SECONDS = 15
 MAX_BACKOFF = timedelta(minutes=15)
 KEEP_FINISHED = timedelta(days=90)

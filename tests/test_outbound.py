@@ -458,3 +458,20 @@ def test_a_failure_is_told_in_a_sentence_without_anything_the_receiver_sent(clie
     shown = json.dumps(get_incident(client, number))
     for leak in ("db-primary", "OpenSSH", "password", "Errno", "refused", "timed out"):
         assert leak not in shown, leak
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("ONCALL_NOTIFY_TIMEOUT_SECONDS", "11"),  # 15 s of claims plus one deadline must end inside 30 s
+        ("ONCALL_NOTIFY_TIMEOUT_SECONDS", "0"),
+        ("ONCALL_ALLOW_PRIVATE_WEBHOOKS", "maybe"),
+    ],
+)
+def test_a_bad_outbound_setting_is_refused_at_start(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    settings.cache_clear()
+    with pytest.raises(RuntimeError, match=name):
+        settings()
+    monkeypatch.undo()
+    settings.cache_clear()
