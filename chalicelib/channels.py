@@ -3,9 +3,9 @@
 import secrets
 import uuid
 
-from . import clock, db, pagination
+from . import clock, db, outbound, pagination
 from .db import Transaction, TransactionCancelled
-from .errors import Conflict, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .models import Channel, Stats
 from .payloads import ChannelBody
 
@@ -36,6 +36,12 @@ def _counter(service_name: str) -> Stats:
 
 
 def create_channel(body: ChannelBody, actor: str | None) -> dict:
+    if body.url is not None:
+        try:
+            # Every send checks the address again: DNS may answer differently later.
+            outbound.check_new(body.url)
+        except outbound.Refused as refused:
+            raise InvalidInput(f"url: {refused}.", field="url") from None
     now = clock.now()
     channel_id = uuid.uuid4().hex
     channel = Channel(

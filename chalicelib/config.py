@@ -28,7 +28,7 @@ def topic_region(topic_arn: str) -> str | None:
     return region if match["partition"] == partition else None
 
 
-def _int(name: str, default: int, *, minimum: int = 1) -> int:
+def _int(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -38,7 +38,24 @@ def _int(name: str, default: int, *, minimum: int = 1) -> int:
         raise RuntimeError(f"{name} must be a whole number of seconds, got {raw!r}") from None
     if value < minimum:
         raise RuntimeError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise RuntimeError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise RuntimeError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+LOCAL_STAGES = ("local", "test")
+# A delivery run claims for up to 15 s, and its last attempt must end, one
+# deadline later, well inside the Lambda's 30 s and the 60 s lease (chalicelib/delivery.py).
+MAX_NOTIFY_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -61,8 +78,11 @@ class Settings:
     cloudwatch_default_service: str = "cloudwatch"
     cloudwatch_severity: str = "critical"
     cloudwatch_insufficient_data: str = "nothing"
-    # Outbound notifications (chalicelib/delivery.py).
+    # Outbound notifications (chalicelib/delivery.py, chalicelib/outbound.py).
     notify_timeout_seconds: int = 5
+    # Slack and webhook channels may reach loopback, private and link-local
+    # addresses: on under `make run`, off unless set anywhere else.
+    allow_private_webhooks: bool = False
     notify_retry_seconds: int = 10
     deliver_interval_seconds: int = 2
     # The incidents table's stream. `make package` puts the real one in the
@@ -74,6 +94,11 @@ class Settings:
 
     def table_name(self, concept: str) -> str:
         return f"{self.table_prefix}-{concept}"
+
+    @property
+    def deployed(self) -> bool:
+        """A stage in AWS, as opposed to `make run` and the tests."""
+        return self.stage not in LOCAL_STAGES
 
 
 @lru_cache(maxsize=1)
@@ -96,7 +121,8 @@ def settings() -> Settings:
         cloudwatch_topic_services=_topic_services("ONCALL_CLOUDWATCH_TOPIC_SERVICES"),
         cloudwatch_default_service=os.environ.get("ONCALL_CLOUDWATCH_SERVICE", "").strip() or "cloudwatch",
         cloudwatch_severity=_choice("ONCALL_CLOUDWATCH_SEVERITY", ("critical", "error", "warning", "info")),
-        notify_timeout_seconds=_int("ONCALL_NOTIFY_TIMEOUT_SECONDS", 5, minimum=1),
+        notify_timeout_seconds=_int("ONCALL_NOTIFY_TIMEOUT_SECONDS", 5, minimum=1, maximum=MAX_NOTIFY_TIMEOUT_SECONDS),
+        allow_private_webhooks=_flag("ONCALL_ALLOW_PRIVATE_WEBHOOKS"),
         notify_retry_seconds=_int("ONCALL_NOTIFY_RETRY_SECONDS", 10, minimum=1),
         deliver_interval_seconds=_int("ONCALL_DELIVER_INTERVAL_SECONDS", 2, minimum=1),
         incident_stream_arn=os.environ.get("ONCALL_INCIDENT_STREAM_ARN", "").strip()

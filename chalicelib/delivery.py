@@ -17,50 +17,49 @@ log = logging.getLogger("oncall.delivery")
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 MAX_ATTEMPTS = 8
-# Several times the longest a send may take (senders.py bounds each send by a hard
-# deadline of twice the HTTP timeout): a lease that runs out means the sender
-# died, and the delivery is due again.
+# Several times the longest a send may take (each attempt has an absolute deadline
+# of ONCALL_NOTIFY_TIMEOUT_SECONDS, at most 10 s): a lease that runs out means the
+# sender died, and the delivery is due again.
 LEASE = timedelta(seconds=60)
 # A run stops claiming after this long, well inside the Lambda's 30 s timeout, so
-# it does not die holding leases; the rest waits for the next run.
+# it does not die holding leases; the rest waits for the next run. The last claim
+# ends within one send deadline (at most 10 s) after it.
 RUN_BUDGET_SECONDS = 15
 MAX_BACKOFF = timedelta(minutes=15)
 KEEP_FINISHED = timedelta(days=90)
+# Due deliveries one run reads, so also the most channel workers it starts.
 BATCH = 100
-SENDERS = 8
 ACTOR = "notifications"
 KIND_NAMES = {"slack": "Slack", "webhook": "Webhook", "sns": "SNS topic"}
 
 
 def run() -> dict:
-    """One pass: hand owed events to channels, then attempt every due delivery."""
+    """One pass: hand owed events to channels, then attempt every due delivery.
+
+    Each channel with due deliveries gets a worker of its own that sends them one
+    at a time, in order, so a receiver can only ever delay its own channel. A
+    receiver that cannot be reached (no answer within the send deadline, no
+    connection, a refused address) is not tried again in this run. So a run lasts
+    as long as its slowest channel: one deadline for a channel that hangs, however
+    many do, and no worker claims after RUN_BUDGET_SECONDS, so no run outlasts that
+    plus one deadline."""
     started = time.monotonic()
     handed = outbox.dispatch_waiting(clock.now())
     due = list(Delivery.due_index.query(outbox.DELIVERY_DUE_PARTITION, Delivery.due_at <= clock.now(), limit=BATCH))
-    found: dict[tuple[str, str], Channel | None] = {}
-    for delivery in due:
-        key = (delivery.service_name, delivery.channel_id)
-        if key not in found:
-            found[key] = channels.find(*key)
     # One incident's events reach one channel in order (a first attempt that fails
     # is retried later, so a receiver may still see them out of order: each
     # message carries its event's time and position).
-    streams: dict[tuple[int, str], list[Delivery]] = {}
+    queues: dict[tuple[str, str], list[Delivery]] = {}
     for delivery in sorted(due, key=lambda d: (d.incident_id, d.delivery_key)):
-        streams.setdefault((delivery.incident_id, delivery.channel_id), []).append(delivery)
+        queues.setdefault((delivery.service_name, delivery.channel_id), []).append(delivery)
 
-    def send_in_order(stream: list[Delivery]) -> list[str]:
-        states = []
-        for delivery in stream:
-            # Each delivery is claimed right before its send, so its lease covers
-            # one send, never the wait behind other sends of this run.
-            if time.monotonic() - started > RUN_BUDGET_SECONDS or not _claim(delivery, clock.now()):
-                break
-            states.append(_attempt(delivery, found[(delivery.service_name, delivery.channel_id)]))
-        return states
+    def send_queue(key: tuple[str, str]) -> list[str]:
+        return _send_in_order(channels.find(*key), queues[key], started)
 
-    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-        outcomes = [state for states in pool.map(send_in_order, streams.values()) for state in states]
+    outcomes = []
+    if queues:
+        with ThreadPoolExecutor(max_workers=len(queues), thread_name_prefix="notify-channel") as pool:
+            outcomes = [state for states in pool.map(send_queue, list(queues)) for state in states]
     return {
         "dispatched": handed,
         "attempted": len(outcomes),
@@ -68,6 +67,53 @@ def run() -> dict:
         "failed": sum(1 for state in outcomes if state == FAILED),
         "retrying": sum(1 for state in outcomes if state == PENDING),
     }
+
+
+def _send_in_order(channel: Channel | None, queue: list[Delivery], started: float) -> list[str]:
+    """One channel's due deliveries, one at a time."""
+    states = []
+    claimed_elsewhere: set[int] = set()
+    for position, delivery in enumerate(queue):
+        if time.monotonic() - started > RUN_BUDGET_SECONDS:
+            break
+        if delivery.incident_id in claimed_elsewhere:
+            continue
+        # Each delivery is claimed right before its send, so its lease covers one
+        # send, never the wait behind other sends of this run.
+        if not _claim(delivery, clock.now()):
+            # Another run holds it: this incident's later events wait for it.
+            claimed_elsewhere.add(delivery.incident_id)
+            continue
+        state, outcome = _attempt(delivery, channel)
+        states.append(state)
+        if outcome is not None and outcome.unreachable:
+            _hold(queue[position + 1 :], clock.now() + backoff(delivery.attempts))
+            break
+    return states
+
+
+def _hold(waiting: list[Delivery], until: datetime) -> None:
+    """The channel's receiver could not be reached: its other due deliveries wait
+    for the retry of the one that failed, unclaimed (no attempt is spent on them).
+    Moving their due time keeps a dead channel's backlog from filling every run's
+    batch ahead of other channels' deliveries."""
+    for delivery in waiting:
+        _hold_one(delivery, until)
+
+
+def _hold_one(delivery: Delivery, until: datetime) -> None:
+    item = Delivery(delivery.incident_id, delivery.delivery_key)
+    # When the condition fails, another run claimed or held it meanwhile (or this
+    # write's own lost attempt did): what is stored stands either way.
+    db.settle(
+        lambda: item.update(
+            actions=[Delivery.due_at.set(until)],
+            condition=(Delivery.due_at == delivery.due_at)
+            & (Delivery.attempts == delivery.attempts)
+            & (Delivery.state == PENDING),
+        ),
+        lambda: True,
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -103,28 +149,29 @@ def _claim(delivery: Delivery, now: datetime) -> bool:
     return claimed
 
 
-def _attempt(delivery: Delivery, channel: Channel | None) -> str:
+def _attempt(delivery: Delivery, channel: Channel | None) -> tuple[str, senders.Outcome | None]:
     if channel is None:
         text = f"Did not send the {delivery.event_kind} notification: its channel was deleted."
-        return _record(delivery, CANCELLED, text, retry_in=None)
+        return _record(delivery, CANCELLED, text, retry_in=None), None
     delivery_id = f"{delivery.incident_id}-{delivery.delivery_key.replace('#', '-')}"
     try:
         outcome = senders.send(channel, delivery.message, delivery_id)
-    except Exception as error:  # a bug in a sender must not strand the lease
+    except Exception:  # a bug in a sender must not strand the lease
         log.exception("sending delivery %s failed unexpectedly", delivery_id)
-        outcome = senders.Outcome(False, f"error: {type(error).__name__}")
+        outcome = senders.Outcome(False, "oncall failed to send it (see the log)")
     where = f"{KIND_NAMES.get(channel.kind, channel.kind)} {channel.name!r}"
     event = delivery.event_kind
     if outcome.delivered:
-        return _record(delivery, DELIVERED, f"Notified {where} of {event}: {outcome.detail}.", retry_in=None)
+        text = f"Notified {where} of {event}: {outcome.detail}."
+        return _record(delivery, DELIVERED, text, retry_in=None), outcome
     tried = f"attempt {delivery.attempts} of {MAX_ATTEMPTS}"
     if outcome.permanent or delivery.attempts >= MAX_ATTEMPTS:
         why = "will not retry" if outcome.permanent else "giving up"
         text = f"Could not notify {where} of {event} ({tried}): {outcome.detail}; {why}."
-        return _record(delivery, FAILED, text, retry_in=None, error=outcome.detail)
+        return _record(delivery, FAILED, text, retry_in=None, error=outcome.detail), outcome
     wait = backoff(delivery.attempts)
     text = f"Could not notify {where} of {event} ({tried}): {outcome.detail}; next attempt in {_span(wait)}."
-    return _record(delivery, PENDING, text, retry_in=wait, error=outcome.detail)
+    return _record(delivery, PENDING, text, retry_in=wait, error=outcome.detail), outcome
 
 
 def _record(delivery: Delivery, state: str, text: str, *, retry_in: timedelta | None, error: str | None = None) -> str:

@@ -4,12 +4,11 @@ fields refused. `parse` turns the first problem into a 400 that names the field.
 import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from . import clock, jsontext
+from . import clock, jsontext, outbound
 from .errors import InvalidInput, PayloadTooLarge
 
 MAX_BODY_BYTES = 256 * 1024
@@ -197,11 +196,7 @@ class PolicyBody(_Body):
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in value):
-        raise ValueError("must not contain spaces or control characters")
+    outbound.parse(value)
     return value
 
 

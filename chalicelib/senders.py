@@ -1,13 +1,12 @@
 """How each kind of channel says it: a Slack message, a signed JSON webhook, an
-SNS publish. Each send answers an Outcome; none raises for the receiver's faults."""
+SNS publish. Each send answers an Outcome within the notification timeout; none
+raises for the receiver's faults."""
 
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as DeadlinePassed
+import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import clock, status
+from . import clock, outbound, status
 from .config import settings
 from .models import Channel
 
@@ -27,6 +26,17 @@ USER_AGENT = "oncall-notifications/1"
 # Client errors that a later attempt may not meet (timeouts, rate limits).
 RETRYABLE_CLIENT_ERRORS = {408, 409, 425, 429}
 SNS_PERMANENT_ERRORS = {"NotFound", "NotFoundException", "AuthorizationError", "InvalidParameter", "KMSDisabled"}
+# What a timeline says for SNS's error codes; AWS's own error text is never shown.
+SNS_REFUSALS = {
+    "NotFound": "the SNS topic does not exist",
+    "NotFoundException": "the SNS topic does not exist",
+    "AuthorizationError": "this stage may not publish to the SNS topic",
+    "InvalidParameter": "SNS refused the message as invalid",
+    "KMSDisabled": "the SNS topic's encryption key is disabled",
+    "Throttled": "SNS is throttling publishes",
+    "ThrottlingException": "SNS is throttling publishes",
+}
+_MESSAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 HEADLINES = {
     "triggered": "Triggered",
@@ -41,9 +51,14 @@ EMOJI = {"triggered": "🚨", "acknowledged": "✅", "resolved": "✔️", "esca
 @dataclass(frozen=True)
 class Outcome:
     delivered: bool
+    # A sentence fragment written here, e.g. "the receiver answered HTTP 503": never
+    # text from the network, which would turn timelines into a scanner's output.
     detail: str
     # True when retrying cannot help (a revoked Slack webhook, a missing topic).
     permanent: bool = False
+    # True when the receiver was not reached at all (no answer in time, no
+    # connection, a refused address): its channel's other messages would fare the same now.
+    unreachable: bool = False
 
 
 def send(channel: Channel, message: dict, delivery_id: str) -> Outcome:
@@ -61,7 +76,7 @@ def send(channel: Channel, message: dict, delivery_id: str) -> Outcome:
         return _post(channel.url, body, headers)
     if channel.kind == "sns":
         return _publish(channel.topic_arn, message)
-    return Outcome(False, f"unknown channel kind {channel.kind!r}", permanent=True)
+    return Outcome(False, "the channel is of an unknown kind", permanent=True)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -131,59 +146,36 @@ def slack_body(message: dict) -> bytes:
 # --- the transports --------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A webhook that moved must be updated, not followed: a redirect could also turn
-    # the POST into a GET or carry the signed body somewhere else.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-@lru_cache(maxsize=1)
-def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(_NoRedirects())
-
-
 def _post(url: str, body: bytes, headers: dict) -> Outcome:
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
-    )
     timeout = settings().notify_timeout_seconds
-    # The socket timeout bounds each read, not the whole answer: a receiver that
-    # trickles bytes could hold a send for ever, so the send also has a deadline.
-    answer = _deadline_pool().submit(_status_of, request, timeout)
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
     try:
-        return Outcome(True, f"HTTP {answer.result(timeout=2 * timeout)}")
-    except DeadlinePassed:  # also a socket timeout, from Python 3.11 on
-        return Outcome(False, f"timed out ({timeout} s per read, {2 * timeout} s in all)")
-    except urllib.error.HTTPError as error:
-        code = error.code
-        permanent = 300 <= code < 500 and code not in RETRYABLE_CLIENT_ERRORS
-        return Outcome(False, f"HTTP {code}", permanent=permanent)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        return Outcome(False, f"no answer: {reason}"[:300])
+        status = outbound.post(url, body, headers, timeout)
+    except outbound.Failed as failure:
+        return Outcome(False, failure.reason, permanent=failure.permanent, unreachable=not failure.permanent)
+    answered = f"the receiver answered HTTP {status}"
+    if 200 <= status < 300:
+        return Outcome(True, answered)
+    if 300 <= status < 400:
+        # A webhook that moved must be updated, not followed: a redirect could also
+        # carry the signed body somewhere else.
+        return Outcome(False, f"{answered}, a redirect, which is not followed", permanent=True)
+    return Outcome(False, answered, permanent=400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS)
 
 
-def _status_of(request: urllib.request.Request, timeout: float) -> int:
-    with _opener().open(request, timeout=timeout) as response:
-        return response.status
-
-
-@lru_cache(maxsize=1)
-def _deadline_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="notification-send")
+_making_sns_client = threading.Lock()
 
 
 @lru_cache(maxsize=1)
 def _sns():
-    # One try within the send timeout: the delivery's lease must outlast any send,
-    # and a failed attempt is retried by the delivery's own backoff.
+    # One try within the send timeout, so a publish left behind at the deadline
+    # (outbound.within) ends soon after it; the delivery's backoff does the retrying.
     timeout = settings().notify_timeout_seconds
     tuned = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
-    return boto3.client("sns", region_name=settings().region, config=tuned)
+    # Channel workers may ask at once, and boto3's default session is not safe to
+    # make clients from concurrently (a client, once made, is).
+    with _making_sns_client:
+        return boto3.client("sns", region_name=settings().region, config=tuned)
 
 
 def _publish_to_sns(topic_arn: str, subject: str, text: str) -> dict:
@@ -194,14 +186,15 @@ def _publish(topic_arn: str, message: dict) -> Outcome:
     # SNS subjects are ASCII, one line, under 100 characters.
     subject = "".join(ch if " " <= ch <= "~" else "?" for ch in headline(message, emoji=False))[:99]
     timeout = settings().notify_timeout_seconds
-    publishing = _deadline_pool().submit(_publish_to_sns, topic_arn, subject, plain_text(message))
     try:
-        answer = publishing.result(timeout=2 * timeout)
-    except DeadlinePassed:
-        return Outcome(False, f"SNS timed out ({2 * timeout} s)")
+        answer = outbound.within(outbound.Deadline(timeout), _publish_to_sns, topic_arn, subject, plain_text(message))
+    except TimeoutError:
+        return Outcome(False, f"SNS did not answer within {timeout} s", unreachable=True)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        return Outcome(False, f"SNS {code}", permanent=code in SNS_PERMANENT_ERRORS)
-    except BotoCoreError as error:
-        return Outcome(False, f"SNS unreachable: {error}"[:300])
-    return Outcome(True, f"SNS message {answer.get('MessageId', '')}".strip())
+        refused = SNS_REFUSALS.get(code, "SNS refused the message")
+        return Outcome(False, refused, permanent=code in SNS_PERMANENT_ERRORS)
+    except BotoCoreError:
+        return Outcome(False, "could not reach SNS", unreachable=True)
+    message_id = answer.get("MessageId", "")
+    return Outcome(True, f"SNS took it as message {message_id}" if _MESSAGE_ID.fullmatch(message_id) else "SNS took it")

@@ -175,6 +175,8 @@ def main() -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     # Notifications link to the incident in this console.
     os.environ.setdefault("ONCALL_CONSOLE_URL", f"http://{host}:{port}")
+    # Locally, webhooks usually go to receivers on this machine or its network.
+    os.environ.setdefault("ONCALL_ALLOW_PRIVATE_WEBHOOKS", "1")
 
     emulator = None
     if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):

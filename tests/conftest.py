@@ -8,12 +8,15 @@ os.environ.update(
     AWS_SECRET_ACCESS_KEY="testing",
     AWS_DEFAULT_REGION="us-east-1",
     ONCALL_STAGE="test",
+    # The receivers of tests/receivers.py listen on loopback; tests of the refusal turn it off.
+    ONCALL_ALLOW_PRIVATE_WEBHOOKS="1",
 )
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 
 from moto import mock_aws  # noqa: E402
 
 from tests import dynamo  # noqa: E402
+from tests.receivers import Receiver  # noqa: E402
 
 dynamo.install_counter()
 
@@ -161,3 +164,30 @@ def client(keyring):
 
     with Client(app.app, stage_name="local") as test_client:
         yield KeyedClient(test_client, keyring, keyring.admin())
+
+
+@pytest.fixture
+def receivers():
+    """Factory: receivers(fail_with=[...]) -> a started Receiver, stopped at teardown."""
+    started: list[Receiver] = []
+
+    def make(fail_with=(), before_answer=None, **where) -> Receiver:
+        one = Receiver(fail_with, before_answer, **where).start()
+        started.append(one)
+        return one
+
+    yield make
+    for one in started:
+        one.stop()
+
+
+@pytest.fixture
+def send_timeout(monkeypatch):
+    """send_timeout(seconds): every send's deadline (ONCALL_NOTIFY_TIMEOUT_SECONDS) for this test."""
+
+    def set_to(seconds: int) -> int:
+        monkeypatch.setenv("ONCALL_NOTIFY_TIMEOUT_SECONDS", str(seconds))
+        config.settings.cache_clear()
+        return seconds
+
+    return set_to

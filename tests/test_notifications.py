@@ -4,6 +4,7 @@ receivers on loopback (tests/receivers.py) and to an SNS topic in moto."""
 
 import json
 import re
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -11,7 +12,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from chalicelib import access, clock, db, delivery, incidents, outbox
+from chalicelib import access, channels, clock, db, delivery, incidents, outbox, senders
 from chalicelib.config import settings
 from chalicelib.models import Delivery, Incident
 from tests.conftest import START
@@ -30,7 +31,7 @@ from tests.flows import (
     sweep,
     trigger_ok,
 )
-from tests.receivers import Received, Receiver, closed_port_url, verify_webhook
+from tests.receivers import Received, Receiver, Trickler, closed_port_url, verify_webhook
 
 CHANNELS = "/api/notifications/channels"
 SLACK_HEADLINE = re.compile(r"(Triggered|Acknowledged|Resolved|Escalated): #(\d+) ")
@@ -41,21 +42,6 @@ TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:oncall-pages"
 def receiver():
     with Receiver() as started:
         yield started
-
-
-@pytest.fixture
-def receivers():
-    """Factory: receivers(fail_with=[...]) -> a started Receiver, stopped at teardown."""
-    started: list[Receiver] = []
-
-    def make(fail_with=(), before_answer=None) -> Receiver:
-        one = Receiver(fail_with, before_answer).start()
-        started.append(one)
-        return one
-
-    yield make
-    for one in started:
-        one.stop()
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -428,7 +414,10 @@ def test_a_4xx_or_3xx_answer_is_permanent(client, receivers, manual_clock, statu
     [entry] = notification_entries(client, number)
     assert f"HTTP {status}" in entry and "attempt 1 of 8" in entry and "will not retry" in entry
     [stored] = deliveries_of(number)
-    assert (stored.state, stored.attempts, stored.last_error) == ("failed", 1, f"HTTP {status}")
+    assert (stored.state, stored.attempts) == ("failed", 1)
+    assert stored.last_error.startswith(f"the receiver answered HTTP {status}"), stored.last_error
+    if status < 400:
+        assert "a redirect, which is not followed" in entry
 
 
 @pytest.mark.parametrize("status", [408, 409, 425, 429, 502, 503])
@@ -451,7 +440,7 @@ def test_an_unreachable_url_is_retried(client, manual_clock):
     assert run()["retrying"] == 1
     entries = notification_entries(client, number)
     assert len(entries) == 2
-    assert all("no answer" in entry for entry in entries), entries
+    assert all("could not connect to the receiver" in entry for entry in entries), entries
     assert "attempt 2 of 8" in entries[1] and "next attempt in 30 s" in entries[1]
     [stored] = deliveries_of(number)
     assert (stored.state, stored.attempts) == ("pending", 2)
@@ -484,7 +473,161 @@ def test_after_8_failed_attempts_it_gives_up(client, receivers, manual_clock):
     assert "attempt 8 of 8" in entries[-1] and "giving up" in entries[-1]
     assert "next attempt in 15 min" in entries[-2]
     [stored] = deliveries_of(number)
-    assert (stored.state, stored.attempts, stored.due_at, stored.last_error) == ("failed", 8, None, "HTTP 503")
+    assert (stored.state, stored.attempts, stored.due_at, stored.last_error) == (
+        "failed",
+        8,
+        None,
+        "the receiver answered HTTP 503",
+    )
+
+
+# --- receivers that hang ------------------------------------------------------------------------
+
+# What a run may take beyond one send deadline: its DynamoDB reads and writes (in-process moto).
+SLACK = 1.5
+
+
+def test_hanging_receivers_hold_only_their_own_channels_and_for_one_deadline(client, receivers, send_timeout):
+    """Ten channels whose receiver answers a byte every 0.3 s for ever, and a healthy channel
+    of another service, several incidents each: the healthy channel gets every message in the
+    same run, each hanging attempt ends at the deadline with its connection closed, no other
+    message is tried on a hanging channel, and the run lasts one deadline."""
+    deadline = send_timeout(2)
+    healthy = receivers()
+    webhook(client, "payments", healthy)
+    with Trickler(every=0.3) as trickler:
+        for n in range(channels.MAX_PER_SERVICE):
+            channel_ok(client, "search", "webhook", name=f"hook {n}", url=trickler.url)
+        expected, hanging = [], []
+        for n in range(3):
+            hanging.append(trigger_ok(client, "search", f"search outage {n}")["id"])
+            number = trigger_ok(client, "payments", f"payments outage {n}")["id"]
+            acknowledge(client, number)
+            expected += [(number, "incident.triggered"), (number, "incident.acknowledged")]
+        # Handed over first, so the run's time is its sending.
+        assert outbox.dispatch_waiting(clock.now()) == 9
+
+        started = time.monotonic()
+        outcome = run()
+        took = time.monotonic() - started
+        received = events_of(healthy.bodies())
+        closed = trickler.wait_closed(channels.MAX_PER_SERVICE, timeout=5)
+        attempts_seen = len(trickler.requests)
+
+    assert received == expected
+    assert took < deadline + SLACK, took
+    assert outcome == {"dispatched": 0, "attempted": 16, "delivered": 6, "failed": 0, "retrying": 10}
+    assert attempts_seen == channels.MAX_PER_SERVICE, "one attempt per hanging channel"
+    # Nothing is left reading the trickler: the sender closed every connection by the deadline.
+    assert len(closed) == channels.MAX_PER_SERVICE, closed
+    assert max(closed) - started < deadline + SLACK, [at - started for at in closed]
+
+    held = [d for number in hanging for d in deliveries_of(number)]
+    assert len(held) == 3 * channels.MAX_PER_SERVICE
+    assert all(d.state == "pending" for d in held)
+    tried = [d for d in held if d.attempts == 1]
+    assert len(tried) == channels.MAX_PER_SERVICE and all(d.attempts == 0 for d in held if d not in tried)
+    assert {d.last_error for d in tried} == {"the receiver did not answer within 2 s"}
+    # The unclaimed ones wait with the one that failed, so they are not due now either.
+    assert all(d.due_at > clock.now() for d in held)
+    assert run()["attempted"] == 0
+    entries = notification_entries(client, hanging[0])
+    assert sorted(entries) == sorted(
+        f"Could not notify Webhook 'hook {n}' of triggered (attempt 1 of 8): "
+        "the receiver did not answer within 2 s; next attempt in 10 s."
+        for n in range(channels.MAX_PER_SERVICE)
+    )
+
+
+def test_a_channel_that_hung_sends_its_waiting_messages_in_order_once_it_answers(client, send_timeout, manual_clock):
+    send_timeout(1)
+    with Trickler(every=0.3) as receiver:
+        channel_ok(client, "search", "webhook", url=receiver.url)
+        numbers = []
+        for n in range(3):
+            numbers.append(trigger_ok(client, "search", f"outage {n}")["id"])
+            acknowledge(client, numbers[-1])
+        first = run()
+        assert (first["attempted"], first["retrying"]) == (1, 1), first
+        manual_clock.advance(seconds=9.9)
+        assert run()["attempted"] == 0, "the waiting messages came due before the retry"
+
+        receiver.heal()
+        manual_clock.advance(seconds=0.1)
+        second = run()
+        assert (second["attempted"], second["delivered"]) == (6, 6), second
+        bodies = receiver.bodies()
+
+    assert events_of(bodies[1:]) == [
+        (number, f"incident.{event}") for number in numbers for event in ("triggered", "acknowledged")
+    ]
+    assert events_of(bodies[:1]) == [(numbers[0], "incident.triggered")]
+    stored = {(d.incident_id, d.event_kind): d for number in numbers for d in deliveries_of(number)}
+    assert stored[(numbers[0], "triggered")].attempts == 2
+    assert all(
+        d.attempts == 1 and d.state == "delivered" for key, d in stored.items() if key != (numbers[0], "triggered")
+    )
+
+
+def test_an_unreachable_channel_does_not_keep_other_channels_out_of_the_batch(
+    client, receivers, manual_clock, monkeypatch
+):
+    """A run reads at most BATCH due deliveries, the oldest first. A dead channel's backlog
+    must not fill every run's batch: what it cannot send waits for its retry, unclaimed."""
+    monkeypatch.setattr(delivery, "BATCH", 3)
+    channel_ok(client, "search", "webhook", url=closed_port_url())
+    healthy = receivers()
+    webhook(client, "payments", healthy)
+    dead = [trigger_ok(client, "search", f"search outage {n}")["id"] for n in range(5)]
+    assert outbox.dispatch_waiting(clock.now()) == 5
+    manual_clock.advance(seconds=1)
+    paid = [trigger_ok(client, "payments", f"payments outage {n}")["id"] for n in range(3)]
+
+    outcomes = [run() for _ in range(3)]
+
+    assert sorted(number for number, _ in events_of(healthy.bodies())) == paid
+    spent = sum(d.attempts for number in dead for d in deliveries_of(number))
+    assert spent == 2, "one attempt per run that found the dead channel due"
+    assert [outcome["attempted"] for outcome in outcomes] == [1, 2, 2]
+
+
+class HangingSns:
+    """An SNS client whose publishes hang until released (an SNS endpoint that stopped answering)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def publish(self, **fields) -> dict:
+        with self._lock:
+            self.calls += 1
+        self.release.wait(30)
+        return {"MessageId": "00000000-0000-0000-0000-000000000000"}
+
+
+def test_a_hanging_sns_topic_holds_only_its_own_channel_and_for_one_deadline(
+    client, receivers, send_timeout, monkeypatch
+):
+    deadline = send_timeout(2)
+    hanging = HangingSns()
+    monkeypatch.setattr(senders, "_sns", lambda: hanging)
+    channel_ok(client, "db", "sns", topic_arn=TOPIC_ARN)
+    healthy = receivers()
+    webhook(client, "payments", healthy)
+    for n in range(3):
+        trigger_ok(client, "db", f"db outage {n}")
+        trigger_ok(client, "payments", f"payments outage {n}")
+    try:
+        started = time.monotonic()
+        outcome = run()
+        took = time.monotonic() - started
+    finally:
+        hanging.release.set()
+    assert took < deadline + SLACK, took
+    assert len(healthy.accepted()) == 3
+    assert hanging.calls == 1
+    assert (outcome["delivered"], outcome["retrying"]) == (3, 1), outcome
 
 
 # --- crashes and overlapping runs ---------------------------------------------------------------
@@ -628,7 +771,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(client, receivers, m
         monkeypatch.delenv("ONCALL_NOTIFY_TIMEOUT_SECONDS")
         settings.cache_clear()
     first, second = notification_entries(client, number)
-    assert "timed out" in first and "next attempt in 10 s" in first, first
+    assert "the receiver did not answer within 1 s" in first and "next attempt in 10 s" in first, first
     assert second.startswith("Notified Webhook")
     # The receiver did get the first request: the stable delivery id is how it drops the repeat.
     requests = slow.all()
@@ -692,7 +835,8 @@ def test_an_sns_channel_publishes_to_its_topic(client):
     assert "Datenbank überlastet ☃" in text
     assert "Service: payments" in text and "Status: TRIGGERED" in text
     [entry] = notification_entries(client, number)
-    assert entry.startswith("Notified SNS topic") and "SNS message" in entry
+    message_id = json.loads(messages[0]["Body"])["MessageId"]
+    assert entry == f"Notified SNS topic 'sns of payments' of triggered: SNS took it as message {message_id}.", entry
 
 
 def test_an_sns_topic_that_does_not_exist_is_a_permanent_failure(client):

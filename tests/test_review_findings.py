@@ -92,7 +92,7 @@ def test_the_history_stays_bounded_so_the_incident_can_always_be_closed(client, 
 class BlockingSns:
     """An SNS client whose first publish hangs until released, as boto3's does for
     minutes against an unreachable endpoint (60 s connect and read timeouts,
-    retried): nothing bounds it, unlike the HTTP sends' 2 x timeout deadline."""
+    retried)."""
 
     def __init__(self) -> None:
         self.published: list[dict] = []
@@ -111,7 +111,7 @@ class BlockingSns:
 
 
 def test_a_slow_sns_publish_cannot_outlast_its_lease(client, manual_clock, monkeypatch):
-    """A publish that hangs is abandoned after twice the send timeout, far inside the
+    """A publish that hangs is abandoned at the send timeout, far inside the
     60 s lease, and retried by the delivery's backoff: no overlapping run can take
     the delivery while the first send may still go out."""
     monkeypatch.setenv("ONCALL_NOTIFY_TIMEOUT_SECONDS", "1")
@@ -126,10 +126,10 @@ def test_a_slow_sns_publish_cannot_outlast_its_lease(client, manual_clock, monke
         took = time.monotonic() - started
     finally:
         fake.release.set()
-    assert took < 2 * 1 + 1 < delivery.LEASE.total_seconds(), took
+    assert took < 1 + 1 < delivery.LEASE.total_seconds(), took
     assert outcome["retrying"] == 1
     [only] = list(Delivery.query(opened["id"], consistent_read=True))
-    assert (only.state, only.attempts, only.last_error) == ("pending", 1, "SNS timed out (2 s)")
+    assert (only.state, only.attempts, only.last_error) == ("pending", 1, "SNS did not answer within 1 s")
 
 
 def test_the_sns_client_tries_once_within_the_send_timeout():

@@ -360,6 +360,9 @@ def test_transitions_of_every_zone_are_found():
 @given(spec_and_instant())
 def test_exactly_the_expected_participant_is_on_call(case):
     spec, at = case
+    # The oracle reads windows by the wall clock; the product, like a handoff, takes a
+    # boundary in a repeated hour at its first occurrence (the test of that is below).
+    assume(not spec.boundaries_in_repeats(at, at))
     plan = spec.plan()
     expected = spec.holder(at)
     assert plan.holder(at) == expected

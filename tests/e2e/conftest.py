@@ -27,8 +27,16 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 LAUNCH_ATTEMPTS = 3
 # The unit-test conftest points the test process at in-process moto with these;
-# the server must pick its own stage, tables and DynamoDB.
-NOT_INHERITED = ("ONCALL_STAGE", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "HOST", "PORT")
+# the server must pick its own stage, tables and DynamoDB, and take `make run`'s
+# defaults for the rest.
+NOT_INHERITED = (
+    "ONCALL_STAGE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL",
+    "HOST",
+    "PORT",
+    "ONCALL_ALLOW_PRIVATE_WEBHOOKS",
+)
 
 
 def free_port() -> int:

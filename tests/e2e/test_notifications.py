@@ -128,3 +128,19 @@ def test_every_transition_reaches_slack_and_a_flaky_signed_webhook_exactly_once(
     assert all("HTTP 503" in note and "next attempt in" in note for note in failures), failures
     assert len(notes) == 10
     assert "Traceback" not in local.output()
+
+
+def test_make_run_refuses_loopback_receivers_when_private_webhooks_are_turned_off(start_server):
+    """`make run` allows private webhooks by default (the test above relies on it); set to 0
+    it refuses a loopback receiver at creation, as a deployed stage does."""
+    local = start_server(ONCALL_ALLOW_PRIVATE_WEBHOOKS="0")
+    with Receiver() as receiver:
+        refused = post(
+            local.url,
+            "/api/notifications/channels",
+            {"service_name": SERVICE, "kind": "webhook", "name": "loopback", "url": receiver.url},
+        )
+    assert refused.status == 400, refused
+    assert refused.json()["field"] == "url"
+    assert "private network" in refused.json()["error"]
+    assert expect(get(local.url, "/api/notifications/channels"))["channels"] == []
