@@ -144,11 +144,13 @@ class Transaction:
     def commit(self, landed: Callable[[], bool] | None = None) -> None:
         """Write everything or nothing. Contention and throttling are retried here.
 
-        Every attempt carries an idempotency token, kept while an attempt's outcome
-        is unknown: DynamoDB answers a token it already committed with that success
-        and writes nothing again. A new token follows an answer that wrote nothing.
-        Should the last attempt still leave it open, `landed` (when given) reads
-        whether the transaction is in the table before Busy is raised."""
+        Every attempt carries an idempotency token: DynamoDB answers a token it
+        already committed with that success and writes nothing again. Once any
+        attempt's outcome is unknown, every later attempt keeps its token (a later
+        failure says nothing about the earlier attempt, which may have committed);
+        until then a new token follows each answer that wrote nothing. If it is
+        still open after the last attempt, `landed` (when given) reads whether the
+        transaction is in the table before Busy is raised."""
         lists = {kind: [kwargs for _, kwargs in items] for kind, items in self._items.items()}
         token = uuid.uuid4().hex
         unsettled = False
@@ -176,7 +178,7 @@ class Transaction:
                     reason is not None and reason.code in ("TransactionConflict", "ThrottlingError")
                     for reason in reasons
                 )
-                unsettled = is_ambiguous(error)
+                unsettled = unsettled or is_ambiguous(error)
                 if not (conflicted or is_transient(error)):
                     raise
                 if not unsettled:

@@ -120,28 +120,24 @@ def _folded_json(incident: Incident) -> dict:
 
 
 def _count_alert(incident_id: int, request: str, now: datetime) -> Incident | None:
-    """Count one more alert on the open incident, once for this request, and return
-    the incident as stored; None when it is no longer open. The count reaches the
-    stats when the incident resolves, so a duplicate writes only this item and
-    its dedup item."""
-    incident = Incident(incident_id)
-    read_back = _ReadBack(incident_id, lambda current: current.alert_request == request)
-    counted = db.settle(
-        lambda: incident.update(
-            actions=[
-                Incident.alert_count.add(1),
-                Incident.last_alert_at.set(now),
-                Incident.alert_request.set(request),
-            ],
-            condition=Incident.status.is_in(*status.OPEN)
-            & (Incident.alert_request.does_not_exist() | (Incident.alert_request != request)),
-        ),
-        read_back,
+    """Count one more alert on the open incident and return the incident as stored
+    after it; None when it is no longer open. The count is a transaction for its
+    idempotency token: a count resent after a lost answer is not applied again,
+    whatever other alerts were counted in between. The alerts reach the stats when
+    the incident resolves, so a duplicate writes only this item and its dedup item."""
+    tx = Transaction()
+    tx.update(
+        Incident(incident_id),
+        [Incident.alert_count.add(1), Incident.last_alert_at.set(now), Incident.alert_request.set(request)],
+        condition=Incident.status.is_in(*status.OPEN),
+        tag="incident",
     )
-    if not counted:
+    try:
+        tx.commit(landed=_ReadBack(incident_id, lambda current: current.alert_request == request))
+    except TransactionCancelled:
         return None
-    # Read back when the answer was lost: the stored count, with any alerts since.
-    return read_back.incident or incident
+    # The count as stored, this alert in it (and any counted since).
+    return get_item(incident_id)
 
 
 def _next_number() -> int:
@@ -219,6 +215,7 @@ def _later_life_bytes() -> int:
         alert_count=MAX_ID,
         last_alert_at=moment,
         alert_request=timeline.new_request(),
+        reassign_requests={timeline.new_request() for _ in range(timeline.MAX_EVENTS)},
         due_partition=DUE_PARTITION,
         due_at=moment,
         notified_events=timeline.MAX_EVENTS,
@@ -438,10 +435,16 @@ def _reassign_once(incident_id: int, user: str, actor: str | None, request: str)
     event = timeline.event("reassigned", actor, f"Reassigned to {user}.", now, assigned_to=user, request=request)
     reassigned = db.settle(
         lambda: incident.update(
-            actions=[Incident.assigned_to.set(user), timeline.recorded(event), *outbox.owed(now)],
+            actions=[
+                Incident.assigned_to.set(user),
+                timeline.recorded(event),
+                Incident.reassign_requests.add({request}),
+                *outbox.owed(now),
+            ],
             condition=Incident.status.is_in(*status.REASSIGN_FROM)
             & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))
-            & (size(Incident.events) < timeline.MAX_EVENTS),
+            & (size(Incident.events) < timeline.MAX_EVENTS)
+            & ~Incident.reassign_requests.contains(request),
         ),
         read_back,
     )

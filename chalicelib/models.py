@@ -136,9 +136,12 @@ class Incident(Model):
     escalation_round = NumberAttribute(default=0)
     alert_count = NumberAttribute(default=1)
     last_alert_at = UTCDateTimeAttribute()
-    # The request that counted the latest alert: the condition that keeps a retried
-    # fold from counting its alert twice.
+    # The request that counted the latest alert: how a count whose answer was lost
+    # is recognised when read back.
     alert_request = UnicodeAttribute(null=True)
+    # Every reassignment's request: its condition refuses one already applied, which
+    # a resend after a lost answer would otherwise apply again over a later one.
+    reassign_requests = UnicodeSetAttribute(null=True)
     feed = UnicodeAttribute()
     due_partition = UnicodeAttribute(null=True)
     due_at = UTCDateTimeAttribute(null=True)

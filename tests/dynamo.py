@@ -18,12 +18,23 @@ from oncall_local import dynamodb_rules
 
 dynamodb_rules.install()
 
-_lock = threading.Lock()
+# Reentrant: a fault injector may make another client's request while serving one.
+_lock = threading.RLock()
 _original_call = botocore_stubber.BotocoreStubber.__call__
 
 # Called, inside the lock, with each DynamoDB request and a function that serves it
 # (tests/faults.py): it may serve it, answer in moto's place, or raise.
 interceptor: Callable | None = None
+
+
+@contextmanager
+def interceptor_off():
+    global interceptor
+    saved, interceptor = interceptor, None
+    try:
+        yield
+    finally:
+        interceptor = saved
 
 
 def operation_of(request) -> str | None:

@@ -38,6 +38,51 @@ class Plan:
     repeat: int
 
 
+def inject(kind: str, request, serve, operation: str | None = None, between=None):
+    """Answer one request as fault `kind` does (see the module's description).
+    `between` runs after a lost answer's request was served, before the caller learns
+    anything: another client's write landing in that gap."""
+    operation = operation or dynamo.operation_of(request)
+    if kind == "lost":
+        serve()
+        if between is not None:
+            between()
+        raise ConnectionClosedError(endpoint_url=request.url)
+    if kind == "throttled":
+        return _answer(request, 400, "ThrottlingException", "Rate of requests exceeds the allowed throughput.")
+    if kind == "internal":
+        return _answer(request, 500, "InternalServerError", "Internal server error")
+    if operation == "TransactWriteItems":
+        count = len(json.loads(request.body)["TransactItems"])
+        reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}] * count
+        return _answer(
+            request,
+            400,
+            "TransactionCanceledException",
+            "Transaction cancelled, please refer cancellation reasons for specific reasons",
+            CancellationReasons=reasons,
+        )
+    return _answer(request, 400, "TransactionConflictException", "Transaction is ongoing for the item")
+
+
+class Script:
+    """Faults in a given order: each (operation, kind) step answers the next request
+    of that operation (kind "pass" serves it as is); other requests pass."""
+
+    def __init__(self, steps: list[tuple[str, str]], between=None) -> None:
+        self.steps = list(steps)
+        self.between = between
+
+    def __call__(self, request, serve):
+        operation = dynamo.operation_of(request)
+        if not self.steps or self.steps[0][0] != operation:
+            return serve()
+        _, kind = self.steps.pop(0)
+        if kind == "pass":
+            return serve()
+        return inject(kind, request, serve, operation, self.between)
+
+
 class Faults:
     def __init__(self) -> None:
         self.plan: Plan | None = None
@@ -69,24 +114,7 @@ class Faults:
         if plan.kind == "conflict" and operation not in WRITES:
             return serve()
         self.injected.append(operation)
-        if plan.kind == "lost":
-            serve()
-            raise ConnectionClosedError(endpoint_url=request.url)
-        if plan.kind == "throttled":
-            return _answer(request, 400, "ThrottlingException", "Rate of requests exceeds the allowed throughput.")
-        if plan.kind == "internal":
-            return _answer(request, 500, "InternalServerError", "Internal server error")
-        if operation == "TransactWriteItems":
-            count = len(json.loads(request.body)["TransactItems"])
-            reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}] * count
-            return _answer(
-                request,
-                400,
-                "TransactionCanceledException",
-                "Transaction cancelled, please refer cancellation reasons for specific reasons",
-                CancellationReasons=reasons,
-            )
-        return _answer(request, 400, "TransactionConflictException", "Transaction is ongoing for the item")
+        return inject(plan.kind, request, serve, operation)
 
 
 def _answer(request, status: int, code: str, message: str, **extra) -> AWSResponse:

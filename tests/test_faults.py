@@ -13,8 +13,9 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.models import Delivery
-from tests.faults import BOTOCORE_ATTEMPTS, KINDS, Faults
+from chalicelib.models import Delivery, Incident
+from tests import dynamo
+from tests.faults import BOTOCORE_ATTEMPTS, KINDS, Faults, Script
 from tests.flows import acknowledge, add_level, get_incident, get_json, metrics, post, resolve, sweep, trigger
 from tests.receivers import Receiver
 
@@ -216,3 +217,69 @@ def test_a_new_api_key_is_made_once_and_its_token_works(client, faults, kind, re
         assert (me.status_code, me.json_body["user"]) == (200, body["user"])
 
     assert every_position(faults, kind, repeat, scenario) >= 2
+
+
+# --- chosen sequences: an unknown outcome followed by other failures or other writers -------------
+
+LOST_ON_EVERY_TRY = [("TransactWriteItems", "lost")] * BOTOCORE_ATTEMPTS
+
+
+def test_a_commit_whose_answer_was_lost_and_then_throttled_answers_its_success(client, faults, monkeypatch):
+    # The first attempt committed but no answer came back; every later attempt is
+    # throttled. The later failures say nothing of the first: it is read back.
+    throttled = [("TransactWriteItems", "throttled")] * (3 * BOTOCORE_ATTEMPTS)
+    monkeypatch.setattr(dynamo, "interceptor", Script(LOST_ON_EVERY_TRY + throttled))
+    opened = trigger(client, "svc", "disk full")
+    assert opened.status_code == 201, opened.body
+    [stored] = incidents_of(client, "svc")
+    assert (stored["id"], stored["alert_count"]) == (opened.json_body["id"], 1)
+
+    monkeypatch.setattr(dynamo, "interceptor", None)
+    acknowledge(client, stored["id"])
+    monkeypatch.setattr(dynamo, "interceptor", Script(LOST_ON_EVERY_TRY + throttled))
+    resolved = resolve(client, stored["id"])
+    assert resolved.status_code == 200, resolved.body
+    assert kinds_in(client, stored["id"])["resolved"] == 1
+
+
+def test_a_later_attempt_keeps_the_token_of_one_whose_answer_was_lost(client, faults, monkeypatch):
+    # Lost, then throttled once: the third attempt must not be a new request, or its
+    # dedup condition would fail against this request's own incident and fold into it.
+    steps = LOST_ON_EVERY_TRY + [("TransactWriteItems", "throttled")] * BOTOCORE_ATTEMPTS
+    monkeypatch.setattr(dynamo, "interceptor", Script(steps))
+    opened = trigger(client, "svc", "disk full")
+    assert opened.status_code == 201, opened.body
+    assert incidents_of(client, "svc")[0]["alert_count"] == 1
+
+
+def _meanwhile(number: int, **attributes):
+    """Another client's write to the incident, landing in the gap after a lost answer."""
+
+    def write():
+        with dynamo.interceptor_off():
+            Incident(number).update(actions=[getattr(Incident, name).set(value) for name, value in attributes.items()])
+
+    return write
+
+
+def test_a_count_resent_after_a_lost_answer_is_not_applied_again_over_another_alert(client, faults, monkeypatch):
+    number = trigger(client, "svc", "disk full").json_body["id"]
+    # The other alert's count lands between this one's lost answer and botocore's resend.
+    other = _meanwhile(number, alert_count=3, alert_request="another-request")
+    steps = [("UpdateItem", "pass"), ("TransactWriteItems", "lost")]
+    monkeypatch.setattr(dynamo, "interceptor", Script(steps, between=other))
+    folded = trigger(client, "svc", "disk full")
+    assert folded.status_code == 200, folded.body
+    assert folded.json_body["alert_count"] == 3
+    assert incidents_of(client, "svc")[0]["alert_count"] == 3
+
+
+def test_a_reassignment_resent_after_a_lost_answer_does_not_undo_a_later_one(client, faults, monkeypatch):
+    number = trigger(client, "svc", "disk full").json_body["id"]
+    monkeypatch.setattr(
+        dynamo, "interceptor", Script([("UpdateItem", "lost")], between=_meanwhile(number, assigned_to="carol"))
+    )
+    answer = post(client, f"/api/incidents/{number}/reassign/", {"user": "bob"})
+    assert answer.status_code == 200, answer.body
+    assert get_incident(client, number)["assigned_to"] == "carol"
+    assert kinds_in(client, number)["reassigned"] == 1
