@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib import alertmanager
+from chalicelib.models import Incident
 from tests.flows import get_incident
 from tests.test_alertmanager import send
 
@@ -19,8 +20,8 @@ GROUP_FIELDS = ("groupKey", "status", "receiver", "externalURL", "groupLabels", 
 
 
 def stored(value) -> int:
-    """Bytes as the incident stores its details: json.dumps, non-ASCII escaped."""
-    return len(json.dumps(value))
+    """Bytes as the incident stores its details: its details attribute's JSON, in UTF-8."""
+    return len(Incident.details.serialize(value).encode())
 
 
 def cut(value, limit):
