@@ -437,6 +437,18 @@ class SnsMessage(Model):
     expires_at = NumberAttribute()
 
 
+class SnsCertificate(Model):
+    """An SNS signing certificate, fetched from SNS's own host in a topic's region,
+    whose key has verified a message of an allowed topic: any process reads it with
+    one GetItem instead of fetching it (chalicelib/sns.py). SNS serves a certificate
+    under a new URL when it rotates, so the item never changes; there are a few."""
+
+    Meta = _meta("sns-certificates")
+    url = UnicodeAttribute(hash_key=True)
+    pem = UnicodeAttribute()
+    stored_at = UTCDateTimeAttribute()
+
+
 ALL_MODELS = (
     Incident,
     Dedup,
@@ -450,4 +462,5 @@ ALL_MODELS = (
     Channel,
     Delivery,
     SnsMessage,
+    SnsCertificate,
 )

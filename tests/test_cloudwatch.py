@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from chalicelib import clock, cloudwatch, config, sns
 from chalicelib.errors import Busy
-from chalicelib.models import Dedup, SnsMessage
+from chalicelib.models import Dedup, SnsCertificate, SnsMessage
 from tests.flows import answer_lost, dynamodb_fails, get_incident, list_incidents, right_after, run_threads, writes
 
 PATH = "/api/integrations/cloudwatch"
@@ -187,6 +188,12 @@ def sns_trusted(**env):
             yield network
     finally:
         sns.use_fetcher(None)
+
+
+def certificate_stored(url: str = CERT_URL, pem: bytes = CERT_PEM) -> None:
+    """As once any process has verified a message with the certificate at `url`. A test
+    of what a message writes starts from here: the certificate is stored only once."""
+    SnsCertificate(url, pem=pem.decode(), stored_at=clock.now()).save()
 
 
 def signed_alarm(number: int) -> dict:
@@ -382,7 +389,8 @@ def test_subscription_confirmation_visits_the_subscribe_url(client, network, req
         "incident_id": None,
     }
     assert network.fetched == [CERT_URL, message["SubscribeURL"]]
-    assert writes(calls) == {}
+    # Confirming is not recorded; the certificate that verified it is stored.
+    assert writes(calls) == {"PutItem": 1} and SnsCertificate.get(CERT_URL).pem.encode() == CERT_PEM
     unsubscribed = post(client, sign(subscription("UnsubscribeConfirmation"), "2"))
     assert unsubscribed.json_body["action"] == "nothing"
 
@@ -439,6 +447,7 @@ REFUSED = {
 @pytest.mark.parametrize("case", REFUSED)
 def test_untrusted_messages_are_refused_and_write_nothing(client, network, requests_made, case):
     make, status, field = REFUSED[case]
+    certificate_stored()
     with requests_made.measure() as calls:
         response = post(client, make())
     assert response.status_code == status, response.body
@@ -787,22 +796,112 @@ def test_a_certificate_that_failed_to_fetch_is_tried_again_after_a_while(client,
     assert network.fetched == [CERT_URL, CERT_URL]
 
 
-def test_certificate_fetches_per_minute_are_capped(client, network, manual_clock):
-    def forged(n: int) -> dict:
-        url = f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n:032x}.pem"
-        return sign(notification(number=n), key=OTHER_KEY, cert_url=url)
+def sns_url(n: int) -> str:
+    return f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n:032x}.pem"
 
-    answers = [post(client, forged(n)) for n in range(40)]
-    assert len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE
-    refused = answers[sns.MAX_FETCHES_PER_MINUTE :]
-    assert {(answer.status_code, answer.headers["Retry-After"]) for answer in refused} == {(503, "60")}
-    assert "certificates" in refused[0].json_body["error"]
-    # The budget frees a minute after the first fetch; SNS's own certificate is fetched then.
-    manual_clock.advance(seconds=59)
-    assert post(client, sign(notification())).headers["Retry-After"] == "1"
-    manual_clock.advance(seconds=1)
-    assert post(client, sign(notification())).json_body["action"] == "triggered"
-    assert network.fetched[-1] == CERT_URL and len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE + 1
+
+def forged(n: int, url: str | None = None) -> dict:
+    """What anyone who knows the topic can post: any certificate URL of SNS's shape, any signature."""
+    return {
+        **notification(number=1000 + n),
+        "SignatureVersion": "1",
+        "Signature": "AAAA",
+        "SigningCertURL": url or sns_url(n),
+    }
+
+
+# The certificate SNS rotates to: no process has fetched it yet.
+ROTATED_URL = sns_url(0x0123456789ABCDEF0123456789ABCDEF)
+
+
+@pytest.mark.parametrize("posts", [5, 40])
+def test_forged_posts_do_not_keep_sns_new_certificate_from_being_fetched(client, network, requests_made, posts):
+    network.pages[ROTATED_URL] = CERT_PEM
+    with requests_made.measure() as calls:
+        refused = [post(client, forged(n)) for n in range(posts)]
+    assert {answer.status_code for answer in refused} == {503}
+    assert writes(calls) == {}
+    genuine = post(client, sign(notification(), cert_url=ROTATED_URL))
+    assert genuine.status_code == 200 and genuine.json_body["action"] == "triggered", genuine.body
+    # One fetch per URL named, never more.
+    assert len(network.fetched) == posts + 1 and network.fetched[-1] == ROTATED_URL
+
+
+def test_a_certificate_any_process_verified_a_message_with_is_read_not_fetched(client, network):
+    first = post(client, sign(notification()))
+    assert first.json_body["action"] == "triggered" and network.fetched == [CERT_URL]
+    # A new process (a cold start): nothing cached, SNS's host out of reach, a flood under way.
+    sns.forget_certificates()
+    network.down = True
+    for n in range(40):
+        post(client, forged(n))
+    again = post(client, sign(notification(alarm("OK"), number=2)))
+    assert again.json_body == {"message_type": "Notification", "action": "resolved", "incident_id": 1}, again.body
+    assert network.fetched.count(CERT_URL) == 1
+
+
+def test_only_a_certificate_that_verified_a_message_is_stored(client, network):
+    for n in range(3):
+        assert post(client, sign(notification(number=n), key=OTHER_KEY)).status_code == 403
+    assert network.fetched == [CERT_URL]
+    with pytest.raises(SnsCertificate.DoesNotExist):
+        SnsCertificate.get(CERT_URL)
+    assert post(client, sign(notification(number=9))).json_body["action"] == "triggered"
+    assert (
+        x509.load_pem_x509_certificate(SnsCertificate.get(CERT_URL).pem.encode()).public_bytes(
+            serialization.Encoding.PEM
+        )
+        == CERT_PEM
+    )
+
+
+def test_a_forged_flood_costs_one_fetch_per_url_it_names(client, network, manual_clock):
+    urls = [sns_url(n) for n in range(5)]
+    answers = [post(client, forged(n, urls[n % 5])) for n in range(40)]
+    assert {answer.status_code for answer in answers} == {503}
+    assert sorted(network.fetched) == sorted(urls)
+    manual_clock.advance(seconds=sns.UNREACHABLE_SECONDS)
+    for n in range(40):
+        post(client, forged(n, urls[n % 5]))
+    assert len(network.fetched) == 10
+
+
+def test_fetches_run_one_at_a_time_in_the_order_they_were_asked_for():
+    urls = [sns_url(n) for n in range(4)]
+    lock = threading.Lock()
+    started, running, most = [], [0], [0]
+    release = threading.Event()
+
+    def slow_network(url: str) -> bytes:
+        with lock:
+            started.append(url)
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(10)
+        with lock:
+            running[0] -= 1
+        return CERT_PEM
+
+    def waiting() -> int:
+        with sns._certificates._turns._lock:
+            return len(sns._certificates._turns._waiting)
+
+    sns.use_fetcher(slow_network)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(sns.certificate_key, urls[0])]
+            for queued, url in enumerate(urls[1:], start=1):
+                while len(started) + waiting() < queued:
+                    time.sleep(0.01)
+                futures.append(pool.submit(sns.certificate_key, url))
+            while waiting() < 3:
+                time.sleep(0.01)
+            release.set()
+            for future in futures:
+                future.result(10)
+    finally:
+        sns.use_fetcher(None)
+    assert started == urls and most[0] == 1
 
 
 MALFORMED = {
@@ -836,6 +935,7 @@ def test_malformed_envelopes_answer_400_and_write_nothing(client, network, reque
     ],
 )
 def test_signed_but_malformed_alarms_answer_400_and_write_nothing(client, network, requests_made, message, field):
+    certificate_stored()
     with requests_made.measure() as calls:
         response = post(client, sign({**notification(), "Message": message}))
     assert response.status_code == 400 and response.json_body["field"] == field, response.body
@@ -851,6 +951,7 @@ def test_a_message_type_header_that_disagrees_is_refused(client, network):
 
 
 def test_insufficient_data_does_nothing_by_default(client, network, requests_made):
+    certificate_stored()
     with requests_made.measure() as calls:
         response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"))))
     assert response.json_body["action"] == "nothing"
