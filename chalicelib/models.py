@@ -449,6 +449,20 @@ class SnsCertificate(Model):
     stored_at = UTCDateTimeAttribute()
 
 
+class AlarmState(Model):
+    """The latest state change of a CloudWatch alarm that oncall applied, so that a
+    change delivered after a later one is ignored (chalicelib/alarm_states.py)."""
+
+    Meta = _meta("alarm-states")
+    # The alarm's ARN, or its digest when longer (chalicelib/cloudwatch.py, dedup_key).
+    alarm = UnicodeAttribute(hash_key=True)
+    # StateChangeTime in epoch milliseconds, and the state it changed to.
+    changed_at = NumberAttribute()
+    state = UnicodeAttribute()
+    # DynamoDB TTL (epoch seconds).
+    expires_at = NumberAttribute()
+
+
 ALL_MODELS = (
     Incident,
     Dedup,
@@ -463,4 +477,5 @@ ALL_MODELS = (
     Delivery,
     SnsMessage,
     SnsCertificate,
+    AlarmState,
 )

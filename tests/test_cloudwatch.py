@@ -21,8 +21,17 @@ from cryptography.x509.oid import NameOID
 
 from chalicelib import clock, cloudwatch, config, sns
 from chalicelib.errors import Busy
-from chalicelib.models import Dedup, SnsCertificate, SnsMessage
-from tests.flows import answer_lost, dynamodb_fails, get_incident, list_incidents, right_after, run_threads, writes
+from chalicelib.models import AlarmState, Dedup, SnsCertificate, SnsMessage
+from tests.flows import (
+    Lines,
+    answer_lost,
+    dynamodb_fails,
+    get_incident,
+    list_incidents,
+    right_after,
+    run_threads,
+    writes,
+)
 
 PATH = "/api/integrations/cloudwatch"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
@@ -945,6 +954,147 @@ def test_signed_but_malformed_alarms_answer_400_and_write_nothing(client, networ
 def test_a_message_type_header_that_disagrees_is_refused(client, network):
     response = post(client, sign(notification()), headers={"x-amz-sns-message-type": "SubscriptionConfirmation"})
     assert response.status_code == 400 and response.json_body["field"] == "x-amz-sns-message-type"
+
+
+# --- state changes in the order they happened -----------------------------------------------------
+
+
+def changed(state: str, seconds_ago: float, **fields) -> dict:
+    """The alarm as CloudWatch sends it when it changed to `state` that long ago."""
+    instant = clock.now() - timedelta(seconds=seconds_ago)
+    text = instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}+0000"
+    return alarm(state, StateChangeTime=text, **fields)
+
+
+class Ways:
+    """The HTTPS endpoint and the Lambda subscription, with one face: the outcome of
+    a message, or the error a failed delivery raised (HTTPS: its 503)."""
+
+    def __init__(self, client, way: str) -> None:
+        self.client, self.way = client, way
+
+    def message(self, body: dict, number: int) -> dict:
+        return sign(notification(body, number=number)) if self.way == "https" else lambda_event(body, number=number)
+
+    def deliver(self, message: dict) -> dict:
+        if self.way == "https":
+            response = post(self.client, message)
+            assert response.status_code == 200, response.body
+            return {k: v for k, v in response.json_body.items() if k != "message_type"}
+        [result] = self.client.lambda_.invoke("cloudwatch_alarms", message).payload
+        return result
+
+    def fails(self, message: dict) -> None:
+        if self.way == "https":
+            with dynamodb_fails(Dedup, "UpdateItem"):
+                response = post(self.client, message)
+            assert response.status_code == 503 and response.headers["Retry-After"] == "5", response.body
+        else:
+            with dynamodb_fails(Dedup, "UpdateItem", code="ValidationException"):
+                with pytest.raises(Exception, match="injected"):
+                    self.client.lambda_.invoke("cloudwatch_alarms", message)
+
+
+@pytest.fixture(params=["https", "lambda"])
+def way(request, client, network):
+    return Ways(client, request.param)
+
+
+STALE = {"action": "stale", "incident_id": None}
+
+
+def test_an_alarm_delivered_after_the_ok_that_followed_it_opens_nothing(client, way, manual_clock):
+    first = way.message(changed("ALARM", 60), 1)
+    ok = way.message(changed("OK", 30), 2)
+    # The ALARM's first delivery fails; the OK arrives, finds nothing to resolve; then the ALARM again.
+    way.fails(first)
+    assert way.deliver(ok) == {"action": "nothing", "incident_id": None}
+    manual_clock.advance(seconds=20)
+    assert way.deliver(first) == STALE
+    assert list_incidents(client)["incidents"] == []
+    assert way.deliver(first)["action"] == "duplicate"
+
+
+def test_an_alarm_older_than_the_change_applied_is_stale(client, way):
+    with Lines("oncall.cloudwatch") as logged:
+        assert way.deliver(way.message(changed("OK", 30), 1))["action"] == "nothing"
+        assert way.deliver(way.message(changed("ALARM", 30.001), 2)) == STALE
+    assert list_incidents(client)["incidents"] == []
+    assert logged.containing("ignored ALARM of alarm payments-api-5xx changed at 2026-03-01T11:59:29.999Z")
+
+
+def test_alarm_ok_and_a_later_alarm_open_a_new_incident(client, way):
+    first = way.deliver(way.message(changed("ALARM", 90), 1))
+    assert first["action"] == "triggered"
+    assert way.deliver(way.message(changed("OK", 60), 2)) == {"action": "resolved", "incident_id": first["incident_id"]}
+    again = way.deliver(way.message(changed("ALARM", 30), 3))
+    assert again["action"] == "triggered" and again["incident_id"] != first["incident_id"]
+    assert get_incident(client, again["incident_id"])["status"] == "TRIGGERED"
+    state = AlarmState.get(ALARM_ARN)
+    assert (state.changed_at, state.state) == (int((clock.now() - timedelta(seconds=30)).timestamp() * 1000), "ALARM")
+    assert state.expires_at == int((clock.now() + timedelta(days=90)).timestamp())
+
+
+def test_an_alarm_whose_first_delivery_failed_opens_its_incident_when_delivered_again(client, way):
+    message = way.message(changed("ALARM", 10), 1)
+    way.fails(message)
+    # Its time was applied before acting failed: the same time again passes.
+    assert AlarmState.get(ALARM_ARN).state == "ALARM"
+    retried = way.deliver(message)
+    assert retried["action"] == "triggered"
+    assert get_incident(client, retried["incident_id"])["alert_count"] == 1
+
+
+def test_the_same_change_in_two_messages_pages_once(client, way):
+    body = changed("ALARM", 10)
+    first = way.deliver(way.message(body, 1))
+    second = way.deliver(way.message(body, 2))
+    assert (first["action"], second) == ("triggered", {"action": "folded", "incident_id": first["incident_id"]})
+
+
+def test_an_ok_applied_while_its_earlier_alarm_opens_the_incident_leaves_none_open(client, network):
+    alarm_message = sign(notification(changed("ALARM", 60), number=1))
+    ok = sign(notification(changed("OK", 30), number=2))
+    # The OK passes between the ALARM's check of its time and the incident it opens.
+    with right_after(AlarmState, "UpdateItem", lambda: deliver(ok)) as between:
+        answer = post(client, alarm_message)
+    assert between["result"]["action"] == "nothing", between
+    assert answer.json_body["action"] == "stale", answer.body
+    assert list_incidents(client)["incidents"] == []
+
+
+def test_an_alarm_applied_while_its_earlier_ok_resolves_keeps_the_incident_open(client, network):
+    opened = post(client, sign(notification(changed("ALARM", 90), number=1))).json_body
+    ok = sign(notification(changed("OK", 60), number=2))
+    again = sign(notification(changed("ALARM", 30), number=3))
+    with right_after(AlarmState, "UpdateItem", lambda: deliver(again)) as between:
+        answer = post(client, ok)
+    assert between["result"]["action"] == "folded", between
+    assert answer.json_body["action"] == "stale", answer.body
+    incident = get_incident(client, opened["incident_id"])
+    assert (incident["status"], incident["alert_count"]) == ("TRIGGERED", 2)
+
+
+def test_a_state_change_time_after_snss_timestamp_counts_as_that_timestamp(client, manual_clock):
+    # Whoever else may publish to the topic could name a time years ahead: kept as it is,
+    # every real change of the alarm would be stale until the record expired.
+    ahead = lambda_event(alarm("OK", StateChangeTime="2999-01-01T00:00:00.000+0000"), number=1)
+    assert client.lambda_.invoke("cloudwatch_alarms", ahead).payload[0]["action"] == "nothing"
+    assert AlarmState.get(ALARM_ARN).changed_at == int(clock.now().timestamp() * 1000)
+    manual_clock.advance(seconds=30)
+    real = client.lambda_.invoke("cloudwatch_alarms", lambda_event(changed("ALARM", 10), number=2)).payload
+    assert real[0]["action"] == "triggered"
+
+
+@pytest.mark.parametrize("time", [None, "yesterday", 1772366400000, "2026-03-01T12:00:00"])
+def test_a_change_without_a_readable_state_change_time_acts_as_it_arrives(client, way, time):
+    assert way.deliver(way.message(changed("OK", 30), 1))["action"] == "nothing"
+    body = {name: value for name, value in alarm().items() if name != "StateChangeTime"}
+    if time is not None:
+        body["StateChangeTime"] = time
+    assert way.deliver(way.message(body, 2))["action"] == "triggered"
+    # It is not compared, and it does not move the alarm's time.
+    assert AlarmState.get(ALARM_ARN).state == "OK"
 
 
 # --- INSUFFICIENT_DATA and severity ----------------------------------------------------------------
