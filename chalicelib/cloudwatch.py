@@ -4,21 +4,24 @@ or POSTed to /api/integrations/cloudwatch by an HTTPS subscription.
 ALARM triggers an incident (the alarm ARN is the dedup key, so repeats fold), OK
 resolves the open incident of that alarm as its monitoring source, and
 INSUFFICIENT_DATA does what ONCALL_CLOUDWATCH_INSUFFICIENT_DATA says (nothing,
-trigger or resolve). The service comes from signed content and configuration only:
-the first ONCALL_CLOUDWATCH_SERVICES prefix the alarm name starts with (longest
-first), else the service ONCALL_CLOUDWATCH_TOPIC_SERVICES maps the topic to, else
+trigger or resolve). A change older than one already applied to the alarm (by its
+StateChangeTime) is stale and does nothing (chalicelib/alarm_states.py). The
+service comes from signed content and configuration only: the first
+ONCALL_CLOUDWATCH_SERVICES prefix the alarm name starts with (longest first), else
+the service ONCALL_CLOUDWATCH_TOPIC_SERVICES maps the topic to, else
 ONCALL_CLOUDWATCH_SERVICE. See docs/integrations/cloudwatch.md.
 """
 
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
-from . import incidents, jsontext, receipts, sns
+from . import alarm_states, clock, db, incidents, jsontext, receipts, sns
 from .config import settings
 from .db import is_transient
 from .errors import Busy, InvalidInput, InvalidTransition, NotFound
@@ -31,6 +34,7 @@ ALARM, OK, INSUFFICIENT_DATA = "ALARM", "OK", "INSUFFICIENT_DATA"
 MAX_TITLE = 1024
 MAX_DEDUP_KEY = 255
 MAX_MESSAGE_ID = 256
+MAX_TIME_TEXT = 64
 # What an incident keeps of the alarm message (`details`), when present.
 KEPT_FIELDS = (
     "AlarmName",
@@ -63,14 +67,17 @@ class AlarmMessage(BaseModel):
 class Alarm:
     message: AlarmMessage
     details: dict
+    # When the alarm changed state (StateChangeTime), if the message says.
+    changed_at: datetime | None = None
 
     @property
     def state(self) -> str:
         return self.message.NewStateValue
 
 
-def parse_alarm(raw: str | None, topic_arn: str | None = None) -> Alarm:
-    """The alarm in an SNS Message; raises InvalidInput naming the field at fault."""
+def parse_alarm(raw: str | None, topic_arn: str | None = None, sent: datetime | None = None) -> Alarm:
+    """The alarm in an SNS Message; raises InvalidInput naming the field at fault.
+    `sent` is the SNS Timestamp of the message, when known."""
     if not isinstance(raw, str):
         raise InvalidInput("Message must be a string holding the alarm's JSON.", field="Message")
     try:
@@ -91,7 +98,29 @@ def parse_alarm(raw: str | None, topic_arn: str | None = None) -> Alarm:
     details = {name: data[name] for name in KEPT_FIELDS if name in data}
     if topic_arn:
         details["TopicArn"] = topic_arn
-    return Alarm(message, details)
+    return Alarm(message, details, _changed_at(data.get("StateChangeTime"), message.AlarmName, sent))
+
+
+def _changed_at(raw, alarm_name: str, sent: datetime | None) -> datetime | None:
+    """StateChangeTime (2026-11-26T08:40:00.123+0000), never later than SNS's Timestamp.
+
+    CloudWatch changes the state before it publishes, so a genuine time is not later
+    than the Timestamp SNS itself stamps. A later one comes from whoever else may
+    publish to the topic; kept as it is, a time years ahead would make every real
+    change of that alarm stale until the record expired. A time that cannot be read
+    is left out: the change then acts whatever its order, as it did before times were
+    compared, rather than being refused and lost (SNS does not retry a 4xx).
+    """
+    if raw is None:
+        return None
+    try:
+        if not isinstance(raw, str) or len(raw) > MAX_TIME_TEXT:
+            raise ValueError
+        changed = clock.parse_iso(raw)
+    except ValueError:
+        log.warning("alarm %s: StateChangeTime %r is not a time; acting without ordering", alarm_name, str(raw)[:80])
+        return None
+    return min(changed, sent or clock.now())
 
 
 # --- which service, which incident ----------------------------------------------------------
@@ -154,27 +183,52 @@ def plan(alarm: Alarm) -> str:
     return {ALARM: "trigger", OK: "resolve"}.get(alarm.state) or settings().cloudwatch_insufficient_data
 
 
-def act(alarm: Alarm, service: str, actor: str) -> dict:
+def act(alarm: Alarm, service: str, actor: str, guard: db.Guard | None = None) -> dict:
     what = plan(alarm)
     if what == "trigger":
-        return _trigger(alarm, service, actor)
+        return _trigger(alarm, service, actor, guard)
     if what == "resolve":
-        return _resolve(alarm, service, actor)
+        return _resolve(alarm, service, actor, guard)
     return outcome("nothing")
 
 
+def act_in_order(alarm: Alarm, service: str, actor: str) -> dict:
+    """act(), unless a later state change of the alarm was applied first ("stale").
+    A message without StateChangeTime acts whatever its order."""
+    if alarm.changed_at is None:
+        return act(alarm, service, actor)
+    key = dedup_key(alarm.message.AlarmArn)
+    changed_at = alarm_states.millis(alarm.changed_at)
+    applied, later = alarm_states.apply(key, changed_at, alarm.state)
+    if applied:
+        try:
+            return act(alarm, service, actor, alarm_states.guard(key, changed_at))
+        except db.Superseded:
+            later = None
+    log.info(
+        "ignored %s of alarm %s changed at %s: a later change (%s) was applied first",
+        alarm.state,
+        alarm.message.AlarmName,
+        clock.iso(alarm.changed_at),
+        "at " + clock.iso(clock.from_millis(later)) if later is not None else "while this one was acting",
+    )
+    return outcome("stale")
+
+
 def act_once(message_id: str | None, alarm: Alarm, service: str, actor: str) -> dict:
-    """act(), once per SNS MessageId (chalicelib/receipts.py): a message acted on
-    before answers "duplicate". A message that does nothing is not recorded."""
+    """act_in_order(), once per SNS MessageId (chalicelib/receipts.py): a message acted
+    on before answers "duplicate". A message that does nothing is not recorded. One
+    whose action failed is released, so its next delivery acts; its StateChangeTime
+    may already be the applied one, which a tie passes."""
     if plan(alarm) == "nothing":
         return outcome("nothing")
     if message_id is None:
-        return act(alarm, service, actor)
-    done = receipts.once(message_id, lambda: act(alarm, service, actor))
+        return act_in_order(alarm, service, actor)
+    done = receipts.once(message_id, lambda: act_in_order(alarm, service, actor))
     return outcome("duplicate") if done is None else done
 
 
-def _trigger(alarm: Alarm, service: str, actor: str) -> dict:
+def _trigger(alarm: Alarm, service: str, actor: str, guard: db.Guard | None) -> dict:
     message = alarm.message
     try:
         body = TriggerBody(
@@ -188,16 +242,16 @@ def _trigger(alarm: Alarm, service: str, actor: str) -> dict:
         raise InvalidInput(f"The alarm does not make a valid incident: {error.errors()[0]['msg']}.") from None
     region = message.Region or "unknown region"
     origin = incidents.Origin(source=f"cloudwatch: {region}", details=alarm.details)
-    incident, created = incidents.trigger(body, actor, origin)
+    incident, created = incidents.trigger(body, actor, origin, guard=guard)
     return outcome("triggered" if created else "folded", incident["id"])
 
 
-def _resolve(alarm: Alarm, service: str, actor: str) -> dict:
+def _resolve(alarm: Alarm, service: str, actor: str, guard: db.Guard | None) -> dict:
     incident_id = incidents.incident_for_key(service, dedup_key(alarm.message.AlarmArn))
     if incident_id is None:
         return outcome("nothing")
     try:
-        incidents.resolve(incident_id, actor, by_source=True)
+        incidents.resolve(incident_id, actor, by_source=True, guard=guard)
     except (InvalidTransition, NotFound):
         # Resolved (or gone) between the lookup and the resolve: nothing left to do.
         return outcome("nothing")
@@ -218,7 +272,7 @@ def receive_https(raw_body: bytes | None, message_type_header: str | None, query
     if envelope.Type == sns.UNSUBSCRIBE_CONFIRMATION:
         log.info("SNS says the subscription to %s was removed", envelope.TopicArn)
         return {"message_type": envelope.Type, **outcome("nothing")}
-    alarm = parse_alarm(envelope.Message, envelope.TopicArn)
+    alarm = parse_alarm(envelope.Message, envelope.TopicArn, sns.sent_at(envelope.Timestamp))
     service = service_for(alarm.message.AlarmName, envelope.TopicArn)
     try:
         result = act_once(envelope.MessageId, alarm, service, actor_for(envelope.TopicArn))
@@ -254,7 +308,7 @@ def receive_lambda_event(event: dict) -> list[dict]:
             log.warning("SNS record %d has no usable MessageId: acting on it without recording it", number)
             message_id = None
         try:
-            alarm = parse_alarm(message.get("Message"), topic_arn)
+            alarm = parse_alarm(message.get("Message"), topic_arn, _sent(message.get("Timestamp")))
             result = act_once(message_id, alarm, service_for(alarm.message.AlarmName, topic_arn), actor_for(topic_arn))
         except InvalidInput as error:
             log.warning("skipped SNS record %d (message %r): %s", number, message.get("MessageId"), error.message)
@@ -262,3 +316,11 @@ def receive_lambda_event(event: dict) -> list[dict]:
         log.info("CloudWatch alarm %s is %s: %s", alarm.message.AlarmName, alarm.state, result)
         results.append(result)
     return results
+
+
+def _sent(timestamp) -> datetime | None:
+    """A Lambda record's SNS Timestamp, if it is one."""
+    try:
+        return sns.sent_at(timestamp) if isinstance(timestamp, str) else None
+    except ValueError:
+        return None

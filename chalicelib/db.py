@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from botocore.exceptions import BotoCoreError
@@ -91,6 +92,23 @@ class TransactionCancelled(Exception):
         self.found = found or {}
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A condition on an item of another table that a write must also see hold: a
+    transaction carries it as a ConditionCheck, and raises Superseded when it fails."""
+
+    model: type[Model]
+    hash_key: object
+    condition: Condition
+
+
+class Superseded(Exception):
+    """A transaction's Guard no longer held: what it was to do was overtaken."""
+
+
+GUARD_TAG = "guard"
+
+
 class Transaction:
     """Collects the writes of one TransactWriteItems call, each with a tag, so a
     cancellation can say which condition failed."""
@@ -114,6 +132,12 @@ class Transaction:
         """A ConditionCheck: the transaction commits only if `condition` holds for that item."""
         kwargs = model.get_operation_kwargs_from_class(hash_key, condition=condition)
         self._items["condition_check"].append((tag, kwargs))
+        return self
+
+    def guard(self, guard: Guard | None) -> "Transaction":
+        """Commit only while `guard` holds; commit() raises Superseded when it does not."""
+        if guard is not None:
+            self.check(guard.model, guard.hash_key, condition=guard.condition, tag=GUARD_TAG)
         return self
 
     def update(
@@ -171,6 +195,8 @@ class Transaction:
                     for tag, reason in zip(self._ordered_tags(), reasons, strict=False)
                     if reason is not None and reason.code == "ConditionalCheckFailed"
                 }
+                if GUARD_TAG in failed:
+                    raise Superseded() from error
                 if failed:
                     found = {tag: item for tag, item in failed.items() if item}
                     raise TransactionCancelled(set(failed), found) from error

@@ -84,10 +84,13 @@ def escalation_stopped() -> list:
 # --- trigger -----------------------------------------------------------------
 
 
-def trigger(body: TriggerBody, actor: str | None, origin: Origin | None = None) -> tuple[dict, bool]:
+def trigger(
+    body: TriggerBody, actor: str | None, origin: Origin | None = None, *, guard: db.Guard | None = None
+) -> tuple[dict, bool]:
     """Fold the alert into its open incident, or open one. Returns (json, created).
     `actor` is who sent it, as the timeline and `created_by` record it; `origin`
-    is what a monitoring integration knows of the alert, kept on a new incident."""
+    is what a monitoring integration knows of the alert, kept on a new incident.
+    A new incident is opened only while `guard` holds (else db.Superseded)."""
     now = clock.now()
     request = timeline.new_request()
     key, explicit = dedup.key_for(body.service_name, body.title, body.dedup_key)
@@ -100,7 +103,7 @@ def trigger(body: TriggerBody, actor: str | None, origin: Origin | None = None) 
                 return _folded_json(folded), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
-        incident = _open(body, actor, origin, key, explicit, now, dead_incident_id)
+        incident = _open(body, actor, origin, key, explicit, now, dead_incident_id, guard)
         if incident is not None:
             notifications.triggered(incident)
             return to_json(incident), True
@@ -154,6 +157,7 @@ def _open(
     explicit: bool,
     now: datetime,
     dead_incident_id: int | None,
+    guard: db.Guard | None = None,
 ):
     assignee = oncall.on_call_user(body.service_name, now)
     number = _next_number()
@@ -183,7 +187,7 @@ def _open(
     )
     fit_for_life(incident)
     claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
-    tx = Transaction()
+    tx = Transaction().guard(guard)
     tx.put(incident, condition=Incident.id.does_not_exist())
     tx.put(claim, condition=free, tag="dedup")
     metrics.count(tx, body.service_name, total_incidents=1, alerts=1)
@@ -314,9 +318,10 @@ def acknowledge(incident_id: int, actor: str | None) -> dict:
     return to_json(incident)
 
 
-def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> dict:
+def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, guard: db.Guard | None = None) -> dict:
     """Resolve an incident. Responders may resolve only what they acknowledged; a
-    monitoring source closing its own alert may resolve from any open status.
+    monitoring source closing its own alert may resolve from any open status, and
+    may ask that it happen only while `guard` holds (else db.Superseded).
 
     The incident is read first because MTTA/MTTR are added to the stats in the
     same transaction, and those sums need the incident's own timestamps.
@@ -332,7 +337,7 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> 
         now = clock.now()
         message = "Resolved by its monitoring source." if by_source else "Resolved."
         event = timeline.event("resolved", actor, message, now, request=request)
-        changed = _commit_resolve(incident, actor, event, now)
+        changed = _commit_resolve(incident, actor, event, now, guard)
         if changed is None:
             incident.status = status.RESOLVED
             incident.resolved_at = now
@@ -349,7 +354,9 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False) -> 
     return to_json(incident)
 
 
-def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent, now: datetime) -> Incident | None:
+def _commit_resolve(
+    incident: Incident, actor: str | None, event: IncidentEvent, now: datetime, guard: db.Guard | None = None
+) -> Incident | None:
     """One transaction: the incident (conditioned on the status and alert count read),
     the stats sums, and the dedup item released. None when it committed, else the
     incident as it was found changed.
@@ -367,7 +374,7 @@ def _commit_resolve(incident: Incident, actor: str | None, event: IncidentEvent,
         increments["ack_seconds_sum"] = round((incident.acknowledged_at - incident.created_at).total_seconds(), 3)
     release_dedup = True
     while True:
-        tx = Transaction()
+        tx = Transaction().guard(guard)
         tx.update(
             Incident(incident.id),
             [

@@ -440,6 +440,32 @@ class SnsMessage(Model):
     expires_at = NumberAttribute()
 
 
+class SnsCertificate(Model):
+    """An SNS signing certificate, fetched from SNS's own host in a topic's region,
+    whose key has verified a message of an allowed topic: any process reads it with
+    one GetItem instead of fetching it (chalicelib/sns.py). SNS serves a certificate
+    under a new URL when it rotates, so the item never changes; there are a few."""
+
+    Meta = _meta("sns-certificates")
+    url = UnicodeAttribute(hash_key=True)
+    pem = UnicodeAttribute()
+    stored_at = UTCDateTimeAttribute()
+
+
+class AlarmState(Model):
+    """The latest state change of a CloudWatch alarm that oncall applied, so that a
+    change delivered after a later one is ignored (chalicelib/alarm_states.py)."""
+
+    Meta = _meta("alarm-states")
+    # The alarm's ARN, or its digest when longer (chalicelib/cloudwatch.py, dedup_key).
+    alarm = UnicodeAttribute(hash_key=True)
+    # StateChangeTime in epoch milliseconds, and the state it changed to.
+    changed_at = NumberAttribute()
+    state = UnicodeAttribute()
+    # DynamoDB TTL (epoch seconds).
+    expires_at = NumberAttribute()
+
+
 ALL_MODELS = (
     Incident,
     Dedup,
@@ -453,4 +479,6 @@ ALL_MODELS = (
     Channel,
     Delivery,
     SnsMessage,
+    SnsCertificate,
+    AlarmState,
 )

@@ -6,8 +6,9 @@ from `https://sns.<region>.amazonaws.com/SimpleNotificationService-<hex>.pem`. A
 message is trusted when its topic is on the allowlist (ONCALL_SNS_TOPIC_ARNS), its
 certificate URL is exactly that, on SNS's host in the topic's own region, and its
 Signature verifies with that certificate over the canonical string SNS documents
-for the message type (SignatureVersion 1 = SHA1withRSA, 2 = SHA256withRSA). See
-docs/integrations/cloudwatch.md.
+for the message type (SignatureVersion 1 = SHA1withRSA, 2 = SHA256withRSA). A
+certificate that verified a message is stored (the sns-certificates table), so other
+processes read it instead of fetching it. See docs/integrations/cloudwatch.md.
 
 Every outbound HTTP request (the certificate, the SubscribeURL) goes through
 `fetcher`, which tests replace; nothing here reaches the network otherwise.
@@ -20,21 +21,25 @@ import re
 import threading
 import urllib.request
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import parse_qs
 
 from chalice.app import SNSEvent
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pynamodb.exceptions import PynamoDBException
 
-from . import clock
+from . import clock, db
 from .config import settings, topic_region
 from .errors import Busy, Forbidden, InvalidInput
+from .models import SnsCertificate
 from .payloads import parse
 
 log = logging.getLogger("oncall.sns")
@@ -70,11 +75,14 @@ MAX_FETCH_BYTES = 64 * 1024
 MAX_CACHED_CERTIFICATES = 32
 # A certificate URL that could not be fetched is not fetched again for a while: a
 # network failure may clear soon (SNS retries every 20 s by default), a body that
-# is not a certificate will not. At most this many fetches start per minute.
+# is not a certificate will not.
 UNREACHABLE_SECONDS = 20
 INVALID_SECONDS = 600
 MAX_REFUSED_URLS = 256
-MAX_FETCHES_PER_MINUTE = 5
+# Fetches run one at a time: how long a request waits for its turn, and how long for
+# another request's lookup of the same URL (which may have had to wait its turn too).
+FETCH_TURN_SECONDS = FETCH_TIMEOUT_SECONDS
+LOOKUP_WAIT_SECONDS = FETCH_TURN_SECONDS + 2 * FETCH_TIMEOUT_SECONDS
 
 
 class SnsEnvelope(BaseModel):
@@ -174,11 +182,12 @@ def verify(envelope: SnsEnvelope) -> None:
         signature = base64.b64decode(envelope.Signature, validate=True)
     except (binascii.Error, ValueError):
         raise Forbidden("The message signature does not verify.", field="Signature") from None
-    key = certificate_key(url)
+    certificate = _certificates.get(url)
     try:
-        key.verify(signature, envelope.canonical(), padding.PKCS1v15(), HASHES[envelope.SignatureVersion]())
+        certificate.key.verify(signature, envelope.canonical(), padding.PKCS1v15(), HASHES[envelope.SignatureVersion]())
     except InvalidSignature:
         raise Forbidden("The message signature does not verify.", field="Signature") from None
+    _certificates.verified(url, certificate)
 
 
 def check_fresh(envelope: SnsEnvelope) -> None:
@@ -233,49 +242,157 @@ def is_subscribe_url(url: str, host: str, topic_arn: str) -> bool:
     )
 
 
-class _Certificates:
-    """Public keys by certificate URL, and the URLs that failed, in this process.
+@dataclass
+class _Certificate:
+    key: rsa.RSAPublicKey
+    pem: str
+    # In the sns-certificates table, for every process to read.
+    stored: bool
 
-    SNS rotates its certificate rarely and under a new URL, so a key once fetched
-    stays valid for its URL. Anyone can post a message naming a listed topic and a
-    certificate URL of the right shape, so fetching is bounded: one fetch per URL at
-    a time (the others wait for its outcome), a URL that failed is not fetched again
-    for a while, and at most MAX_FETCHES_PER_MINUTE fetches start in any minute.
+
+def _rsa_certificate(pem: bytes, *, stored: bool) -> _Certificate | None:
+    """The certificate in `pem` if it is an RSA certificate, else None."""
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
+        key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+    if not isinstance(key, rsa.RSAPublicKey):
+        return None
+    return _Certificate(key, certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"), stored)
+
+
+def _stored(url: str) -> _Certificate | None:
+    """The certificate another delivery (in any process) verified a message with."""
+    try:
+        item = SnsCertificate.get(url)
+    except SnsCertificate.DoesNotExist:
+        return None
+    except PynamoDBException as error:
+        log.warning(
+            "could not read the stored SNS certificate %s (%s); fetching it", url, db.response_code(error) or error
+        )
+        return None
+    certificate = _rsa_certificate(item.pem.encode("ascii"), stored=True)
+    if certificate is None:
+        log.warning("the stored SNS certificate %s is not an RSA certificate; fetching it", url)
+    return certificate
+
+
+class _Turns:
+    """One holder at a time; the others get their turn in the order they asked, each
+    waiting at most as long as it says (then Busy)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = False
+        self._waiting: deque[threading.Event] = deque()
+
+    @contextmanager
+    def take(self, wait: float) -> Iterator[None]:
+        turn = None
+        with self._lock:
+            if self._held:
+                turn = threading.Event()
+                self._waiting.append(turn)
+            else:
+                self._held = True
+        if turn is not None and not turn.wait(wait):
+            with self._lock:
+                # A turn is handed over under the lock: set now means it is ours after all.
+                if not turn.is_set():
+                    self._waiting.remove(turn)
+                    raise Busy("Other SNS signing certificates are being fetched; retry shortly.", retry_after=wait)
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting.popleft().set()
+                else:
+                    self._held = False
+
+
+class _Certificates:
+    """Signing certificates by URL: this process's, the stored ones, and the URLs
+    whose fetch failed.
+
+    A key comes from the cheapest place that has it: this process's cache, then the
+    sns-certificates table (one GetItem), which holds every certificate whose key has
+    verified a message of an allowed topic in any process, then SNS's host. SNS
+    rotates its certificate rarely and under a new URL, so after the first genuine
+    message of a certificate only forged URLs, and the moment SNS rotates, need a fetch.
+
+    Those fetches are bounded per URL and made one at a time, not capped per minute.
+    Until its certificate is fetched a genuine message looks exactly like a forged
+    one: anyone can name the URL SNS rotates to, repeat a URL as SNS's retries do, or
+    name a new one each time. A cap of N fetches a minute goes to whoever asks first,
+    so N forged posts a minute kept a process from ever fetching SNS's new
+    certificate, and every genuine alarm answered 503 until SNS gave up. Instead:
+
+    - each fetch settles its URL for a while: requests during the fetch wait for its
+      outcome, and a URL that failed is refused 20 s (the network) or 10 minutes (not
+      an RSA certificate), so a flood costs at most one fetch per URL it invents,
+      never more than one per post, and each only to SNS's own host (5 s, 64 KiB);
+    - fetches run one at a time, in the order requests asked (_Turns): a flood can
+      make a genuine request wait behind the fetches queued before it, at most
+      FETCH_TURN_SECONDS (then 503 with Retry-After), but cannot take its turn.
+
+    In Lambda a container serves one request at a time, so there a forged post costs
+    at most the one fetch of its own invocation.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        self._known: dict[str, _Certificate] = {}
         # URL -> (until when it is refused, whether it was unreachable rather than invalid)
         self._refused: dict[str, tuple[datetime, bool]] = {}
-        self._started: deque[datetime] = deque()
         self._pending: dict[str, threading.Event] = {}
+        self._turns = _Turns()
 
-    def key(self, url: str) -> rsa.RSAPublicKey:
+    def get(self, url: str) -> _Certificate:
         while True:
             with self._lock:
-                known = self._known(url)
+                known = self._cached(url)
                 if known is not None:
                     return known
                 pending = self._pending.get(url)
                 if pending is None:
-                    self._start_fetch()
                     pending = self._pending[url] = threading.Event()
                     break
-            # Another request is fetching this URL: its outcome is recorded before it is set.
-            if not pending.wait(2 * FETCH_TIMEOUT_SECONDS):
+            # Another request is looking this URL up: its outcome is recorded before it is set.
+            if not pending.wait(LOOKUP_WAIT_SECONDS):
                 raise Busy("The SNS signing certificate is still being fetched; retry later.")
         try:
-            return self._fetch(url)
+            certificate = _stored(url) or self._fetch(url)
+            with self._lock:
+                if len(self._known) >= MAX_CACHED_CERTIFICATES:
+                    self._known.clear()
+                self._known[url] = certificate
+            return certificate
         finally:
             with self._lock:
                 del self._pending[url]
             pending.set()
 
-    def _known(self, url: str) -> rsa.RSAPublicKey | None:
-        """The cached key, None if the URL may be fetched, or the refusal it earned."""
-        if url in self._keys:
-            return self._keys[url]
+    def verified(self, url: str, certificate: _Certificate) -> None:
+        """The certificate's key verified a message of an allowed topic: store it, so
+        that no process needs to fetch it again. Only such a certificate is stored,
+        so a refused message writes nothing."""
+        if certificate.stored:
+            return
+        try:
+            SnsCertificate(url, pem=certificate.pem, stored_at=clock.now()).save()
+        except PynamoDBException as error:
+            # This process keeps the key; the next message it verifies stores it.
+            log.warning("could not store the SNS certificate %s: %s", url, db.response_code(error) or error)
+            return
+        certificate.stored = True
+
+    def _cached(self, url: str) -> _Certificate | None:
+        """The key this process has, None if the URL may be looked up, or the refusal it earned."""
+        if url in self._known:
+            return self._known[url]
         if url not in self._refused:
             return None
         until, unreachable = self._refused[url]
@@ -288,38 +405,21 @@ class _Certificates:
             raise Busy("Could not fetch the SNS signing certificate; retry later.", retry_after=wait)
         raise _not_a_certificate()
 
-    def _start_fetch(self) -> None:
-        now = clock.now()
-        while self._started and now - self._started[0] >= timedelta(minutes=1):
-            self._started.popleft()
-        if len(self._started) >= MAX_FETCHES_PER_MINUTE:
-            wait = (self._started[0] + timedelta(minutes=1) - now).total_seconds()
-            raise Busy(
-                "Too many SNS signing certificates were fetched in the last minute; retry later.", retry_after=wait
-            )
-        self._started.append(now)
-
-    def _fetch(self, url: str) -> rsa.RSAPublicKey:
-        try:
-            pem = fetcher(url)
-        except Exception as error:  # the network: SNS retries on 5xx
-            log.warning("could not fetch the SNS signing certificate %s: %s", url, error)
-            self._refuse(url, UNREACHABLE_SECONDS, unreachable=True)
-            raise Busy(
-                "Could not fetch the SNS signing certificate; retry later.", retry_after=UNREACHABLE_SECONDS
-            ) from None
-        try:
-            key = x509.load_pem_x509_certificate(pem).public_key()
-        except ValueError:
-            key = None
-        if not isinstance(key, rsa.RSAPublicKey):
+    def _fetch(self, url: str) -> _Certificate:
+        with self._turns.take(FETCH_TURN_SECONDS):
+            try:
+                pem = fetcher(url)
+            except Exception as error:  # the network: SNS retries on 5xx
+                log.warning("could not fetch the SNS signing certificate %s: %s", url, error)
+                self._refuse(url, UNREACHABLE_SECONDS, unreachable=True)
+                raise Busy(
+                    "Could not fetch the SNS signing certificate; retry later.", retry_after=UNREACHABLE_SECONDS
+                ) from None
+        certificate = _rsa_certificate(pem, stored=False)
+        if certificate is None:
             self._refuse(url, INVALID_SECONDS, unreachable=False)
             raise _not_a_certificate()
-        with self._lock:
-            if len(self._keys) >= MAX_CACHED_CERTIFICATES:
-                self._keys.clear()
-            self._keys[url] = key
-        return key
+        return certificate
 
     def _refuse(self, url: str, seconds: int, *, unreachable: bool) -> None:
         with self._lock:
@@ -329,9 +429,8 @@ class _Certificates:
 
     def clear(self) -> None:
         with self._lock:
-            self._keys.clear()
+            self._known.clear()
             self._refused.clear()
-            self._started.clear()
 
 
 def _not_a_certificate() -> Forbidden:
@@ -342,11 +441,12 @@ _certificates = _Certificates()
 
 
 def forget_certificates() -> None:
+    """Forget what this process knows (the stored certificates stay)."""
     _certificates.clear()
 
 
 def certificate_key(url: str) -> rsa.RSAPublicKey:
-    return _certificates.key(url)
+    return _certificates.get(url).key
 
 
 # --- subscriptions ----------------------------------------------------------------------

@@ -29,7 +29,12 @@ SHELL_ONLY = ("ONCALL_TABLE_PREFIX", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAM
 # DynamoDB expires items by a number attribute holding epoch seconds. A model that
 # declares a pynamodb TTLAttribute needs no entry; these models keep a plain
 # NumberAttribute, keyed here by model class name.
-EXPIRES_BY = {"Dedup": "expires_at", "Delivery": "expires_at", "SnsMessage": "expires_at"}
+EXPIRES_BY = {
+    "Dedup": "expires_at",
+    "Delivery": "expires_at",
+    "SnsMessage": "expires_at",
+    "AlarmState": "expires_at",
+}
 
 STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 

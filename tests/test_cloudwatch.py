@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,8 +21,17 @@ from cryptography.x509.oid import NameOID
 
 from chalicelib import clock, cloudwatch, config, sns
 from chalicelib.errors import Busy
-from chalicelib.models import Dedup, SnsMessage
-from tests.flows import answer_lost, dynamodb_fails, get_incident, list_incidents, right_after, run_threads, writes
+from chalicelib.models import AlarmState, Dedup, SnsCertificate, SnsMessage
+from tests.flows import (
+    Lines,
+    answer_lost,
+    dynamodb_fails,
+    get_incident,
+    list_incidents,
+    right_after,
+    run_threads,
+    writes,
+)
 
 PATH = "/api/integrations/cloudwatch"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
@@ -187,6 +197,12 @@ def sns_trusted(**env):
             yield network
     finally:
         sns.use_fetcher(None)
+
+
+def certificate_stored(url: str = CERT_URL, pem: bytes = CERT_PEM) -> None:
+    """As once any process has verified a message with the certificate at `url`. A test
+    of what a message writes starts from here: the certificate is stored only once."""
+    SnsCertificate(url, pem=pem.decode(), stored_at=clock.now()).save()
 
 
 def signed_alarm(number: int) -> dict:
@@ -382,7 +398,8 @@ def test_subscription_confirmation_visits_the_subscribe_url(client, network, req
         "incident_id": None,
     }
     assert network.fetched == [CERT_URL, message["SubscribeURL"]]
-    assert writes(calls) == {}
+    # Confirming is not recorded; the certificate that verified it is stored.
+    assert writes(calls) == {"PutItem": 1} and SnsCertificate.get(CERT_URL).pem.encode() == CERT_PEM
     unsubscribed = post(client, sign(subscription("UnsubscribeConfirmation"), "2"))
     assert unsubscribed.json_body["action"] == "nothing"
 
@@ -439,6 +456,7 @@ REFUSED = {
 @pytest.mark.parametrize("case", REFUSED)
 def test_untrusted_messages_are_refused_and_write_nothing(client, network, requests_made, case):
     make, status, field = REFUSED[case]
+    certificate_stored()
     with requests_made.measure() as calls:
         response = post(client, make())
     assert response.status_code == status, response.body
@@ -787,22 +805,112 @@ def test_a_certificate_that_failed_to_fetch_is_tried_again_after_a_while(client,
     assert network.fetched == [CERT_URL, CERT_URL]
 
 
-def test_certificate_fetches_per_minute_are_capped(client, network, manual_clock):
-    def forged(n: int) -> dict:
-        url = f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n:032x}.pem"
-        return sign(notification(number=n), key=OTHER_KEY, cert_url=url)
+def sns_url(n: int) -> str:
+    return f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{n:032x}.pem"
 
-    answers = [post(client, forged(n)) for n in range(40)]
-    assert len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE
-    refused = answers[sns.MAX_FETCHES_PER_MINUTE :]
-    assert {(answer.status_code, answer.headers["Retry-After"]) for answer in refused} == {(503, "60")}
-    assert "certificates" in refused[0].json_body["error"]
-    # The budget frees a minute after the first fetch; SNS's own certificate is fetched then.
-    manual_clock.advance(seconds=59)
-    assert post(client, sign(notification())).headers["Retry-After"] == "1"
-    manual_clock.advance(seconds=1)
-    assert post(client, sign(notification())).json_body["action"] == "triggered"
-    assert network.fetched[-1] == CERT_URL and len(network.fetched) == sns.MAX_FETCHES_PER_MINUTE + 1
+
+def forged(n: int, url: str | None = None) -> dict:
+    """What anyone who knows the topic can post: any certificate URL of SNS's shape, any signature."""
+    return {
+        **notification(number=1000 + n),
+        "SignatureVersion": "1",
+        "Signature": "AAAA",
+        "SigningCertURL": url or sns_url(n),
+    }
+
+
+# The certificate SNS rotates to: no process has fetched it yet.
+ROTATED_URL = sns_url(0x0123456789ABCDEF0123456789ABCDEF)
+
+
+@pytest.mark.parametrize("posts", [5, 40])
+def test_forged_posts_do_not_keep_sns_new_certificate_from_being_fetched(client, network, requests_made, posts):
+    network.pages[ROTATED_URL] = CERT_PEM
+    with requests_made.measure() as calls:
+        refused = [post(client, forged(n)) for n in range(posts)]
+    assert {answer.status_code for answer in refused} == {503}
+    assert writes(calls) == {}
+    genuine = post(client, sign(notification(), cert_url=ROTATED_URL))
+    assert genuine.status_code == 200 and genuine.json_body["action"] == "triggered", genuine.body
+    # One fetch per URL named, never more.
+    assert len(network.fetched) == posts + 1 and network.fetched[-1] == ROTATED_URL
+
+
+def test_a_certificate_any_process_verified_a_message_with_is_read_not_fetched(client, network):
+    first = post(client, sign(notification()))
+    assert first.json_body["action"] == "triggered" and network.fetched == [CERT_URL]
+    # A new process (a cold start): nothing cached, SNS's host out of reach, a flood under way.
+    sns.forget_certificates()
+    network.down = True
+    for n in range(40):
+        post(client, forged(n))
+    again = post(client, sign(notification(alarm("OK"), number=2)))
+    assert again.json_body == {"message_type": "Notification", "action": "resolved", "incident_id": 1}, again.body
+    assert network.fetched.count(CERT_URL) == 1
+
+
+def test_only_a_certificate_that_verified_a_message_is_stored(client, network):
+    for n in range(3):
+        assert post(client, sign(notification(number=n), key=OTHER_KEY)).status_code == 403
+    assert network.fetched == [CERT_URL]
+    with pytest.raises(SnsCertificate.DoesNotExist):
+        SnsCertificate.get(CERT_URL)
+    assert post(client, sign(notification(number=9))).json_body["action"] == "triggered"
+    assert (
+        x509.load_pem_x509_certificate(SnsCertificate.get(CERT_URL).pem.encode()).public_bytes(
+            serialization.Encoding.PEM
+        )
+        == CERT_PEM
+    )
+
+
+def test_a_forged_flood_costs_one_fetch_per_url_it_names(client, network, manual_clock):
+    urls = [sns_url(n) for n in range(5)]
+    answers = [post(client, forged(n, urls[n % 5])) for n in range(40)]
+    assert {answer.status_code for answer in answers} == {503}
+    assert sorted(network.fetched) == sorted(urls)
+    manual_clock.advance(seconds=sns.UNREACHABLE_SECONDS)
+    for n in range(40):
+        post(client, forged(n, urls[n % 5]))
+    assert len(network.fetched) == 10
+
+
+def test_fetches_run_one_at_a_time_in_the_order_they_were_asked_for():
+    urls = [sns_url(n) for n in range(4)]
+    lock = threading.Lock()
+    started, running, most = [], [0], [0]
+    release = threading.Event()
+
+    def slow_network(url: str) -> bytes:
+        with lock:
+            started.append(url)
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(10)
+        with lock:
+            running[0] -= 1
+        return CERT_PEM
+
+    def waiting() -> int:
+        with sns._certificates._turns._lock:
+            return len(sns._certificates._turns._waiting)
+
+    sns.use_fetcher(slow_network)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(sns.certificate_key, urls[0])]
+            for queued, url in enumerate(urls[1:], start=1):
+                while len(started) + waiting() < queued:
+                    time.sleep(0.01)
+                futures.append(pool.submit(sns.certificate_key, url))
+            while waiting() < 3:
+                time.sleep(0.01)
+            release.set()
+            for future in futures:
+                future.result(10)
+    finally:
+        sns.use_fetcher(None)
+    assert started == urls and most[0] == 1
 
 
 MALFORMED = {
@@ -836,6 +944,7 @@ def test_malformed_envelopes_answer_400_and_write_nothing(client, network, reque
     ],
 )
 def test_signed_but_malformed_alarms_answer_400_and_write_nothing(client, network, requests_made, message, field):
+    certificate_stored()
     with requests_made.measure() as calls:
         response = post(client, sign({**notification(), "Message": message}))
     assert response.status_code == 400 and response.json_body["field"] == field, response.body
@@ -847,10 +956,152 @@ def test_a_message_type_header_that_disagrees_is_refused(client, network):
     assert response.status_code == 400 and response.json_body["field"] == "x-amz-sns-message-type"
 
 
+# --- state changes in the order they happened -----------------------------------------------------
+
+
+def changed(state: str, seconds_ago: float, **fields) -> dict:
+    """The alarm as CloudWatch sends it when it changed to `state` that long ago."""
+    instant = clock.now() - timedelta(seconds=seconds_ago)
+    text = instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}+0000"
+    return alarm(state, StateChangeTime=text, **fields)
+
+
+class Ways:
+    """The HTTPS endpoint and the Lambda subscription, with one face: the outcome of
+    a message, or the error a failed delivery raised (HTTPS: its 503)."""
+
+    def __init__(self, client, way: str) -> None:
+        self.client, self.way = client, way
+
+    def message(self, body: dict, number: int) -> dict:
+        return sign(notification(body, number=number)) if self.way == "https" else lambda_event(body, number=number)
+
+    def deliver(self, message: dict) -> dict:
+        if self.way == "https":
+            response = post(self.client, message)
+            assert response.status_code == 200, response.body
+            return {k: v for k, v in response.json_body.items() if k != "message_type"}
+        [result] = self.client.lambda_.invoke("cloudwatch_alarms", message).payload
+        return result
+
+    def fails(self, message: dict) -> None:
+        if self.way == "https":
+            with dynamodb_fails(Dedup, "UpdateItem"):
+                response = post(self.client, message)
+            assert response.status_code == 503 and response.headers["Retry-After"] == "5", response.body
+        else:
+            with dynamodb_fails(Dedup, "UpdateItem", code="ValidationException"):
+                with pytest.raises(Exception, match="injected"):
+                    self.client.lambda_.invoke("cloudwatch_alarms", message)
+
+
+@pytest.fixture(params=["https", "lambda"])
+def way(request, client, network):
+    return Ways(client, request.param)
+
+
+STALE = {"action": "stale", "incident_id": None}
+
+
+def test_an_alarm_delivered_after_the_ok_that_followed_it_opens_nothing(client, way, manual_clock):
+    first = way.message(changed("ALARM", 60), 1)
+    ok = way.message(changed("OK", 30), 2)
+    # The ALARM's first delivery fails; the OK arrives, finds nothing to resolve; then the ALARM again.
+    way.fails(first)
+    assert way.deliver(ok) == {"action": "nothing", "incident_id": None}
+    manual_clock.advance(seconds=20)
+    assert way.deliver(first) == STALE
+    assert list_incidents(client)["incidents"] == []
+    assert way.deliver(first)["action"] == "duplicate"
+
+
+def test_an_alarm_older_than_the_change_applied_is_stale(client, way):
+    with Lines("oncall.cloudwatch") as logged:
+        assert way.deliver(way.message(changed("OK", 30), 1))["action"] == "nothing"
+        assert way.deliver(way.message(changed("ALARM", 30.001), 2)) == STALE
+    assert list_incidents(client)["incidents"] == []
+    assert logged.containing("ignored ALARM of alarm payments-api-5xx changed at 2026-03-01T11:59:29.999Z")
+
+
+def test_alarm_ok_and_a_later_alarm_open_a_new_incident(client, way):
+    first = way.deliver(way.message(changed("ALARM", 90), 1))
+    assert first["action"] == "triggered"
+    assert way.deliver(way.message(changed("OK", 60), 2)) == {"action": "resolved", "incident_id": first["incident_id"]}
+    again = way.deliver(way.message(changed("ALARM", 30), 3))
+    assert again["action"] == "triggered" and again["incident_id"] != first["incident_id"]
+    assert get_incident(client, again["incident_id"])["status"] == "TRIGGERED"
+    state = AlarmState.get(ALARM_ARN)
+    assert (state.changed_at, state.state) == (int((clock.now() - timedelta(seconds=30)).timestamp() * 1000), "ALARM")
+    assert state.expires_at == int((clock.now() + timedelta(days=90)).timestamp())
+
+
+def test_an_alarm_whose_first_delivery_failed_opens_its_incident_when_delivered_again(client, way):
+    message = way.message(changed("ALARM", 10), 1)
+    way.fails(message)
+    # Its time was applied before acting failed: the same time again passes.
+    assert AlarmState.get(ALARM_ARN).state == "ALARM"
+    retried = way.deliver(message)
+    assert retried["action"] == "triggered"
+    assert get_incident(client, retried["incident_id"])["alert_count"] == 1
+
+
+def test_the_same_change_in_two_messages_pages_once(client, way):
+    body = changed("ALARM", 10)
+    first = way.deliver(way.message(body, 1))
+    second = way.deliver(way.message(body, 2))
+    assert (first["action"], second) == ("triggered", {"action": "folded", "incident_id": first["incident_id"]})
+
+
+def test_an_ok_applied_while_its_earlier_alarm_opens_the_incident_leaves_none_open(client, network):
+    alarm_message = sign(notification(changed("ALARM", 60), number=1))
+    ok = sign(notification(changed("OK", 30), number=2))
+    # The OK passes between the ALARM's check of its time and the incident it opens.
+    with right_after(AlarmState, "UpdateItem", lambda: deliver(ok)) as between:
+        answer = post(client, alarm_message)
+    assert between["result"]["action"] == "nothing", between
+    assert answer.json_body["action"] == "stale", answer.body
+    assert list_incidents(client)["incidents"] == []
+
+
+def test_an_alarm_applied_while_its_earlier_ok_resolves_keeps_the_incident_open(client, network):
+    opened = post(client, sign(notification(changed("ALARM", 90), number=1))).json_body
+    ok = sign(notification(changed("OK", 60), number=2))
+    again = sign(notification(changed("ALARM", 30), number=3))
+    with right_after(AlarmState, "UpdateItem", lambda: deliver(again)) as between:
+        answer = post(client, ok)
+    assert between["result"]["action"] == "folded", between
+    assert answer.json_body["action"] == "stale", answer.body
+    incident = get_incident(client, opened["incident_id"])
+    assert (incident["status"], incident["alert_count"]) == ("TRIGGERED", 2)
+
+
+def test_a_state_change_time_after_snss_timestamp_counts_as_that_timestamp(client, manual_clock):
+    # Whoever else may publish to the topic could name a time years ahead: kept as it is,
+    # every real change of the alarm would be stale until the record expired.
+    ahead = lambda_event(alarm("OK", StateChangeTime="2999-01-01T00:00:00.000+0000"), number=1)
+    assert client.lambda_.invoke("cloudwatch_alarms", ahead).payload[0]["action"] == "nothing"
+    assert AlarmState.get(ALARM_ARN).changed_at == int(clock.now().timestamp() * 1000)
+    manual_clock.advance(seconds=30)
+    real = client.lambda_.invoke("cloudwatch_alarms", lambda_event(changed("ALARM", 10), number=2)).payload
+    assert real[0]["action"] == "triggered"
+
+
+@pytest.mark.parametrize("time", [None, "yesterday", 1772366400000, "2026-03-01T12:00:00"])
+def test_a_change_without_a_readable_state_change_time_acts_as_it_arrives(client, way, time):
+    assert way.deliver(way.message(changed("OK", 30), 1))["action"] == "nothing"
+    body = {name: value for name, value in alarm().items() if name != "StateChangeTime"}
+    if time is not None:
+        body["StateChangeTime"] = time
+    assert way.deliver(way.message(body, 2))["action"] == "triggered"
+    # It is not compared, and it does not move the alarm's time.
+    assert AlarmState.get(ALARM_ARN).state == "OK"
+
+
 # --- INSUFFICIENT_DATA and severity ----------------------------------------------------------------
 
 
 def test_insufficient_data_does_nothing_by_default(client, network, requests_made):
+    certificate_stored()
     with requests_made.measure() as calls:
         response = post(client, sign(notification(alarm("INSUFFICIENT_DATA"))))
     assert response.json_body["action"] == "nothing"
