@@ -82,6 +82,20 @@ def settle(write: Callable[[], object], landed: Callable[[], bool]) -> bool:
         raise
 
 
+def read_retrying(read: Callable[[], Model]) -> Model | None:
+    """`read()`, tried again while DynamoDB is busy or does not answer; None when it
+    never answered. For a read that follows a committed write: a 503 there would
+    have the caller send the write again."""
+    for attempt in range(Transaction.ATTEMPTS):
+        try:
+            return read()
+        except PynamoDBException as error:
+            if not is_transient(error):
+                raise
+            time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+    return None
+
+
 class TransactionCancelled(Exception):
     """A condition of the transaction failed; `failed` names the items whose condition
     did, and `found` holds, by tag, those items as they were when a write asked for them."""

@@ -9,7 +9,7 @@ from . import clock, db, dedup, details, itemsize, metrics, notifications, oncal
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, Conflict, InvalidInput, InvalidTransition, NotFound
-from .models import Incident, IncidentEvent, Stats
+from .models import Dedup, Incident, IncidentEvent, Stats
 from .payloads import MAX_INCIDENT_ID, MAX_NAME_LENGTH, TriggerBody, whole_number
 
 
@@ -98,9 +98,9 @@ def trigger(
     for _ in range(MAX_ATTEMPTS):
         live = dedup.fold(body.service_name, key, explicit, now)
         if live is not None:
-            folded = _count_alert(int(live.incident_id), request, now)
-            if folded is not None:
-                return _folded_json(folded), False
+            counted, stored = _count_alert(int(live.incident_id), request, now)
+            if counted:
+                return _folded_json(live, key, stored, now), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
         incident = _open(body, actor, origin, key, explicit, now, dead_incident_id, guard)
@@ -111,23 +111,26 @@ def trigger(
     raise Busy("Too many concurrent changes to this alert's incident; retry the request.")
 
 
-def _folded_json(incident: Incident) -> dict:
+def _folded_json(live: Dedup, key: str, stored: Incident | None, now: datetime) -> dict:
+    """The answer to a folded duplicate: the incident's count as stored after this
+    alert was counted, or null if it could not be read back (the alert was counted)."""
     return {
-        "id": incident.id,
-        "service_name": incident.service_name,
-        "dedup_key": public_dedup_key(incident.dedup_key),
-        "alert_count": incident.alert_count,
-        "last_alert_at": clock.iso(incident.last_alert_at),
+        "id": int(live.incident_id),
+        "service_name": live.service_name,
+        "dedup_key": public_dedup_key(key),
+        "alert_count": stored.alert_count if stored else None,
+        "last_alert_at": clock.iso(stored.last_alert_at if stored else now),
         "deduplicated": True,
     }
 
 
-def _count_alert(incident_id: int, request: str, now: datetime) -> Incident | None:
-    """Count one more alert on the open incident and return the incident as stored
-    after it; None when it is no longer open. The count is a transaction for its
-    idempotency token: a count resent after a lost answer is not applied again,
-    whatever other alerts were counted in between. The alerts reach the stats when
-    the incident resolves, so a duplicate writes only this item and its dedup item."""
+def _count_alert(incident_id: int, request: str, now: datetime) -> tuple[bool, Incident | None]:
+    """Count one more alert on the open incident: (whether it was counted, the
+    incident as stored after it). Not counted means it is no longer open. The count
+    is a transaction for its idempotency token: a count resent after a lost answer
+    is not applied again, whatever other alerts were counted in between. The alerts
+    reach the stats when the incident resolves, so a duplicate writes only this item
+    and its dedup item."""
     tx = Transaction()
     tx.update(
         Incident(incident_id),
@@ -138,9 +141,9 @@ def _count_alert(incident_id: int, request: str, now: datetime) -> Incident | No
     try:
         tx.commit(landed=_ReadBack(incident_id, lambda current: current.alert_request == request))
     except TransactionCancelled:
-        return None
+        return False, None
     # The count as stored, this alert in it (and any counted since).
-    return get_item(incident_id)
+    return True, db.read_retrying(lambda: get_item(incident_id))
 
 
 def _next_number() -> int:

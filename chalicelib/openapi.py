@@ -247,7 +247,12 @@ RESPONSE_SCHEMAS = {
             "id": {"type": "integer", "minimum": 1},
             "service_name": TEXT,
             "dedup_key": INCIDENT["dedup_key"],
-            "alert_count": {"type": "integer", "minimum": 2},
+            "alert_count": {
+                "type": ["integer", "null"],
+                "minimum": 2,
+                "description": "the incident's count as stored after this alert; null when it was counted "
+                "but could not be read back",
+            },
             "last_alert_at": INSTANT,
             "deduplicated": {"const": True},
         }

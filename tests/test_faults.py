@@ -283,3 +283,16 @@ def test_a_reassignment_resent_after_a_lost_answer_does_not_undo_a_later_one(cli
     assert answer.status_code == 200, answer.body
     assert get_incident(client, number)["assigned_to"] == "carol"
     assert kinds_in(client, number)["reassigned"] == 1
+
+
+def test_a_counted_alert_whose_count_cannot_be_read_back_answers_200_with_a_null_count(client, faults, monkeypatch):
+    number = trigger(client, "svc", "disk full").json_body["id"]
+    # The count commits; then every read of it fails, the product's retries included.
+    unreadable = [("TransactWriteItems", "pass")] + [("GetItem", "internal")] * (4 * BOTOCORE_ATTEMPTS)
+    monkeypatch.setattr(dynamo, "interceptor", Script(unreadable))
+    folded = trigger(client, "svc", "disk full")
+    monkeypatch.setattr(dynamo, "interceptor", None)
+    # Not a 503: the caller would send the alert again and it would be counted twice.
+    assert folded.status_code == 200, folded.body
+    assert (folded.json_body["id"], folded.json_body["alert_count"]) == (number, None)
+    assert get_incident(client, number)["alert_count"] == 2
