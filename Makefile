@@ -28,7 +28,7 @@ test: lint
 	$(PY) -m pytest
 
 # `make package`: the prod stage as a SAM template (build/package/sam.json) plus the
-# Lambda code (build/package/deployment.zip), with the DynamoDB tables rendered from
+# Lambda code with its compiled bytecode (build/package/deployment.zip), with the DynamoDB tables rendered from
 # chalicelib/models.py merged in. Packaging calls no AWS API, but Chalice insists on
 # a region, hence the default. See docs/deploy.md.
 STAGE = prod
@@ -44,6 +44,7 @@ package: render-infra
 	rm -rf $(PACKAGE_DIR)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
 	  --stage $(STAGE) --merge-template $(TABLES_FRAGMENT) $(PACKAGE_DIR)
+	$(PY) -m infra.bytecode $(PACKAGE_DIR)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

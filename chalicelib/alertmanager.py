@@ -72,7 +72,7 @@ Labels = dict[str, str]
 # to version 4 now and then (truncatedAlerts, fingerprint came that way), and a
 # newer Alertmanager must not lose its pages here for a field oncall does not read.
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
 
 class Alert(_Strict):

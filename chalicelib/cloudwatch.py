@@ -53,7 +53,7 @@ KEPT_FIELDS = (
 class AlarmMessage(BaseModel):
     """The JSON string in an SNS Message that CloudWatch sends on a state change."""
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
     AlarmName: str = Field(min_length=1, max_length=255, pattern=r"\S")
     AlarmArn: str = Field(min_length=1, max_length=2048, pattern=r"^arn:")

@@ -39,7 +39,7 @@ DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=255, patter
 # Strict types (a severity that is a number, a payload that is a string are refused);
 # unknown fields are ignored, as PagerDuty does, so a newer sender never loses a page.
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class Link(_Strict):

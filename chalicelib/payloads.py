@@ -51,7 +51,7 @@ Severity = Literal["critical", "error", "warning", "info"]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", defer_build=True)
 
 
 # The original API took the actor from the body; the API key says who it is now.

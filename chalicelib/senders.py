@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -175,6 +174,8 @@ def _sns():
     # Channel workers may ask at once, and boto3's default session is not safe to
     # make clients from concurrently (a client, once made, is).
     with _making_sns_client:
+        import boto3  # only SNS channels need it: kept out of every cold start
+
         return boto3.client("sns", region_name=settings().region, config=tuned)
 
 

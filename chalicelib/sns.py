@@ -25,19 +25,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs
 
 from chalice.app import SNSEvent
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pynamodb.exceptions import PynamoDBException
 
 from . import clock, db
 from .config import settings, topic_region
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from .errors import Busy, Forbidden, InvalidInput
 from .models import SnsCertificate
 from .payloads import parse
@@ -55,7 +54,8 @@ CERTIFICATE_PATH = re.compile(r"/SimpleNotificationService-[0-9a-f]{1,64}\.pem")
 # What may follow https://<SNS host>/? in a SubscribeURL: a query string, nothing else.
 QUERY = re.compile(r"[A-Za-z0-9._~%&=:+/-]*")
 TOPIC_ARN = r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$"
-HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+# The signature's hash by SignatureVersion (1: SHA1withRSA, 2: SHA256withRSA).
+HASHES = {"1": "SHA1", "2": "SHA256"}
 
 # Fields in the order SNS signs them; Subject only when the message has one.
 SIGNED_FIELDS = {
@@ -88,7 +88,7 @@ LOOKUP_WAIT_SECONDS = FETCH_TURN_SECONDS + 2 * FETCH_TIMEOUT_SECONDS
 class SnsEnvelope(BaseModel):
     """The JSON SNS POSTs (Content-Type text/plain). Fields SNS may add later are ignored."""
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
     Type: Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
     MessageId: str = Field(min_length=1, max_length=256)
@@ -183,8 +183,14 @@ def verify(envelope: SnsEnvelope) -> None:
     except (binascii.Error, ValueError):
         raise Forbidden("The message signature does not verify.", field="Signature") from None
     certificate = _certificates.get(url)
+    # Only this path needs cryptography: imported here, it stays out of every cold start.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    digest = getattr(hashes, HASHES[envelope.SignatureVersion])()
     try:
-        certificate.key.verify(signature, envelope.canonical(), padding.PKCS1v15(), HASHES[envelope.SignatureVersion]())
+        certificate.key.verify(signature, envelope.canonical(), padding.PKCS1v15(), digest)
     except InvalidSignature:
         raise Forbidden("The message signature does not verify.", field="Signature") from None
     _certificates.verified(url, certificate)
@@ -244,7 +250,7 @@ def is_subscribe_url(url: str, host: str, topic_arn: str) -> bool:
 
 @dataclass
 class _Certificate:
-    key: rsa.RSAPublicKey
+    key: "RSAPublicKey"
     pem: str
     # In the sns-certificates table, for every process to read.
     stored: bool
@@ -252,6 +258,11 @@ class _Certificate:
 
 def _rsa_certificate(pem: bytes, *, stored: bool) -> _Certificate | None:
     """The certificate in `pem` if it is an RSA certificate, else None."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         certificate = x509.load_pem_x509_certificate(pem)
         key = certificate.public_key()
@@ -445,7 +456,7 @@ def forget_certificates() -> None:
     _certificates.clear()
 
 
-def certificate_key(url: str) -> rsa.RSAPublicKey:
+def certificate_key(url: str) -> "RSAPublicKey":
     return _certificates.get(url).key
 
 
