@@ -1,16 +1,21 @@
-"""MTTA / MTTR and incident counts, kept as running sums so reading them is one GetItem.
+"""MTTA / MTTR and incident counts, kept as running sums so reading them is one request.
 
 The counters are updated inside the same transactions that change incidents, so
-they never disagree with the incidents table.
+they never disagree with the incidents table. Each service has its own row; the
+totals over all services are spread over SHARDS rows (each incident counts in the
+one its id picks), so no single item takes every incident's writes, and reading
+them is one BatchGetItem.
 """
 
 from . import pagination
 from .db import Transaction
 from .models import Stats
 
-KIND = "metrics"
-ALL_SCOPE = "all"
-SERVICE_PREFIX = "service#"
+SCOPE = "totals"
+SERVICE_KIND = "metrics-service#"
+ALL_KIND = "metrics-all#"
+SHARDS = 16
+CATALOGUE = "services"
 
 COUNTERS = (
     "total_incidents",
@@ -23,28 +28,35 @@ COUNTERS = (
 )
 
 
-def _scope(service_name: str) -> str:
-    return SERVICE_PREFIX + service_name
+def _service_row(service_name: str) -> Stats:
+    return Stats(SERVICE_KIND + service_name, SCOPE)
 
 
-def count(tx: Transaction, service_name: str, **increments: float) -> None:
-    """Add increments to the service's counters and the overall ones, in transaction tx."""
+def _shard_rows() -> list[tuple[str, str]]:
+    return [(f"{ALL_KIND}{shard:02d}", SCOPE) for shard in range(SHARDS)]
+
+
+def count(tx: Transaction, service_name: str, incident_id: int, **increments: float) -> None:
+    """Add increments to the service's counters and to the totals' shard of the
+    incident, in transaction tx."""
     unknown = set(increments) - set(COUNTERS)
     if unknown:
         raise ValueError(f"unknown counters {sorted(unknown)}")
-    for scope in (ALL_SCOPE, _scope(service_name)):
-        actions = [getattr(Stats, name).add(value) for name, value in increments.items()]
-        if scope != ALL_SCOPE:
-            actions.append(Stats.service_name.set(service_name))
-        tx.update(Stats(KIND, scope), actions)
+    added = [getattr(Stats, name).add(value) for name, value in increments.items()]
+    tx.update(
+        _service_row(service_name),
+        [*added, Stats.service_name.set(service_name), Stats.catalogue.set(CATALOGUE)],
+    )
+    kind, scope = _shard_rows()[incident_id % SHARDS]
+    tx.update(Stats(kind, scope), added)
 
 
 def _mean(total: float, n: int) -> float | None:
     return round(float(total) / n, 3) if n else None
 
 
-def _report(stats: Stats | None, service_name: str | None) -> dict:
-    values = {name: (getattr(stats, name) or 0) if stats else 0 for name in COUNTERS}
+def _report(rows: list[Stats], service_name: str | None) -> dict:
+    values = {name: sum(getattr(row, name) or 0 for row in rows) for name in COUNTERS}
     total = int(values["total_incidents"])
     resolved = int(values["resolved_incidents"])
     return {
@@ -62,19 +74,24 @@ def _report(stats: Stats | None, service_name: str | None) -> dict:
 
 
 def read(service_name: str | None = None) -> dict:
-    scope = _scope(service_name) if service_name else ALL_SCOPE
-    try:
-        stats = Stats.get(KIND, scope, consistent_read=True)
-    except Stats.DoesNotExist:
-        stats = None
-    return _report(stats, service_name)
+    if service_name:
+        try:
+            rows = [Stats.get(SERVICE_KIND + service_name, SCOPE, consistent_read=True)]
+        except Stats.DoesNotExist:
+            rows = []
+    else:
+        rows = list(Stats.batch_get(_shard_rows(), consistent_read=True))
+    return _report(rows, service_name)
 
 
 def per_service(limit: int, cursor: str | None) -> dict:
-    start = pagination.decode(cursor, {"kind": "S", "scope": "S"}, {"kind": KIND})
-    page = Stats.query(KIND, Stats.scope.startswith(SERVICE_PREFIX), page_size=limit, last_evaluated_key=start)
-    items, resume_at = pagination.one_page(Stats, page)
+    """A page of services: their keys from the services index, then their rows."""
+    keys = {"catalogue": "S", "service_name": "S", "kind": "S", "scope": "S"}
+    start = pagination.decode(cursor, keys, {"catalogue": CATALOGUE})
+    page = Stats.service_index.query(CATALOGUE, page_size=limit, last_evaluated_key=start)
+    listed, resume_at = pagination.one_page(Stats, page)
+    rows = {row.service_name: row for row in Stats.batch_get([(s.kind, s.scope) for s in listed])} if listed else {}
     return {
-        "services": [_report(stats, stats.service_name) for stats in items],
+        "services": [_report([rows[s.service_name]], s.service_name) for s in listed if s.service_name in rows],
         "next_cursor": pagination.encode(resume_at),
     }

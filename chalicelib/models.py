@@ -278,15 +278,26 @@ class EscalationPolicy(Model):
     updated_at = UTCDateTimeAttribute()
 
 
+# Sparse: one entry per service that has metrics, written when its row is made (only
+# keys are projected and they never change), so listing services costs no write of
+# its own on the paths that count.
+class StatsServiceIndex(GlobalSecondaryIndex):
+    Meta = _index("services", KeysOnlyProjection)
+    catalogue = UnicodeAttribute(hash_key=True)
+    service_name = UnicodeAttribute(range_key=True)
+
+
 class Stats(Model):
-    """Running counters: kind "metrics" with scope "all" or "service#<name>",
-    kind "counter" with scope "incident" for the incident number, and kind
-    "secret" with scope "cursor" for the key that signs pagination cursors."""
+    """Running counters (chalicelib/metrics.py): kind "metrics-service#<name>" per
+    service and "metrics-all#<shard>" for the totals, each with scope "totals"; kind
+    "counter" with scope "incident" for the incident number; kind "secret" with
+    scope "cursor" for the key that signs pagination cursors."""
 
     Meta = _meta("stats")
     kind = UnicodeAttribute(hash_key=True)
     scope = UnicodeAttribute(range_key=True)
     service_name = UnicodeAttribute(null=True)
+    catalogue = UnicodeAttribute(null=True)
     next_id = NumberAttribute(null=True)
     secret = UnicodeAttribute(null=True)
     total_incidents = NumberAttribute(default=0)
@@ -298,6 +309,8 @@ class Stats(Model):
     alerts = NumberAttribute(default=0)
     # kind "channels", scope the service: how many channels it has (capped).
     channel_count = NumberAttribute(null=True)
+
+    service_index = StatsServiceIndex()
 
 
 class TimelineEntry(Model):

@@ -90,9 +90,11 @@ def test_metrics_cost_1_and_a_list_page_1_filtered_or_not(client, requests_made)
             acknowledge(client, created["id"])
 
     reads = {
-        "/api/metrics/": "GetItem",
+        # The totals are spread over shards, read together in one BatchGetItem.
+        "/api/metrics/": "BatchGetItem",
         "/api/metrics/?service_name=api": "GetItem",
-        "/api/metrics/services": "Query",
+        # The services' keys from the services index, then their rows.
+        "/api/metrics/services": ("Query", "BatchGetItem"),
         "/api/incidents/list/all/?limit=2": "Query",
         "/api/incidents/list/all/?service_name=api&limit=2": "Query",
         "/api/incidents/list/all/?status=ACKNOWLEDGED": "Query",
@@ -101,7 +103,8 @@ def test_metrics_cost_1_and_a_list_page_1_filtered_or_not(client, requests_made)
     for path, operation in reads.items():
         response, calls = measured(requests_made, lambda path=path: client.http.get(path))
         assert response.status_code == 200, path
-        assert calls == Counter({operation: 1}), path
+        expected = (operation,) if isinstance(operation, str) else operation
+        assert calls == Counter(dict.fromkeys(expected, 1)), path
 
     cursor = list_incidents(client, "?limit=2")["next_cursor"]
     response, calls = measured(
