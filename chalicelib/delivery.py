@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from . import channels, clock, db, outbox, senders, timeline
+from . import channels, clock, db, outbox, senders, shards, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .models import Channel, Delivery
@@ -45,7 +45,11 @@ def run() -> dict:
     plus one deadline."""
     started = time.monotonic()
     handed = outbox.dispatch_waiting(clock.now())
-    due = list(Delivery.due_index.query(outbox.DELIVERY_DUE_PARTITION, Delivery.due_at <= clock.now(), limit=BATCH))
+    now = clock.now()
+    due_keys = shards.keys_in(Delivery.due_index, outbox.DELIVERY_QUEUE, Delivery.due_at <= now, limit=BATCH)
+    # The index may be behind the items: one another run claimed since is no longer due.
+    listed = shards.read_all(Delivery, sorted(due_keys, key=lambda d: d.due_at)[:BATCH])
+    due = [delivery for delivery in listed if delivery.due_at is not None and delivery.due_at <= now]
     # One incident's events reach one channel in order (a first attempt that fails
     # is retried later, so a receiver may still see them out of order: each
     # message carries its event's time and position).

@@ -11,11 +11,11 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
-from . import clock, db, metrics, notifications, oncall, outbox, pagination, status, timeline
+from . import clock, db, incidents, metrics, notifications, oncall, outbox, pagination, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict
-from .incidents import DUE_PARTITION, escalation_stopped
+from .incidents import escalation_stopped
 from .models import EscalationLevel, EscalationPolicy, EscalationTarget, Incident
 from .payloads import LevelBody, PolicyBody
 
@@ -162,7 +162,7 @@ def sweep() -> dict:
     counts the steps that escalated (an exhausted policy's last word is not one)."""
     reads = _SweepReads(clock.now())
     escalated = []
-    for incident in Incident.due_index.query(DUE_PARTITION, Incident.due_at <= reads.now):
+    for incident in incidents.due(reads.now):
         try:
             stepped = _step(incident, reads)
         except Exception:  # one incident that cannot be written must not stop every other escalation
@@ -227,12 +227,12 @@ def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
     return True
 
 
-def _escalated_actions(message: str, now: datetime, assigned_to: str | None = None) -> list:
+def _escalated_actions(incident: Incident, message: str, now: datetime, assigned_to: str | None = None) -> list:
     return [
         Incident.status.set(status.ESCALATED),
         Incident.escalated_at.set(Incident.escalated_at | now),
         timeline.recorded(timeline.event("escalated", "escalation", message, now, assigned_to=assigned_to)),
-        *outbox.owed(now),
+        *outbox.owed(incident.id, now),
     ]
 
 
@@ -269,7 +269,7 @@ def _escalate(incident: Incident, level: EscalationLevel, round_number: int, rea
     now = reads.now
     names, shown, nobody = _paged(level, reads)
     assignee = names[0] if names else None
-    actions = _escalated_actions(_step_message(level, round_number, shown, nobody), now, assignee) + [
+    actions = _escalated_actions(incident, _step_message(level, round_number, shown, nobody), now, assignee) + [
         Incident.escalation_level.set(level.level),
         Incident.escalation_round.set(round_number),
         Incident.due_at.set(now + timedelta(minutes=wait_of(level))),
@@ -290,7 +290,7 @@ def _escalate(incident: Incident, level: EscalationLevel, round_number: int, rea
 
 def _no_path(incident: Incident, now: datetime) -> bool:
     message = f"No escalation path defined for {incident.service_name}."
-    if not _commit_step(incident, _escalated_actions(message, now) + escalation_stopped()):
+    if not _commit_step(incident, _escalated_actions(incident, message, now) + escalation_stopped()):
         return False
     incident.status = status.ESCALATED
     incident.escalated_at = incident.escalated_at or now

@@ -1,11 +1,26 @@
 """Incidents: trigger (with dedup), acknowledge, resolve, notes and reassignment, read and list."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from pynamodb.expressions.condition import size
 
-from . import clock, db, dedup, details, itemsize, metrics, notifications, oncall, outbox, pagination, status, timeline
+from . import (
+    clock,
+    db,
+    dedup,
+    details,
+    itemsize,
+    metrics,
+    notifications,
+    oncall,
+    outbox,
+    pagination,
+    shards,
+    status,
+    timeline,
+)
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, Conflict, InvalidInput, InvalidTransition, NotFound
@@ -22,8 +37,8 @@ class Origin:
 
 
 FEED = "incidents"
-# The due index has one partition: the sweep reads it as a single key range.
-DUE_PARTITION = "due"
+# The queue of incidents waiting for their next escalation step (chalicelib/shards.py).
+DUE_QUEUE = "due"
 # Contended triggers retry; each retry means another request changed the state we read.
 MAX_ATTEMPTS = 6
 MAX_ID = MAX_INCIDENT_ID + 1
@@ -181,12 +196,12 @@ def _open(
         alert_count=1,
         last_alert_at=now,
         feed=FEED,
-        due_partition=DUE_PARTITION,
+        due_partition=shards.partition(DUE_QUEUE, number),
         due_at=escalation_due(now),
         events=[timeline.event("triggered", actor, f"Triggered{opened_by}; {assigned}.", now, assigned_to=assignee)],
         source=origin.source if origin else None,
         details=origin.details if origin else None,
-        **outbox.opened(now),
+        **outbox.opened(number, now),
     )
     fit_for_life(incident)
     claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
@@ -223,10 +238,10 @@ def _later_life_bytes() -> int:
         last_alert_at=moment,
         alert_request=timeline.new_request(),
         reassign_requests={timeline.new_request() for _ in range(timeline.MAX_EVENTS)},
-        due_partition=DUE_PARTITION,
+        due_partition=shards.partition(DUE_QUEUE, MAX_ID),
         due_at=moment,
         notified_events=timeline.MAX_EVENTS,
-        outbox_partition=outbox.PARTITION,
+        outbox_partition=shards.partition(outbox.QUEUE, MAX_ID),
         outbox_at=moment,
     )
     fields = later.serialize(null_check=False)
@@ -258,6 +273,18 @@ def fit_for_life(incident: Incident) -> None:
             f"… (cut: the description was {len(incident.description.encode())} bytes, more than this incident keeps)"
         )
         incident.description = itemsize.truncate_utf8(incident.description, kept, marker)
+
+
+def due(now: datetime) -> Iterator[Incident]:
+    """Every incident whose next escalation step is due by `now`, read consistently.
+    The index is read first and may be behind: an incident another sweep stepped, or
+    an acknowledgement took out of the queue, in between, is left out."""
+    keys = shards.keys_in(Incident.due_index, DUE_QUEUE, Incident.due_at <= now)
+    return (
+        incident
+        for incident in shards.read_all(Incident, keys)
+        if incident.due_at is not None and incident.due_at <= now
+    )
 
 
 def incident_for_key(service_name: str, dedup_key: str) -> int | None:
@@ -308,7 +335,7 @@ def acknowledge(incident_id: int, actor: str | None) -> dict:
                 Incident.acknowledged_by.set(actor),
                 timeline.recorded(timeline.event("acknowledged", actor, "Acknowledged.", now, request=request)),
                 *escalation_stopped(),
-                *outbox.owed(now),
+                *outbox.owed(incident_id, now),
             ],
             condition=Incident.status.is_in(*status.ACKNOWLEDGE_FROM),
         ),
@@ -386,7 +413,7 @@ def _commit_resolve(
                 Incident.resolved_by.set(actor),
                 timeline.recorded(event),
                 *escalation_stopped(),
-                *outbox.owed(now),
+                *outbox.owed(incident.id, now),
             ],
             condition=(Incident.status == incident.status) & (Incident.alert_count == incident.alert_count),
             tag="incident",
@@ -449,7 +476,7 @@ def _reassign_once(incident_id: int, user: str, actor: str | None, request: str)
                 Incident.assigned_to.set(user),
                 timeline.recorded(event),
                 Incident.reassign_requests.add({request}),
-                *outbox.owed(now),
+                *outbox.owed(incident_id, now),
             ],
             condition=Incident.status.is_in(*status.REASSIGN_FROM)
             & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))

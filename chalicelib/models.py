@@ -81,17 +81,19 @@ class IncidentStatusIndex(GlobalSecondaryIndex):
 
 
 # Sparse: only incidents still waiting for the next escalation step carry
-# due_partition/due_at, so the sweep reads what is due and nothing else.
+# due_partition/due_at, so the sweep reads what is due and nothing else. Spread over
+# shards (chalicelib/shards.py); keys only: the sweep reads each incident it steps.
 class IncidentDueIndex(GlobalSecondaryIndex):
-    Meta = _index("due")
+    Meta = _index("due", KeysOnlyProjection)
     due_partition = UnicodeAttribute(hash_key=True)
     due_at = UTCDateTimeAttribute(range_key=True)
 
 
 # Sparse: only incidents with transitions not yet handed to their service's
-# notification channels carry outbox_partition/outbox_at (chalicelib/outbox.py).
+# notification channels carry outbox_partition/outbox_at (chalicelib/outbox.py);
+# sharded and keys only, as the due index.
 class IncidentOutboxIndex(GlobalSecondaryIndex):
-    Meta = _index("outbox")
+    Meta = _index("outbox", KeysOnlyProjection)
     outbox_partition = UnicodeAttribute(hash_key=True)
     outbox_at = UTCDateTimeAttribute(range_key=True)
 
@@ -359,9 +361,10 @@ class Channel(Model):
     feed_index = ChannelFeedIndex()
 
 
-# Sparse: only deliveries waiting for their next attempt carry due_partition/due_at.
+# Sparse: only deliveries waiting for their next attempt carry due_partition/due_at;
+# sharded by incident and keys only, as the incidents' queues.
 class DeliveryDueIndex(GlobalSecondaryIndex):
-    Meta = _index("due")
+    Meta = _index("due", KeysOnlyProjection)
     due_partition = UnicodeAttribute(hash_key=True)
     due_at = UTCDateTimeAttribute(range_key=True)
 

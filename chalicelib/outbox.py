@@ -12,15 +12,17 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 
-from . import channels, clock, db, status
+from . import channels, clock, db, shards, status
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .models import Channel, Delivery, Incident, IncidentEvent
 
-PARTITION = "outbox"
+# The queue of incidents with events owed to their channels (chalicelib/shards.py).
+QUEUE = "outbox"
 # The dispatcher re-reads an incident whose events grew while it worked; this bounds it.
 MAX_PASSES = 4
-DELIVERY_DUE_PARTITION = "deliveries"
+# The queue of deliveries due for an attempt.
+DELIVERY_QUEUE = "deliveries"
 
 STATUS_AFTER = {
     "triggered": status.TRIGGERED,
@@ -30,15 +32,18 @@ STATUS_AFTER = {
 }
 
 
-def opened(now: datetime) -> dict:
+def opened(incident_id: int, now: datetime) -> dict:
     """Attributes of a new incident: its first event is owed."""
-    return {"outbox_partition": PARTITION, "outbox_at": now, "notified_events": 0}
+    return {"outbox_partition": shards.partition(QUEUE, incident_id), "outbox_at": now, "notified_events": 0}
 
 
-def owed(now: datetime) -> list:
+def owed(incident_id: int, now: datetime) -> list:
     """Update actions for a transition: the event it appends is owed. The oldest
     owed time is kept, so the index says how long the outbox has waited."""
-    return [Incident.outbox_partition.set(PARTITION), Incident.outbox_at.set(Incident.outbox_at | now)]
+    return [
+        Incident.outbox_partition.set(shards.partition(QUEUE, incident_id)),
+        Incident.outbox_at.set(Incident.outbox_at | now),
+    ]
 
 
 def incident_url(incident_id: int) -> str | None:
@@ -88,7 +93,8 @@ def dispatch_waiting(now: datetime) -> int:
     """Hand every owed event to its service's channels. Safe to run concurrently."""
     per_service: dict[str, list[Channel]] = {}
     handed = 0
-    for waiting in Incident.outbox_index.query(PARTITION, Incident.outbox_at <= now):
+    waiting_keys = shards.keys_in(Incident.outbox_index, QUEUE, Incident.outbox_at <= now)
+    for waiting in shards.read_all(Incident, waiting_keys):
         if waiting.service_name not in per_service:
             per_service[waiting.service_name] = channels.of_service(waiting.service_name)
         handed += dispatch(waiting, per_service[waiting.service_name], now)
@@ -146,7 +152,7 @@ def _hand_over(
             state="pending",
             attempts=0,
             created_at=now,
-            due_partition=DELIVERY_DUE_PARTITION,
+            due_partition=shards.partition(DELIVERY_QUEUE, incident.id),
             due_at=now,
         )
         tx.put(delivery, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import clock, config, delivery, escalation, incidents
+from chalicelib import clock, config, delivery, escalation, incidents, shards
 from chalicelib.models import Incident
 from chalicelib.payloads import LevelBody, PolicyBody
 from tests.flows import (
@@ -75,7 +75,7 @@ def exhausted_messages(client, incident_id: int) -> list[str]:
 
 
 def is_due(incident_id: int) -> bool:
-    return incident_id in [incident.id for incident in Incident.due_index.query(incidents.DUE_PARTITION)]
+    return incident_id in [incident.id for incident in shards.keys_in(Incident.due_index, incidents.DUE_QUEUE, None)]
 
 
 def step_after(client, manual_clock, seconds: int, incident_id: int) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from chalicelib import access, channels, clock, db, delivery, incidents, outbox, senders
+from chalicelib import access, channels, clock, db, delivery, incidents, outbox, senders, shards
 from chalicelib.config import settings
 from chalicelib.models import Delivery, Incident
 from tests.conftest import START
@@ -93,7 +93,7 @@ def notification_entries(client, incident_id: int) -> list[str]:
 
 
 def outbox_waiting() -> list[int]:
-    return [incident.id for incident in Incident.outbox_index.query(outbox.PARTITION)]
+    return [incident.id for incident in shards.keys_in(Incident.outbox_index, outbox.QUEUE, None)]
 
 
 def deliveries_of(incident_id: int) -> list[Delivery]:
@@ -639,7 +639,11 @@ def test_transitions_committed_without_a_run_are_delivered_by_a_later_run(client
     acknowledge(client, number)
     # The process that committed these died before any delivery run.
     stored = Incident.get(number)
-    assert (len(stored.events), stored.notified_events, stored.outbox_partition) == (2, 0, outbox.PARTITION)
+    assert (len(stored.events), stored.notified_events, stored.outbox_partition) == (
+        2,
+        0,
+        shards.partition(outbox.QUEUE, number),
+    )
     assert stored.outbox_at == START, "the outbox keeps the oldest owed time"
 
     manual_clock.advance(minutes=30)
@@ -702,7 +706,7 @@ def test_a_claimed_delivery_whose_sender_died_is_retried_once_after_the_lease(cl
     webhook(client, "payments", receiver)
     number = trigger_ok(client, "payments", "the sender died")["id"]
     outbox.dispatch_waiting(clock.now())
-    [due] = list(Delivery.due_index.query(outbox.DELIVERY_DUE_PARTITION))
+    [due] = list(shards.read_all(Delivery, shards.keys_in(Delivery.due_index, outbox.DELIVERY_QUEUE, None)))
     assert delivery._claim(due, clock.now()) is True
     # ...and the process that claimed it died before sending or recording anything.
 
@@ -921,7 +925,9 @@ def test_acknowledge_is_still_one_request_with_channels(client, receiver, reques
     assert outbox_waiting() == [number]
 
 
-def test_a_run_with_nothing_owed_or_due_is_two_queries(client, receivers, requests_made, manual_clock):
+def test_a_run_with_nothing_owed_or_due_is_a_query_per_shard_of_each_queue(
+    client, receivers, requests_made, manual_clock
+):
     ok, failing = receivers(), receivers(fail_with=[500])
     webhook(client, "payments", ok)
     webhook(client, "search", failing)
@@ -933,13 +939,13 @@ def test_a_run_with_nothing_owed_or_due_is_two_queries(client, receivers, reques
 
     with requests_made.measure() as calls:
         assert run() == {"dispatched": 0, "attempted": 0, "delivered": 0, "failed": 0, "retrying": 0}
-    assert calls == Counter({"Query": 2}), "the outbox index and the due index, nothing else"
+    assert calls == Counter({"Query": 2 * shards.SHARDS}), "the outbox's and the deliveries' shards, nothing else"
 
     manual_clock.advance(seconds=10)
     assert run()["delivered"] == 1
     with requests_made.measure() as calls:
         run()
-    assert calls == Counter({"Query": 2})
+    assert calls == Counter({"Query": 2 * shards.SHARDS})
 
 
 def test_backoff_is_the_base_times_three_to_the_attempts_capped_at_15_minutes():
