@@ -223,14 +223,16 @@ def _later_life_bytes() -> int:
     """The most the fields an incident gains after it opens can take (acknowledged,
     resolved, escalated, counted...), each at its bound, plus its transitions."""
     widest = "\U0010ffff" * MAX_NAME_LENGTH
+    # An actor of MAX_ACTOR_BYTES bytes, in 4-byte characters.
+    actor = "\U0010ffff" * (timeline.MAX_ACTOR_BYTES // 4)
     moment = datetime(2100, 1, 1, tzinfo=timezone.utc)
     later = Incident(
         MAX_ID,
         assigned_to=widest,
         acknowledged_at=moment,
-        acknowledged_by="\U0010ffff" * timeline.MAX_ACTOR_BYTES,
+        acknowledged_by=actor,
         resolved_at=moment,
-        resolved_by="\U0010ffff" * timeline.MAX_ACTOR_BYTES,
+        resolved_by=actor,
         escalated_at=moment,
         escalation_level=100,
         escalation_round=10,
