@@ -174,10 +174,10 @@ def sweep() -> dict:
 
 
 def _step(incident: Incident, reads: _SweepReads) -> bool:
-    if len(incident.events or []) >= timeline.ESCALATION_EVENTS:
+    if timeline.transitions(incident) >= timeline.ESCALATION_EVENTS:
         _stop(
             incident,
-            f"Escalation stopped after {len(incident.events)} transitions, as many as one incident keeps.",
+            f"Escalation stopped after {timeline.transitions(incident)} transitions, as many as one incident keeps.",
             reads.now,
         )
         return False
@@ -229,9 +229,13 @@ def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
 
 def _escalated_actions(incident: Incident, message: str, now: datetime, assigned_to: str | None = None) -> list:
     return [
-        Incident.status.set(status.ESCALATED),
+        *incidents.became(status.ESCALATED, incident.id),
         Incident.escalated_at.set(Incident.escalated_at | now),
-        timeline.recorded(timeline.event("escalated", "escalation", message, now, assigned_to=assigned_to)),
+        *timeline.recorded(
+            timeline.event(
+                "escalated", "escalation", message, now, assigned_to=assigned_to, request=timeline.new_request()
+            )
+        ),
         *outbox.owed(incident.id, now),
     ]
 

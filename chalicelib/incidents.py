@@ -4,8 +4,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from pynamodb.expressions.condition import size
-
 from . import (
     clock,
     db,
@@ -36,6 +34,7 @@ class Origin:
     details: dict | None = None
 
 
+# The lists every incident is in, spread over shards (chalicelib/shards.py).
 FEED = "incidents"
 # The queue of incidents waiting for their next escalation step (chalicelib/shards.py).
 DUE_QUEUE = "due"
@@ -43,11 +42,6 @@ DUE_QUEUE = "due"
 MAX_ATTEMPTS = 6
 MAX_ID = MAX_INCIDENT_ID + 1
 
-_LIST_CURSORS = {
-    "feed": ({"feed": "S", "id": "N"}, "feed"),
-    "service": ({"service_name": "S", "id": "N"}, "service_name"),
-    "status": ({"status": "S", "id": "N"}, "status"),
-}
 
 
 def parse_id(raw: str) -> int:
@@ -87,6 +81,14 @@ def to_json(incident: Incident) -> dict:
     }
 
 
+def became(new_status: str, incident_id: int) -> list:
+    """Update actions that set the status, and move the incident to that status's list."""
+    return [
+        Incident.status.set(new_status),
+        Incident.status_partition.set(shards.partition(new_status, incident_id)),
+    ]
+
+
 def escalation_due(after: datetime) -> datetime:
     return after + timedelta(seconds=settings().escalate_after_seconds)
 
@@ -118,7 +120,7 @@ def trigger(
                 return _folded_json(live, key, stored, now), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
-        incident = _open(body, actor, origin, key, explicit, now, dead_incident_id, guard)
+        incident = _open(body, actor, origin, key, explicit, now, dead_incident_id, request, guard)
         if incident is not None:
             notifications.triggered(incident)
             return to_json(incident), True
@@ -175,6 +177,7 @@ def _open(
     explicit: bool,
     now: datetime,
     dead_incident_id: int | None,
+    request: str,
     guard: db.Guard | None = None,
 ):
     assignee = oncall.on_call_user(body.service_name, now)
@@ -188,6 +191,7 @@ def _open(
         description=body.description,
         severity=body.severity,
         status=status.TRIGGERED,
+        status_partition=shards.partition(status.TRIGGERED, number),
         dedup_key=key,
         assigned_to=assignee,
         created_at=now,
@@ -195,10 +199,15 @@ def _open(
         escalation_level=0,
         alert_count=1,
         last_alert_at=now,
-        feed=FEED,
+        feed=shards.partition(FEED, number),
         due_partition=shards.partition(DUE_QUEUE, number),
         due_at=escalation_due(now),
-        events=[timeline.event("triggered", actor, f"Triggered{opened_by}; {assigned}.", now, assigned_to=assignee)],
+        events=[
+            timeline.event(
+                "triggered", actor, f"Triggered{opened_by}; {assigned}.", now, assigned_to=assignee, request=request
+            )
+        ],
+        event_count=1,
         source=origin.source if origin else None,
         details=origin.details if origin else None,
         **outbox.opened(number, now),
@@ -239,10 +248,13 @@ def _later_life_bytes() -> int:
         alert_count=MAX_ID,
         last_alert_at=moment,
         alert_request=timeline.new_request(),
-        reassign_requests={timeline.new_request() for _ in range(timeline.MAX_EVENTS)},
+        event_count=timeline.MOST_EVENTS,
+        status_partition=shards.partition(status.ACKNOWLEDGED, MAX_ID),
         due_partition=shards.partition(DUE_QUEUE, MAX_ID),
         due_at=moment,
-        notified_events=timeline.MAX_EVENTS,
+        notified_events=timeline.MOST_EVENTS,
+        handed_status=status.ACKNOWLEDGED,
+        handed_assignee=widest,
         outbox_partition=shards.partition(outbox.QUEUE, MAX_ID),
         outbox_at=moment,
     )
@@ -312,8 +324,8 @@ class _ReadBack:
         return self.mine(self.incident)
 
 
-def _written_by(incident_id: int, request: str) -> _ReadBack:
-    return _ReadBack(incident_id, lambda current: timeline.written_by(current, request))
+def _written_by(incident_id: int, event: IncidentEvent) -> _ReadBack:
+    return _ReadBack(incident_id, lambda current: timeline.written_by(current, event))
 
 
 def _exists(incident_id: int) -> bool:
@@ -328,14 +340,15 @@ def acknowledge(incident_id: int, actor: str | None) -> dict:
     now = clock.now()
     request = timeline.new_request()
     incident = Incident(incident_id)
-    read_back = _written_by(incident_id, request)
+    event = timeline.event("acknowledged", actor, "Acknowledged.", now, request=request)
+    read_back = _written_by(incident_id, event)
     acknowledged = db.settle(
         lambda: incident.update(
             actions=[
-                Incident.status.set(status.ACKNOWLEDGED),
+                *became(status.ACKNOWLEDGED, incident_id),
                 Incident.acknowledged_at.set(now),
                 Incident.acknowledged_by.set(actor),
-                timeline.recorded(timeline.event("acknowledged", actor, "Acknowledged.", now, request=request)),
+                *timeline.recorded(event),
                 *escalation_stopped(),
                 *outbox.owed(incident_id, now),
             ],
@@ -361,8 +374,9 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, gua
     allowed = status.SOURCE_RESOLVE_FROM if by_source else status.RESOLVE_FROM
     request = timeline.new_request()
     incident = get_item(incident_id)
+    event = None
     for _ in range(MAX_ATTEMPTS):
-        if timeline.written_by(incident, request):
+        if event is not None and timeline.written_by(incident, event):
             break  # an attempt whose answer was lost did resolve it
         if incident.status not in allowed:
             raise InvalidTransition(status.refusal("resolve", incident_id, incident.status))
@@ -375,6 +389,7 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, gua
             incident.resolved_at = now
             incident.resolved_by = actor
             incident.events = (incident.events or []) + [event]
+            incident.event_count = timeline.transitions(incident) + 1
             incident.due_partition = incident.due_at = None
             break
         # An ack, a sweep or a folded alert changed it after the read: try again on
@@ -410,10 +425,10 @@ def _commit_resolve(
         tx.update(
             Incident(incident.id),
             [
-                Incident.status.set(status.RESOLVED),
+                *became(status.RESOLVED, incident.id),
                 Incident.resolved_at.set(now),
                 Incident.resolved_by.set(actor),
-                timeline.recorded(event),
+                *timeline.recorded(event),
                 *escalation_stopped(),
                 *outbox.owed(incident.id, now),
             ],
@@ -426,7 +441,7 @@ def _commit_resolve(
             item, still_ours = dedup.release(incident.service_name, incident.dedup_key, incident.id)
             tx.delete(item, condition=still_ours, tag="dedup")
         try:
-            tx.commit(landed=_written_by(incident.id, event.request))
+            tx.commit(landed=_written_by(incident.id, event))
             return None
         except TransactionCancelled as cancelled:
             if "incident" in cancelled.failed:
@@ -454,8 +469,8 @@ def add_note(incident_id: int, text: str, actor: str | None) -> dict:
 
 
 def reassign(incident_id: int, user: str, actor: str | None) -> dict:
-    """Hand an open incident to `user`: one UpdateItem conditioned on the status and
-    on the assignee differing, which appends the event and owes its announcement.
+    """Hand an open incident to `user`: a write conditioned on the status and on the
+    assignee differing, which appends the event and owes its announcement.
     Concurrent reassignments each commit in turn; none is lost."""
     request = timeline.new_request()
     for _ in range(MAX_ATTEMPTS):
@@ -468,29 +483,34 @@ def reassign(incident_id: int, user: str, actor: str | None) -> dict:
 
 
 def _reassign_once(incident_id: int, user: str, actor: str | None, request: str) -> Incident | None:
+    """A transaction of the one item for its idempotency token: a reassignment resent
+    after a lost answer is not applied again over a later one."""
     now = clock.now()
-    incident = Incident(incident_id)
-    read_back = _written_by(incident_id, request)
     event = timeline.event("reassigned", actor, f"Reassigned to {user}.", now, assigned_to=user, request=request)
-    reassigned = db.settle(
-        lambda: incident.update(
-            actions=[
-                Incident.assigned_to.set(user),
-                timeline.recorded(event),
-                Incident.reassign_requests.add({request}),
-                *outbox.owed(incident_id, now),
-            ],
-            condition=Incident.status.is_in(*status.REASSIGN_FROM)
-            & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))
-            & (size(Incident.events) < timeline.MAX_EVENTS)
-            & ~Incident.reassign_requests.contains(request),
-        ),
-        read_back,
+    read_back = _written_by(incident_id, event)
+    tx = Transaction()
+    tx.update(
+        Incident(incident_id),
+        [Incident.assigned_to.set(user), *timeline.recorded(event), *outbox.owed(incident_id, now)],
+        condition=Incident.status.is_in(*status.REASSIGN_FROM)
+        & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))
+        & timeline.room_for(timeline.MAX_EVENTS),
+        tag="incident",
+        return_found=True,
     )
-    if reassigned:
-        return read_back.incident or incident
-    _refuse_reassign(read_back.incident, user)
-    return None
+    try:
+        tx.commit(landed=read_back)
+    except TransactionCancelled as cancelled:
+        found = cancelled.found.get("incident")
+        current = Incident.from_raw_data(found) if found else get_item(incident_id)
+        _refuse_reassign(current, user)
+        return None
+    current = read_back.incident or db.read_retrying(lambda: get_item(incident_id))
+    if current is None:
+        raise Busy(f"Incident {incident_id} was reassigned to {user}, but could not be read back; read it again.")
+    # The answer is this reassignment's: a later one may already have moved it on.
+    current.assigned_to = user
+    return current
 
 
 def _refuse_reassign(current: Incident, user: str) -> None:
@@ -500,7 +520,7 @@ def _refuse_reassign(current: Incident, user: str) -> None:
         raise InvalidTransition(status.refusal("reassign", incident_id, current.status))
     if current.assigned_to == user:
         raise InvalidInput(f"Incident {incident_id} is already assigned to {user}.", field="user")
-    if len(current.events or []) >= timeline.MAX_EVENTS:
+    if timeline.transitions(current) >= timeline.MAX_EVENTS:
         raise Conflict(
             f"Incident {incident_id} has {timeline.MAX_EVENTS} transitions, as many as one incident keeps; "
             "it can still be acknowledged and resolved, but not reassigned again."
@@ -523,27 +543,24 @@ def detail(incident_id: int) -> dict:
 
 
 def list_page(status_filter: str | None, service_name: str | None, limit: int, cursor: str | None) -> dict:
-    """Newest first. One Query per page; with both filters a page may hold fewer
-    than `limit` incidents (the status is filtered within the service's index)."""
+    """Newest first: one Query per list partition (one for a service, one per shard
+    otherwise, in parallel), then one BatchGetItem for the page. With both filters
+    a page may hold fewer than `limit` incidents (the status is filtered among the
+    service's incidents)."""
     if status_filter:
         status_filter = status_filter.upper()
         if status_filter not in status.ALL:
             raise InvalidInput(f"status must be one of {', '.join(status.ALL)}.", field="status")
-
     if service_name:
-        index, partition, kind = Incident.service_index, service_name, "service"
+        index, names, listed = Incident.service_index, [service_name], f"service:{service_name}"
     elif status_filter:
-        index, partition, kind = Incident.status_index, status_filter, "status"
+        index, names, listed = Incident.status_index, shards.partitions(status_filter), f"status:{status_filter}"
     else:
-        index, partition, kind = Incident.feed_index, FEED, "feed"
-    index_keys, hash_name = _LIST_CURSORS[kind]
-    start = pagination.decode(cursor, {**index_keys, "id": "N"}, {hash_name: partition})
-    page = index.query(
-        partition,
-        scan_index_forward=False,
-        filter_condition=(Incident.status == status_filter) if service_name and status_filter else None,
-        page_size=limit,
-        last_evaluated_key=start,
-    )
-    items, resume_at = pagination.one_page(Incident, page)
-    return {"incidents": [to_json(incident) for incident in items], "next_cursor": pagination.encode(resume_at)}
+        index, names, listed = Incident.feed_index, shards.partitions(FEED), "all"
+    start = pagination.decode(cursor, {"list": "S", "id": "N"}, {"list": listed})
+    keys, more = shards.newest(index, names, limit, int(start["id"]["N"]) if start else None)
+    found = sorted(shards.read_all(Incident, keys, consistent_read=False), key=lambda item: item.id, reverse=True)
+    if service_name and status_filter:
+        found = [incident for incident in found if incident.status == status_filter]
+    resume_at = {"list": {"S": listed}, "id": {"N": str(keys[-1].id)}} if more and keys else None
+    return {"incidents": [to_json(incident) for incident in found], "next_cursor": pagination.encode(resume_at)}

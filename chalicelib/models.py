@@ -60,23 +60,26 @@ def _index(name: str, projection=AllProjection) -> type:
     return type("Meta", (), {"index_name": name, "projection": projection()})
 
 
-# Every list index is keyed on a constant (or a service / status) and sorted by id,
-# so "newest first" is a Query with ScanIndexForward=False.
+# The lists of incidents, newest first (a Query with ScanIndexForward=False). Each
+# projects keys only, so only a new incident or a change of status writes them
+# (a folded alert writes none); a page reads the items it lists. Every incident
+# writes "all incidents" and its status's list, so those are spread over shards by
+# incident number (chalicelib/shards.py); a service's list is the service's own.
 class IncidentFeedIndex(GlobalSecondaryIndex):
-    Meta = _index("feed")
+    Meta = _index("feed", KeysOnlyProjection)
     feed = UnicodeAttribute(hash_key=True)
     id = NumberAttribute(range_key=True)
 
 
 class IncidentServiceIndex(GlobalSecondaryIndex):
-    Meta = _index("by-service")
+    Meta = _index("by-service", KeysOnlyProjection)
     service_name = UnicodeAttribute(hash_key=True)
     id = NumberAttribute(range_key=True)
 
 
 class IncidentStatusIndex(GlobalSecondaryIndex):
-    Meta = _index("by-status")
-    status = UnicodeAttribute(hash_key=True)
+    Meta = _index("by-status", KeysOnlyProjection)
+    status_partition = UnicodeAttribute(hash_key=True)
     id = NumberAttribute(range_key=True)
 
 
@@ -99,8 +102,8 @@ class IncidentOutboxIndex(GlobalSecondaryIndex):
 
 
 class IncidentEvent(MapAttribute):
-    """A transition recorded on the incident item itself, so that the one
-    UpdateItem which changes the status also writes its history."""
+    """A transition, appended to the incident item by the one UpdateItem that makes
+    it, and kept there until the outbox moves it to the timeline table."""
 
     at = UTCDateTimeAttribute()
     kind = UnicodeAttribute()
@@ -123,6 +126,8 @@ class Incident(Model):
     description = UnicodeAttribute(default="")
     severity = UnicodeAttribute()
     status = UnicodeAttribute()
+    # The status's list shard (chalicelib/incidents.py, became).
+    status_partition = UnicodeAttribute(null=True)
     dedup_key = UnicodeAttribute()
     assigned_to = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
@@ -141,19 +146,22 @@ class Incident(Model):
     # The request that counted the latest alert: how a count whose answer was lost
     # is recognised when read back.
     alert_request = UnicodeAttribute(null=True)
-    # Every reassignment's request: its condition refuses one already applied, which
-    # a resend after a lost answer would otherwise apply again over a later one.
-    reassign_requests = UnicodeSetAttribute(null=True)
     feed = UnicodeAttribute()
     due_partition = UnicodeAttribute(null=True)
     due_at = UTCDateTimeAttribute(null=True)
+    # The transitions not yet handed to the channels (chalicelib/timeline.py), and how
+    # many transitions there have been in all.
     events = ListAttribute(of=IncidentEvent, default=list)
+    event_count = NumberAttribute(null=True)
     # Where a monitoring integration's alert came from, and what it sent with it
     # (custom details, links, labels), kept as sent.
     source = UnicodeAttribute(null=True)
     details = CompactJSON(null=True)
-    # How many of `events` have become deliveries; the rest are the outbox.
+    # How many transitions have been handed over (and left `events`), and the status
+    # and assignee as of the last of them: what the next one's message starts from.
     notified_events = NumberAttribute(default=0)
+    handed_status = UnicodeAttribute(null=True)
+    handed_assignee = UnicodeAttribute(null=True)
     outbox_partition = UnicodeAttribute(null=True)
     outbox_at = UTCDateTimeAttribute(null=True)
 
@@ -316,8 +324,8 @@ class Stats(Model):
 
 
 class TimelineEntry(Model):
-    """Unbounded history (folded alerts, notes, notifications); transitions live
-    in Incident.events and the two are merged when an incident is read."""
+    """An incident's history: transitions once handed over (chalicelib/timeline.py),
+    notes, notifications and escalation stops."""
 
     Meta = _meta("timeline")
     incident_id = NumberAttribute(hash_key=True)
@@ -326,6 +334,10 @@ class TimelineEntry(Model):
     kind = UnicodeAttribute()
     actor = UnicodeAttribute(null=True)
     message = UnicodeAttribute()
+    # A transition's request (see IncidentEvent.request), and its place among the
+    # incident's transitions: the order of two made in the same instant.
+    request = UnicodeAttribute(null=True)
+    position = NumberAttribute(null=True)
 
 
 class ChannelIdIndex(GlobalSecondaryIndex):

@@ -3,7 +3,8 @@ notification channels.
 
 Every transition appends to Incident.events in the write that changes the status,
 and the same write puts the incident in the sparse outbox index. The dispatcher
-turns each new event into one Delivery per channel. So a page is owed from the
+turns each waiting event into one Delivery per channel and moves it to the
+timeline table, in one transaction. So a page is owed from the
 moment the state changes, even if the process dies right after, and it is the
 committed events that are sent, never an in-memory intention."""
 
@@ -12,7 +13,7 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 
-from . import channels, clock, db, shards, status
+from . import channels, clock, db, shards, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .models import Channel, Delivery, Incident, IncidentEvent
@@ -51,25 +52,20 @@ def incident_url(incident_id: int) -> str | None:
     return f"{base}/#/incidents/{incident_id}" if base else None
 
 
-def as_of(incident: Incident, index: int) -> tuple[str | None, str]:
-    """(assignee, status) right after event `index`, from the events alone: a message
+def as_of(event: IncidentEvent, before: tuple[str | None, str | None]) -> tuple[str | None, str | None]:
+    """(assignee, status) right after `event`, given them right before it: a message
     sent late still says what was true when its event happened."""
-    assignee, state = incident.assigned_to, incident.status
-    assigned_seen = status_seen = False
-    for earlier in reversed((incident.events or [])[: index + 1]):
-        if not assigned_seen and earlier.assigned_to is not None:
-            assignee, assigned_seen = earlier.assigned_to, True
-        if not status_seen and earlier.kind in STATUS_AFTER:
-            state, status_seen = STATUS_AFTER[earlier.kind], True
-    if not assigned_seen and incident.events and incident.events[0].kind == "triggered":
-        # The trigger names no one when nobody was on call.
-        assignee = None
-    return assignee, state
+    assignee, state = before
+    if event.kind == "triggered":
+        # The trigger names its assignee, or no one when nobody was on call.
+        return event.assigned_to, status.TRIGGERED
+    if event.assigned_to is not None:
+        assignee = event.assigned_to
+    return assignee, STATUS_AFTER.get(event.kind, state)
 
 
-def message(incident: Incident, event: IncidentEvent, index: int) -> dict:
+def message(incident: Incident, event: IncidentEvent, index: int, assignee: str | None, state: str | None) -> dict:
     """What every channel says about one event, as of that event."""
-    assignee, state = as_of(incident, index)
     return {
         "event": f"incident.{event.kind}",
         "event_id": f"{incident.id}-{index}",
@@ -81,7 +77,7 @@ def message(incident: Incident, event: IncidentEvent, index: int) -> dict:
             "service_name": incident.service_name,
             "title": incident.title,
             "severity": incident.severity,
-            "status": state,
+            "status": state or incident.status,
             "assigned_to": assignee,
             "created_at": clock.iso(incident.created_at),
             "url": incident_url(incident.id),
@@ -102,24 +98,29 @@ def dispatch_waiting(now: datetime) -> int:
 
 
 def dispatch(incident: Incident, targets: list[Channel], now: datetime) -> int:
-    """Turn the incident's owed events into deliveries, one transaction per event.
-    `incident` may be a stale index copy: every write is conditioned on the number
-    of events already handed, so a stale or concurrent dispatcher writes nothing."""
+    """Hand the incident's waiting transitions to the channels, oldest first, one
+    transaction each: its deliveries, its timeline item, and its removal from the
+    incident. `incident` may be stale: every write is conditioned on the number of
+    transitions already handed, so a stale or concurrent dispatcher writes nothing."""
     handed = 0
     for _ in range(MAX_PASSES):
-        events = incident.events or []
-        done = incident.notified_events or 0
-        if done >= len(events):
+        waiting = incident.events or []
+        done = int(incident.notified_events or 0)
+        if not waiting:
             # Nothing owed in this copy: leave the outbox, unless the copy is stale.
-            if _close(incident, done):
+            if _close(incident.id, done):
                 return handed
         else:
-            while done < len(events) and _hand_over(
-                incident, done, events[done], targets, now, last=done + 1 == len(events)
-            ):
+            before = (incident.handed_assignee, incident.handed_status)
+            for position, event in enumerate(waiting):
+                after = as_of(event, before)
+                last = position + 1 == len(waiting)
+                if not _hand_over(incident, done, event, after, targets, now, last=last):
+                    break
                 handed += 1
                 done += 1
-            if done == len(events):
+                before = after
+            else:
                 return handed
         try:
             incident = Incident.get(incident.id, consistent_read=True)
@@ -130,17 +131,24 @@ def dispatch(incident: Incident, targets: list[Channel], now: datetime) -> int:
     return handed
 
 
-def _already_handed(incident: Incident, done: int):
+def _already_handed(done: int):
     if done == 0:
         return Incident.notified_events.does_not_exist() | (Incident.notified_events == 0)
     return Incident.notified_events == done
 
 
 def _hand_over(
-    incident: Incident, index: int, event: IncidentEvent, targets: list[Channel], now: datetime, *, last: bool
+    incident: Incident,
+    index: int,
+    event: IncidentEvent,
+    after: tuple[str | None, str | None],
+    targets: list[Channel],
+    now: datetime,
+    *,
+    last: bool,
 ) -> bool:
     tx = Transaction()
-    body = message(incident, event, index)
+    body = message(incident, event, index, *after)
     for channel in targets:
         delivery = Delivery(
             incident.id,
@@ -156,12 +164,20 @@ def _hand_over(
             due_at=now,
         )
         tx.put(delivery, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
-    actions = [Incident.notified_events.set(index + 1)]
-    condition = _already_handed(incident, index)
+    tx.put(timeline.moved(incident.id, event, index))
+    assignee, state = after
+    # The condition on the count makes events[0] this very event.
+    actions = [
+        Incident.events[0].remove(),
+        Incident.notified_events.set(index + 1),
+        Incident.handed_status.set(state),
+        Incident.handed_assignee.set(assignee) if assignee is not None else Incident.handed_assignee.remove(),
+    ]
+    condition = _already_handed(index)
     if last:
         # Leave the outbox only if no transition appended an event meanwhile.
         actions += [Incident.outbox_partition.remove(), Incident.outbox_at.remove()]
-        condition &= size(Incident.events) == index + 1
+        condition &= size(Incident.events) == 1
     tx.update(Incident(incident.id), actions, condition=condition, tag="incident")
     try:
         tx.commit()
@@ -170,11 +186,11 @@ def _hand_over(
     return True
 
 
-def _close(incident: Incident, done: int) -> bool:
+def _close(incident_id: int, done: int) -> bool:
     try:
-        Incident(incident.id).update(
+        Incident(incident_id).update(
             actions=[Incident.outbox_partition.remove(), Incident.outbox_at.remove()],
-            condition=_already_handed(incident, done) & (size(Incident.events) == done),
+            condition=_already_handed(done) & (size(Incident.events) == 0),
         )
     except UpdateError as error:
         if db.failed_condition(error):

@@ -1,4 +1,4 @@
-"""Work queues spread over shards.
+"""Work queues and lists spread over shards.
 
 The sparse indexes that hold work (incidents due for escalation, incidents with
 events owed to their channels, deliveries due for an attempt) are written by every
@@ -6,7 +6,8 @@ incident. Under one partition key they would cap the whole product at what one
 index partition takes (1,000 write units a second; a throttled index throttles the
 table write). So each item's partition is its queue's name and a shard its incident
 number picks, and reading a queue is one Query per shard, made in parallel, then
-one BatchGetItem per hundred items found (the indexes project keys only).
+one BatchGetItem per hundred items found (the indexes project keys only). The
+lists of incidents (all of them, and by status) are spread the same way.
 """
 
 from collections.abc import Iterator
@@ -38,12 +39,35 @@ def keys_in(index, queue: str, condition, limit: int | None = None) -> list[Mode
         return [key for found in pool.map(one_shard, partitions(queue)) for key in found]
 
 
-def read_all(model: type[Model], keys: list[Model]) -> Iterator[Model]:
-    """The items at `keys`, read consistently, a BatchGetItem per hundred; an item
-    gone since its key was listed is skipped."""
+def read_all(model: type[Model], keys: list[Model], *, consistent_read: bool = True) -> Iterator[Model]:
+    """The items at `keys`, a BatchGetItem per hundred; an item gone since its key
+    was listed is skipped."""
     wanted = [_batch_key(key) for key in keys]
     for start in range(0, len(wanted), BATCH_GET):
-        yield from model.batch_get(wanted[start : start + BATCH_GET], consistent_read=True)
+        yield from model.batch_get(wanted[start : start + BATCH_GET], consistent_read=consistent_read)
+
+
+def newest(index, names: list[str], limit: int, below: int | None) -> tuple[list[Model], bool]:
+    """The keys of the `limit` items with the highest ids under `below` across the
+    index partitions `names` (an index keyed by a partition and sorted by `id`), and
+    whether there are more. One Query per partition, in parallel: each partition's
+    newest `limit` hold the newest `limit` of them all."""
+    id_attribute = index.Meta.attributes["id"]
+    condition = None if below is None else id_attribute < below
+
+    def one(name: str) -> tuple[list[Model], bool]:
+        page = index.query(name, condition, scan_index_forward=False, limit=limit, page_size=limit)
+        found = list(page)
+        return found, page.last_evaluated_key is not None
+
+    if len(names) == 1:
+        results = [one(names[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="shard") as pool:
+            results = list(pool.map(one, names))
+    keys = sorted((key for found, _ in results for key in found), key=lambda key: key.id, reverse=True)
+    more = len(keys) > limit or any(truncated for _, truncated in results)
+    return keys[:limit], more
 
 
 def _batch_key(item: Model):

@@ -1,5 +1,9 @@
-"""An incident's history: transitions (kept on the incident item) merged with
-the timeline table's alerts, notes and notifications."""
+"""An incident's history. A transition is appended to the incident item by the
+write that makes it (so its order is the order DynamoDB applied them); the outbox
+dispatcher moves each one to the timeline table once its channels have it
+(chalicelib/outbox.py), so the incident item holds only the transitions not yet
+handed over and does not grow with its history. Notes, notifications and escalation
+stops are written to the timeline table directly."""
 
 import uuid
 from datetime import datetime, timezone
@@ -13,9 +17,10 @@ from .payloads import MAX_NAME_LENGTH
 MAX_ENTRIES = 200
 
 
-# The incident item holds its transitions, so their number and size are bounded:
-# at most MAX_EVENTS transitions of at most MAX_EVENT_BYTES each (chalicelib/incidents.py
-# keeps room for them when it creates an incident). Escalation stops climbing at
+# Should the dispatcher stop, every transition waits on the incident item, so their
+# number and size are bounded: at most MAX_EVENTS transitions of at most
+# MAX_EVENT_BYTES each (chalicelib/incidents.py keeps room for them when it creates
+# an incident). Escalation stops climbing at
 # ESCALATION_EVENTS, reassignment is refused at MAX_EVENTS, and acknowledge and
 # resolve, one each, always fit.
 MAX_EVENTS = 150
@@ -70,14 +75,56 @@ def new_request() -> str:
 MAX_EVENT_BYTES = _largest_event_bytes()
 
 
-def written_by(incident: Incident, request: str) -> bool:
-    """Whether one of the incident's transitions is this request's."""
-    return any(event.request == request for event in incident.events or [])
+def transitions(incident: Incident) -> int:
+    """How many transitions the incident has had."""
+    if incident.event_count is not None:
+        return int(incident.event_count)
+    return int(incident.notified_events or 0) + len(incident.events or [])
 
 
-def recorded(event: IncidentEvent):
-    """The update action that appends `event` to the incident's own history."""
-    return Incident.events.set(Incident.events.append([event]))
+def room_for(limit: int):
+    """The condition that the incident has had fewer than `limit` transitions."""
+    return Incident.event_count.does_not_exist() | (Incident.event_count < limit)
+
+
+def written_by(incident: Incident, event: IncidentEvent) -> bool:
+    """Whether `event`, a transition a request tried to write, is in the incident's
+    history: still on the item, or moved to the timeline table since (its key there
+    is made of the event's time and request, so that is one GetItem)."""
+    if any(pending.request == event.request for pending in incident.events or []):
+        return True
+    if not incident.notified_events:
+        return False
+    try:
+        TimelineEntry.get(incident.id, moved_key(event, None), consistent_read=True)
+    except TimelineEntry.DoesNotExist:
+        return False
+    return True
+
+
+def recorded(event: IncidentEvent) -> list:
+    """The update actions that append `event` to the incident's transitions."""
+    return [Incident.events.set(Incident.events.append([event])), Incident.event_count.add(1)]
+
+
+def moved_key(event: IncidentEvent, position: int | None) -> str:
+    """A transition's key in the timeline table: its time, then its request, which is
+    unique (a transition written before requests were recorded has its position)."""
+    return f"{clock.iso(event.at)}#{event.request or f'n{position:05d}'}"
+
+
+def moved(incident_id: int, event: IncidentEvent, position: int) -> TimelineEntry:
+    """The timeline item a transition becomes when it leaves the incident item."""
+    return TimelineEntry(
+        incident_id,
+        moved_key(event, position),
+        at=event.at,
+        kind=event.kind,
+        actor=event.actor,
+        message=event.message,
+        request=event.request,
+        position=position,
+    )
 
 
 def entry(incident_id: int, kind: str, actor: str | None, message: str, at: datetime) -> TimelineEntry:
@@ -91,9 +138,20 @@ def as_json(item: IncidentEvent | TimelineEntry) -> dict:
 
 
 def history(incident: Incident) -> list[dict]:
-    """Oldest first; of the timeline table, the newest MAX_ENTRIES (one Query page)."""
+    """Oldest first; of the timeline table, the newest MAX_ENTRIES (one Query page).
+    `incident` must have been read before this: a transition moved in between is
+    then in both reads, and shown once."""
     newest = TimelineEntry.query(incident.id, scan_index_forward=False, page_size=MAX_ENTRIES)
     entries, _ = pagination.one_page(TimelineEntry, newest)
-    merged = [as_json(e) for e in incident.events or []] + [as_json(e) for e in entries]
-    merged.sort(key=lambda e: e["at"])
-    return merged
+    done = int(incident.notified_events or 0)
+    pending = incident.events or []
+    requests = {event.request for event in pending if event.request}
+    # Transitions in their order, then the rest, among entries of the same instant.
+    ranked = [(event.at, done + n, event) for n, event in enumerate(pending)]
+    ranked += [
+        (entry.at, MOST_EVENTS if entry.position is None else int(entry.position), entry)
+        for entry in reversed(entries)
+        if entry.request not in requests
+    ]
+    ranked.sort(key=lambda found: found[:2])
+    return [as_json(item) for _, _, item in ranked]

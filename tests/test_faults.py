@@ -283,7 +283,9 @@ def test_a_count_resent_after_a_lost_answer_is_not_applied_again_over_another_al
 def test_a_reassignment_resent_after_a_lost_answer_does_not_undo_a_later_one(client, faults, monkeypatch):
     number = trigger(client, "svc", "disk full").json_body["id"]
     monkeypatch.setattr(
-        dynamo, "interceptor", Script([("UpdateItem", "lost")], between=_meanwhile(number, assigned_to="carol"))
+        dynamo,
+        "interceptor",
+        Script([("TransactWriteItems", "lost")], between=_meanwhile(number, assigned_to="carol")),
     )
     answer = post(client, f"/api/incidents/{number}/reassign/", {"user": "bob"})
     assert answer.status_code == 200, answer.body
