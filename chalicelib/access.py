@@ -5,7 +5,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import clock, keys
+from . import clock, keys, responses
 from .config import settings
 from .errors import Forbidden, Unauthenticated
 
@@ -35,13 +35,7 @@ class Caller:
         return self.user or f"{self.key_name} ({self.role} key)"
 
     def describe(self) -> dict:
-        return {
-            "key_id": self.key_id,
-            "key_name": self.key_name,
-            "role": self.role,
-            "user": self.user,
-            "services": sorted(self.services) if self.services is not None else None,
-        }
+        return responses.Caller.of(self).body()
 
     def require_service(self, service_name: str) -> None:
         if self.services is not None and service_name not in self.services:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import incidents
+from . import incidents, responses
 from .access import ADMIN, INTEGRATION, Caller
 from .details import ELLIPSIS, clipped, stored_size
 from .errors import InvalidInput, InvalidTransition, NotFound
@@ -136,28 +136,26 @@ def receive(notification: AlertmanagerNotification, caller: Caller) -> tuple[dic
     """Trigger, fold or resolve the group's incident. Returns (outcome, created)."""
     service = service_for(notification, caller)
     key = dedup_key(notification.group_key)
-    outcome = {
-        "status": notification.status,
-        "action": "nothing",
-        "service_name": service,
-        "dedup_key": key,
-        "incident_id": None,
-        "alert_count": None,
-    }
+
+    def outcome(action: str = "nothing", incident: dict | None = None) -> dict:
+        return responses.AlertmanagerOutcome(
+            status=notification.status,
+            action=action,
+            service_name=service,
+            dedup_key=key,
+            incident_id=incident["id"] if incident else None,
+            alert_count=incident["alert_count"] if incident else None,
+        ).body()
+
     if notification.status == "resolved":
         incident_id = incidents.incident_for_key(service, key)
         if incident_id is None:
-            return outcome, False  # never opened, or resolved already: nothing to do
+            return outcome(), False  # never opened, or resolved already: nothing to do
         try:
             resolved = incidents.resolve(incident_id, caller.actor, by_source=True)
         except (InvalidTransition, NotFound):
-            return outcome, False  # resolved by someone else between the two steps
-        return {
-            **outcome,
-            "action": "resolved",
-            "incident_id": incident_id,
-            "alert_count": resolved["alert_count"],
-        }, False
+            return outcome(), False  # resolved by someone else between the two steps
+        return outcome("resolved", resolved), False
 
     try:
         body = TriggerBody(
@@ -171,8 +169,7 @@ def receive(notification: AlertmanagerNotification, caller: Caller) -> tuple[dic
         raise InvalidInput(f"The alert group cannot become an incident: {error.errors()[0]['msg']}.") from None
     origin = incidents.Origin(source=source_for(notification), details=details_for(notification))
     incident, created = incidents.trigger(body, caller.actor, origin)
-    action = "triggered" if created else "folded"
-    return {**outcome, "action": action, "incident_id": incident["id"], "alert_count": incident["alert_count"]}, created
+    return outcome("triggered" if created else "folded", incident), created
 
 
 # --- derivations --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from pynamodb.exceptions import PynamoDBException
 
-from . import incidents
+from . import incidents, responses
 from .db import is_transient, retry_later
 from .errors import DomainError
 
@@ -24,17 +24,19 @@ def resolve(ids: list[int], actor: str | None) -> dict:
 
 def _each(transition: Transition, ids: list[int], actor: str | None) -> dict:
     results = [_outcome(transition, incident_id, actor) for incident_id in ids]
-    succeeded = sum(1 for result in results if "incident" in result)
-    return {"results": results, "succeeded": succeeded, "failed": len(results) - succeeded}
+    succeeded = sum(1 for result in results if isinstance(result, responses.BulkSucceeded))
+    return responses.BulkResult(results=results, succeeded=succeeded, failed=len(results) - succeeded).body()
 
 
-def _outcome(transition: Transition, incident_id: int, actor: str | None) -> dict:
+def _outcome(
+    transition: Transition, incident_id: int, actor: str | None
+) -> responses.BulkSucceeded | responses.BulkFailed:
     try:
-        return {"id": incident_id, "status": 200, "incident": transition(incident_id, actor)}
+        return responses.BulkSucceeded(id=incident_id, status=200, incident=transition(incident_id, actor))
     except DomainError as error:
         refused = error
     except PynamoDBException as error:
         if not is_transient(error):
             raise
         refused = retry_later()
-    return {"id": incident_id, "status": refused.status, "error": refused.body()}
+    return responses.BulkFailed(id=incident_id, status=refused.status, error=refused.body())

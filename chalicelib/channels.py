@@ -3,7 +3,7 @@
 import secrets
 import uuid
 
-from . import clock, db, outbound, pagination
+from . import clock, db, outbound, pagination, responses
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Channel, Stats
@@ -13,22 +13,6 @@ FEED = "channel"
 # Every event of an incident becomes one delivery per channel in one transaction
 # (at most 100 items), and a page should reach a handful of places, not dozens.
 MAX_PER_SERVICE = 10
-
-
-def to_json(channel: Channel, *, with_secret: bool = False) -> dict:
-    shown = {
-        "id": channel.id,
-        "service_name": channel.service_name,
-        "kind": channel.kind,
-        "name": channel.name,
-        "url": channel.url,
-        "topic_arn": channel.topic_arn,
-        "created_at": clock.iso(channel.created_at),
-        "created_by": channel.created_by,
-    }
-    if with_secret and channel.secret:
-        shown["secret"] = channel.secret
-    return shown
 
 
 def _counter(service_name: str) -> Stats:
@@ -73,7 +57,7 @@ def create_channel(body: ChannelBody, actor: str | None) -> dict:
             f"{body.service_name} already has {MAX_PER_SERVICE} notification channels; delete one first.",
             field="service_name",
         ) from None
-    return to_json(channel, with_secret=True)
+    return responses.NewChannel.of(channel).body()
 
 
 def delete_channel(channel_id: str) -> None:
@@ -90,7 +74,8 @@ def delete_channel(channel_id: str) -> None:
 
 def list_channels(service_name: str | None, limit: int, cursor: str | None) -> dict:
     channels, next_cursor = pagination.service_or_feed(Channel, service_name, FEED, limit, cursor)
-    return {"channels": [to_json(channel) for channel in channels], "next_cursor": next_cursor}
+    listed = [responses.Channel.of(channel) for channel in channels]
+    return responses.ChannelPage(channels=listed, next_cursor=next_cursor).body()
 
 
 def of_service(service_name: str) -> list[Channel]:

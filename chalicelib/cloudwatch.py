@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
-from . import alarm_states, clock, db, incidents, jsontext, receipts, sns
+from . import alarm_states, clock, db, incidents, jsontext, receipts, responses, sns
 from .config import settings
 from .db import is_transient
 from .errors import Busy, InvalidInput, InvalidTransition, NotFound
@@ -268,10 +268,10 @@ def receive_https(raw_body: bytes | None, message_type_header: str | None, query
     sns.verify(envelope)
     if envelope.Type == sns.SUBSCRIPTION_CONFIRMATION:
         sns.confirm_subscription(envelope)
-        return {"message_type": envelope.Type, **outcome("confirmed")}
+        return _answer(envelope, outcome("confirmed"))
     if envelope.Type == sns.UNSUBSCRIBE_CONFIRMATION:
         log.info("SNS says the subscription to %s was removed", envelope.TopicArn)
-        return {"message_type": envelope.Type, **outcome("nothing")}
+        return _answer(envelope, outcome("nothing"))
     alarm = parse_alarm(envelope.Message, envelope.TopicArn, sns.sent_at(envelope.Timestamp))
     service = service_for(alarm.message.AlarmName, envelope.TopicArn)
     try:
@@ -281,7 +281,11 @@ def receive_https(raw_body: bytes | None, message_type_header: str | None, query
         if not is_transient(error):
             log.exception("database error on SNS message %r", envelope.MessageId)
         raise Busy("The database could not record this alarm; SNS will deliver it again.", retry_after=5) from None
-    return {"message_type": envelope.Type, **result}
+    return _answer(envelope, result)
+
+
+def _answer(envelope: sns.SnsEnvelope, result: dict) -> dict:
+    return responses.SnsOutcome(message_type=envelope.Type, **result).body()
 
 
 def receive_lambda_event(event: dict) -> list[dict]:

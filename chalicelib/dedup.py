@@ -29,6 +29,11 @@ def key_for(service_name: str, title: str, explicit_key: str | None) -> tuple[st
     return "title:" + digest, False
 
 
+def public_key(stored_key: str) -> str | None:
+    """The dedup key as the caller gave it; None for one derived from the title."""
+    return stored_key[len("key:") :] if stored_key.startswith("key:") else None
+
+
 def window_start(now: datetime) -> datetime:
     return now - timedelta(seconds=settings().dedup_window_seconds)
 

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from . import channels, clock, db, outbox, senders, shards, timeline
+from . import channels, clock, db, outbox, responses, senders, shards, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .models import Channel, Delivery
@@ -64,13 +64,13 @@ def run() -> dict:
     if queues:
         with ThreadPoolExecutor(max_workers=len(queues), thread_name_prefix="notify-channel") as pool:
             outcomes = [state for states in pool.map(send_queue, list(queues)) for state in states]
-    return {
-        "dispatched": handed,
-        "attempted": len(outcomes),
-        "delivered": sum(1 for state in outcomes if state == DELIVERED),
-        "failed": sum(1 for state in outcomes if state == FAILED),
-        "retrying": sum(1 for state in outcomes if state == PENDING),
-    }
+    return responses.DeliveryRun(
+        dispatched=handed,
+        attempted=len(outcomes),
+        delivered=sum(1 for state in outcomes if state == DELIVERED),
+        failed=sum(1 for state in outcomes if state == FAILED),
+        retrying=sum(1 for state in outcomes if state == PENDING),
+    ).body()
 
 
 def _send_in_order(channel: Channel | None, queue: list[Delivery], started: float) -> list[str]:

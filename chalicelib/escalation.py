@@ -11,7 +11,7 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
-from . import clock, db, incidents, metrics, notifications, oncall, outbox, pagination, status, timeline
+from . import clock, db, incidents, metrics, notifications, oncall, outbox, pagination, responses, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict
@@ -47,17 +47,9 @@ def _target_json(target: EscalationTarget) -> dict:
     return {"user": target.user} if target.user is not None else {"oncall": target.oncall}
 
 
-def to_json(level: EscalationLevel) -> dict:
-    return {
-        "id": level.id,
-        "service_name": level.service_name,
-        "level": level.level,
-        "user": level.user,
-        "notification_channel": level.notification_channel,
-        "targets": [_target_json(target) for target in targets_of(level)],
-        "wait_minutes": wait_of(level),
-        "created_at": clock.iso(level.created_at),
-    }
+def answer(level: EscalationLevel) -> responses.EscalationLevel:
+    targets = [_target_json(target) for target in targets_of(level)]
+    return responses.EscalationLevel.of(level, targets=targets, wait_minutes=wait_of(level))
 
 
 def create_level(body: LevelBody) -> dict:
@@ -84,7 +76,7 @@ def create_level(body: LevelBody) -> dict:
         f"{body.service_name} already has escalation level {body.level}; delete it first.", field="level"
     )
     db.save_new(level, EscalationLevel.level.does_not_exist(), conflict)
-    return to_json(level)
+    return answer(level).body()
 
 
 def delete_level(level_id: str) -> None:
@@ -93,7 +85,7 @@ def delete_level(level_id: str) -> None:
 
 def list_levels(service_name: str | None, limit: int, cursor: str | None) -> dict:
     levels, next_cursor = pagination.service_or_feed(EscalationLevel, service_name, FEED, limit, cursor)
-    return {"levels": [to_json(level) for level in levels], "next_cursor": next_cursor}
+    return responses.EscalationLevelPage(levels=[answer(level) for level in levels], next_cursor=next_cursor).body()
 
 
 def path_for(service_name: str) -> list[EscalationLevel]:
@@ -113,7 +105,8 @@ def repeat_of(service_name: str) -> int:
 
 
 def _policy_json(service_name: str, repeat: int, levels: list[EscalationLevel]) -> dict:
-    return {"service_name": service_name, "repeat": repeat, "levels": [to_json(level) for level in levels]}
+    shown = [answer(level) for level in levels]
+    return responses.EscalationPolicy(service_name=service_name, repeat=repeat, levels=shown).body()
 
 
 def read_policy(service_name: str) -> dict:
@@ -170,7 +163,7 @@ def sweep() -> dict:
             continue
         if stepped:
             escalated.append(incident.id)
-    return {"escalated": len(escalated), "incidents": escalated}
+    return responses.SweepResult(escalated=len(escalated), incidents=escalated).body()
 
 
 def _step(incident: Incident, reads: _SweepReads) -> bool:

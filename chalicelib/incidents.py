@@ -15,6 +15,7 @@ from . import (
     oncall,
     outbox,
     pagination,
+    responses,
     shards,
     status,
     timeline,
@@ -51,34 +52,8 @@ def parse_id(raw: str) -> int:
     return number
 
 
-def public_dedup_key(stored_key: str) -> str | None:
-    return stored_key[len("key:") :] if stored_key.startswith("key:") else None
-
-
 def to_json(incident: Incident) -> dict:
-    return {
-        "id": incident.id,
-        "service_name": incident.service_name,
-        "title": incident.title,
-        "description": incident.description,
-        "severity": incident.severity,
-        "status": incident.status,
-        "assigned_to": incident.assigned_to,
-        "created_at": clock.iso(incident.created_at),
-        "created_by": incident.created_by,
-        "acknowledged_at": clock.iso(incident.acknowledged_at),
-        "acknowledged_by": incident.acknowledged_by,
-        "resolved_at": clock.iso(incident.resolved_at),
-        "resolved_by": incident.resolved_by,
-        "escalated_at": clock.iso(incident.escalated_at),
-        "escalation_level": incident.escalation_level,
-        "escalation_round": incident.escalation_round,
-        "alert_count": incident.alert_count,
-        "last_alert_at": clock.iso(incident.last_alert_at),
-        "dedup_key": public_dedup_key(incident.dedup_key),
-        "source": incident.source,
-        "details": incident.details,
-    }
+    return responses.Incident.of(incident).body()
 
 
 def became(new_status: str, incident_id: int) -> list:
@@ -131,14 +106,14 @@ def trigger(
 def _folded_json(live: Dedup, key: str, stored: Incident | None, now: datetime) -> dict:
     """The answer to a folded duplicate: the incident's count as stored after this
     alert was counted, or null if it could not be read back (the alert was counted)."""
-    return {
-        "id": int(live.incident_id),
-        "service_name": live.service_name,
-        "dedup_key": public_dedup_key(key),
-        "alert_count": stored.alert_count if stored else None,
-        "last_alert_at": clock.iso(stored.last_alert_at if stored else now),
-        "deduplicated": True,
-    }
+    return responses.FoldedAlert(
+        id=live.incident_id,
+        service_name=live.service_name,
+        dedup_key=dedup.public_key(key),
+        alert_count=stored.alert_count if stored else None,
+        last_alert_at=stored.last_alert_at if stored else now,
+        deduplicated=True,
+    ).body()
 
 
 def _count_alert(incident_id: int, request: str, now: datetime) -> tuple[bool, Incident | None]:
@@ -465,7 +440,7 @@ def add_note(incident_id: int, text: str, actor: str | None) -> dict:
         tx.commit()
     except TransactionCancelled:
         raise NotFound(f"There is no incident {incident_id}.") from None
-    return timeline.as_json(note)
+    return responses.Note.of(note).body()
 
 
 def reassign(incident_id: int, user: str, actor: str | None) -> dict:
@@ -539,7 +514,7 @@ def get_item(incident_id: int) -> Incident:
 
 def detail(incident_id: int) -> dict:
     incident = get_item(incident_id)
-    return {**to_json(incident), "timeline": timeline.history(incident)}
+    return responses.IncidentDetail.of(incident, timeline=timeline.history(incident)).body()
 
 
 def list_page(status_filter: str | None, service_name: str | None, limit: int, cursor: str | None) -> dict:
@@ -563,4 +538,5 @@ def list_page(status_filter: str | None, service_name: str | None, limit: int, c
     if service_name and status_filter:
         found = [incident for incident in found if incident.status == status_filter]
     resume_at = {"list": {"S": listed}, "id": {"N": str(keys[-1].id)}} if more and keys else None
-    return {"incidents": [to_json(incident) for incident in found], "next_cursor": pagination.encode(resume_at)}
+    page = [responses.Incident.of(incident) for incident in found]
+    return responses.IncidentPage(incidents=page, next_cursor=pagination.encode(resume_at)).body()

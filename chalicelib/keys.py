@@ -6,7 +6,7 @@ import re
 import secrets
 import uuid
 
-from . import clock, db, pagination
+from . import clock, db, pagination, responses
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict, InvalidInput, NotFound
 from .models import ApiKey, KeyToken
@@ -28,19 +28,6 @@ def token_hash(token: str) -> str:
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def to_json(key: ApiKey) -> dict:
-    return {
-        "id": key.id,
-        "name": key.name,
-        "role": key.role,
-        "user": key.user,
-        "services": sorted(key.services) if key.services else None,
-        "created_at": clock.iso(key.created_at),
-        "created_by": key.created_by,
-        "revoked_at": clock.iso(key.revoked_at),
-    }
 
 
 def create(body: KeyBody, created_by: str | None, *, token: str | None = None) -> dict:
@@ -71,7 +58,7 @@ def create(body: KeyBody, created_by: str | None, *, token: str | None = None) -
         tx.commit(landed=lambda: _granted_to(key.token_hash, key_id))
     except TransactionCancelled:
         raise Conflict("A key with this token already exists.", field="token") from None
-    return {**to_json(key), "token": token}
+    return responses.NewApiKey.of(key, token=token).body()
 
 
 def _granted_to(hashed: str, key_id: str) -> bool:
@@ -105,7 +92,8 @@ def list_page(limit: int, cursor: str | None) -> dict:
     start = pagination.decode(cursor, FEED_CURSOR, {"feed": FEED})
     page = ApiKey.feed_index.query(FEED, page_size=limit, last_evaluated_key=start)
     keys, resume_at = pagination.one_page(ApiKey, page)
-    return {"keys": [to_json(key) for key in keys], "next_cursor": pagination.encode(resume_at)}
+    listed = [responses.ApiKey.of(key) for key in keys]
+    return responses.ApiKeyPage(keys=listed, next_cursor=pagination.encode(resume_at)).body()
 
 
 def revoke(key_id: str) -> dict:
@@ -123,4 +111,4 @@ def revoke(key_id: str) -> dict:
         tx.update(ApiKey(key_id), [ApiKey.revoked_at.set(ApiKey.revoked_at | key.revoked_at)])
         tx.update(KeyToken(key.token_hash), [KeyToken.revoked_at.set(KeyToken.revoked_at | key.revoked_at)])
         tx.commit()
-    return to_json(key)
+    return responses.ApiKey.of(key).body()

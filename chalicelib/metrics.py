@@ -7,7 +7,7 @@ one its id picks), so no single item takes every incident's writes, and reading
 them is one BatchGetItem.
 """
 
-from . import pagination
+from . import pagination, responses
 from .db import Transaction
 from .models import Stats
 
@@ -55,22 +55,22 @@ def _mean(total: float, n: int) -> float | None:
     return round(float(total) / n, 3) if n else None
 
 
-def _report(rows: list[Stats], service_name: str | None) -> dict:
+def _report(rows: list[Stats], service_name: str | None) -> responses.Metrics:
     values = {name: sum(getattr(row, name) or 0 for row in rows) for name in COUNTERS}
     total = int(values["total_incidents"])
     resolved = int(values["resolved_incidents"])
-    return {
-        "service_name": service_name,
-        "total_incidents": total,
-        "open_incidents": total - resolved,
-        "resolved_incidents": resolved,
-        "escalated_incidents": int(values["escalated_incidents"]),
-        "alerts": int(values["alerts"]),
+    return responses.Metrics(
+        service_name=service_name,
+        total_incidents=total,
+        open_incidents=total - resolved,
+        resolved_incidents=resolved,
+        escalated_incidents=int(values["escalated_incidents"]),
+        alerts=int(values["alerts"]),
         # Over resolved incidents, as the original defines them; MTTA over the
         # resolved ones that were acknowledged (a source may close an alert unacknowledged).
-        "mtta_seconds": _mean(values["ack_seconds_sum"], int(values["resolved_acknowledged"])),
-        "mttr_seconds": _mean(values["resolve_seconds_sum"], resolved),
-    }
+        mtta_seconds=_mean(values["ack_seconds_sum"], int(values["resolved_acknowledged"])),
+        mttr_seconds=_mean(values["resolve_seconds_sum"], resolved),
+    )
 
 
 def read(service_name: str | None = None) -> dict:
@@ -81,7 +81,7 @@ def read(service_name: str | None = None) -> dict:
             rows = []
     else:
         rows = list(Stats.batch_get(_shard_rows(), consistent_read=True))
-    return _report(rows, service_name)
+    return _report(rows, service_name).body()
 
 
 def per_service(limit: int, cursor: str | None) -> dict:
@@ -91,7 +91,7 @@ def per_service(limit: int, cursor: str | None) -> dict:
     page = Stats.service_index.query(CATALOGUE, page_size=limit, last_evaluated_key=start)
     listed, resume_at = pagination.one_page(Stats, page)
     rows = {row.service_name: row for row in Stats.batch_get([(s.kind, s.scope) for s in listed])} if listed else {}
-    return {
-        "services": [_report([rows[s.service_name]], s.service_name) for s in listed if s.service_name in rows],
-        "next_cursor": pagination.encode(resume_at),
-    }
+    return responses.ServiceMetricsPage(
+        services=[_report([rows[s.service_name]], s.service_name) for s in listed if s.service_name in rows],
+        next_cursor=pagination.encode(resume_at),
+    ).body()

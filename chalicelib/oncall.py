@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from . import clock, db, pagination, rotations
+from . import clock, db, pagination, responses, rotations
 from .errors import Conflict, InvalidInput
 from .models import Rotation, ScheduleEntry, Shift
 from .payloads import ShiftBody
@@ -25,18 +25,6 @@ def _not_ended_after(at: datetime) -> str:
     # Shift keys are "<end>#<hex id>"; "~" sorts after every hex digit, so a key
     # greater than "<at>#~" has end > at: the shift has not ended at `at`.
     return f"{clock.iso(at)}#~"
-
-
-def to_json(shift: Shift) -> dict:
-    return {
-        "id": shift.id,
-        "service_name": shift.service_name,
-        "user": shift.user,
-        "start_time": clock.iso(shift.start_time),
-        "end_time": clock.iso(shift.end_time),
-        "is_override": shift.is_override,
-        "created_at": clock.iso(shift.created_at),
-    }
 
 
 def create_shift(body: ShiftBody) -> dict:
@@ -59,7 +47,7 @@ def create_shift(body: ShiftBody) -> dict:
         feed=FEED,
     )
     db.save_new(shift, Shift.shift_key.does_not_exist(), Conflict(f"A shift with id {shift_id} already exists."))
-    return to_json(shift)
+    return responses.Shift.of(shift).body()
 
 
 def delete_shift(shift_id: str) -> None:
@@ -70,7 +58,7 @@ def list_shifts(service_name: str | None, include_ended: bool, limit: int, curso
     """Shifts ordered by end time; by default only those that have not ended."""
     since = None if include_ended else Shift.shift_key > _not_ended_after(clock.now())
     shifts, next_cursor = pagination.service_or_feed(Shift, service_name, FEED, limit, cursor, since)
-    return {"schedules": [to_json(shift) for shift in shifts], "next_cursor": next_cursor}
+    return responses.ShiftPage(schedules=[responses.Shift.of(s) for s in shifts], next_cursor=next_cursor).body()
 
 
 @dataclass(frozen=True)
@@ -174,16 +162,16 @@ def current(service_name: str, at: datetime | None = None) -> dict:
     # The first interval of the final schedule from `at` is who holds `at`, and until when.
     first = Schedule.read(service_name, at, horizon).intervals(at, horizon)[0]
     source = first["source"] or {}
-    return {
-        "service_name": service_name,
-        "at": clock.iso(at),
-        "user": first["user"],
-        "schedule_id": source.get("id"),
-        "is_override": source.get("kind") == "override",
-        "source": first["source"],
+    return responses.OnCall(
+        service_name=service_name,
+        at=at,
+        user=first["user"],
+        schedule_id=source.get("id"),
+        is_override=source.get("kind") == "override",
+        source=first["source"],
         # When this holder's time ends (null: not within UNTIL_HORIZON).
-        "until": first["end"] if first["end"] != clock.iso(horizon) else None,
-    }
+        until=first["end"] if first["end"] != clock.iso(horizon) else None,
+    ).body()
 
 
 def final_schedule(service_name: str, start: datetime | None, end: datetime | None) -> dict:
@@ -194,4 +182,5 @@ def final_schedule(service_name: str, start: datetime | None, end: datetime | No
     if end - start > MAX_SPAN:
         raise InvalidInput(f"from and to may be at most {MAX_SPAN.days} days apart.", field="to")
     intervals = Schedule.read(service_name, start, end).intervals(start, end)
-    return {"service_name": service_name, "from": clock.iso(start), "to": clock.iso(end), "intervals": intervals}
+    answer = {"service_name": service_name, "from": start, "to": end, "intervals": intervals}
+    return responses.FinalSchedule.model_validate(answer).body()

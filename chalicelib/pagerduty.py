@@ -12,7 +12,7 @@ from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
-from . import access, incidents, jsontext
+from . import access, incidents, jsontext, responses
 from .db import is_transient
 from .details import clipped, stored_size
 from .errors import Busy, InvalidTransition, NotFound, PayloadTooLarge, Unauthenticated
@@ -100,20 +100,25 @@ class Event(_Strict):
 
 
 def accepted(dedup_key: str) -> Response:
-    return Response(body={"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status_code=202)
+    answer = responses.PagerDutyAccepted(status="success", message="Event processed", dedup_key=dedup_key)
+    return Response(body=answer.body(), status_code=202)
+
+
+def _error(status: str, message: str, errors: list[str]) -> dict:
+    return responses.PagerDutyError(status=status, message=message, errors=errors).body()
 
 
 def invalid(*errors: str, status: int = 400) -> Response:
-    return Response(body={"status": INVALID, "message": INVALID_MESSAGE, "errors": list(errors)}, status_code=status)
+    return Response(body=_error(INVALID, INVALID_MESSAGE, list(errors)), status_code=status)
 
 
 def throttled() -> Response:
     return Response(
-        body={
-            "status": "throttle event",
-            "message": "Requests for this service are arriving too quickly. Please retry later.",
-            "errors": ["Too many concurrent changes or database throttling; retry with backoff."],
-        },
+        body=_error(
+            "throttle event",
+            "Requests for this service are arriving too quickly. Please retry later.",
+            ["Too many concurrent changes or database throttling; retry with backoff."],
+        ),
         status_code=429,
         headers={"Retry-After": str(Busy.RETRY_AFTER_SECONDS)},
     )
@@ -137,7 +142,7 @@ def enqueue(raw_body: bytes | None) -> Response:
     except Exception:
         log.exception("unexpected error in the PagerDuty route")
     return Response(
-        body={"status": "error", "message": "Something went wrong on our side; it has been logged.", "errors": []},
+        body=_error("error", "Something went wrong on our side; it has been logged.", []),
         status_code=500,
     )
 

@@ -264,6 +264,7 @@ def _time_zone(value: str) -> str:
     return value
 
 
+ShiftUnit = Literal["hours", "days", "weeks"]
 CalendarDate = Annotated[
     str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_date)
 ]
@@ -284,7 +285,7 @@ class RotationBody(_Body):
     layer: int = Field(default=1, ge=1, le=100, description="higher layers win over lower ones")
     participants: list[Name] = Field(min_length=1, max_length=100, description="in turn order")
     shift_length: int = Field(ge=1, le=1000)
-    shift_unit: Literal["hours", "days", "weeks"]
+    shift_unit: ShiftUnit
     handoff_time: WallTime = Field(description="local wall-clock time of every handoff, HH:MM")
     handoff_weekday: Weekday | None = Field(default=None, description="weekly rotations: the handoff day")
     time_zone: TimeZone

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from . import clock, db, pagination, wallclock
+from . import clock, db, pagination, responses, wallclock
 from .errors import Conflict
 from .models import Rotation
 from .payloads import WEEKDAYS, RotationBody
@@ -128,22 +128,8 @@ class Plan:
 # --- storage -------------------------------------------------------------------------------------
 
 
-def to_json(rotation: Rotation) -> dict:
-    return {
-        "id": rotation.id,
-        "service_name": rotation.service_name,
-        "name": rotation.name,
-        "layer": rotation.layer,
-        "participants": list(rotation.participants),
-        "shift_length": rotation.shift_length,
-        "shift_unit": rotation.shift_unit,
-        "handoff_time": rotation.handoff_time,
-        "handoff_weekday": rotation.handoff_weekday,
-        "time_zone": rotation.time_zone,
-        "start_date": rotation.start_date,
-        "restrictions": rotation.restrictions or [],
-        "created_at": clock.iso(rotation.created_at),
-    }
+def answer(rotation: Rotation) -> responses.Rotation:
+    return responses.Rotation.of(rotation, restrictions=rotation.restrictions or [])
 
 
 def create_rotation(body: RotationBody) -> dict:
@@ -168,7 +154,7 @@ def create_rotation(body: RotationBody) -> dict:
     db.save_new(
         rotation, Rotation.shift_key.does_not_exist(), Conflict(f"A rotation with id {rotation.id} already exists.")
     )
-    return to_json(rotation)
+    return answer(rotation).body()
 
 
 def delete_rotation(rotation_id: str) -> None:
@@ -181,4 +167,4 @@ def list_rotations(service_name: str | None, limit: int, cursor: str | None) -> 
         rotations, next_cursor = pagination.service_or_feed(Rotation, service_name, FEED, limit, cursor, prefix)
     else:
         rotations, next_cursor = pagination.service_or_feed(Rotation, None, FEED, limit, cursor)
-    return {"rotations": [to_json(rotation) for rotation in rotations], "next_cursor": next_cursor}
+    return responses.RotationPage(rotations=[answer(r) for r in rotations], next_cursor=next_cursor).body()

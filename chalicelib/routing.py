@@ -17,7 +17,8 @@ class Routes:
         self.blueprint = Blueprint(name)
 
     def __call__(self, path: str, *methods: str, admits: frozenset[str], summary: str, **spec):
-        """Declare a route. `spec` describes it for OpenAPI: body, query, status, responses."""
+        """Declare a route. `spec` describes it for OpenAPI: body, query, status, responses,
+        answer (the model of its JSON answer, chalicelib/responses.py)."""
 
         def register(view):
             operations = [CATALOGUE.add(path, method, admits=admits, summary=summary, **spec) for method in methods]

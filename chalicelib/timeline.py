@@ -8,7 +8,7 @@ stops are written to the timeline table directly."""
 import uuid
 from datetime import datetime, timezone
 
-from . import clock, itemsize, pagination
+from . import clock, itemsize, pagination, responses
 from .itemsize import truncate_utf8
 from .models import Incident, IncidentEvent, TimelineEntry
 from .payloads import MAX_NAME_LENGTH
@@ -134,7 +134,7 @@ def entry(incident_id: int, kind: str, actor: str | None, message: str, at: date
 
 
 def as_json(item: IncidentEvent | TimelineEntry) -> dict:
-    return {"at": clock.iso(item.at), "kind": item.kind, "actor": item.actor, "message": item.message}
+    return responses.TimelineEntry.of(item).body()
 
 
 def history(incident: Incident) -> list[dict]:

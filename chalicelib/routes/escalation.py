@@ -4,6 +4,7 @@ from .. import (
     escalation,
     http,
     payloads,
+    responses,
 )
 from ..access import MANAGE, READ
 from ..routing import Routes
@@ -12,7 +13,12 @@ routes = Routes("escalation")
 
 
 @routes(
-    "/api/escalation/levels", "GET", admits=READ, summary="Escalation levels", query=("service_name", "limit", "cursor")
+    "/api/escalation/levels",
+    "GET",
+    admits=READ,
+    summary="Escalation levels",
+    query=("service_name", "limit", "cursor"),
+    answer=responses.EscalationLevelPage,
 )
 def list_levels():
     return escalation.list_levels(routes.service(), routes.limit(), routes.query("cursor"))
@@ -25,6 +31,7 @@ def list_levels():
     summary="Add an escalation level",
     body=payloads.LevelBody,
     status=201,
+    answer=responses.EscalationLevel,
 )
 def create_level():
     return routes.created(escalation.create_level(routes.body(payloads.LevelBody)))
@@ -41,6 +48,7 @@ def delete_level(level_id):
     "GET",
     admits=READ,
     summary="A service's escalation policy: its levels in order and how many times the climb repeats",
+    answer=responses.EscalationPolicy,
 )
 def get_policy(service_name):
     return escalation.read_policy(http.name_in_path(service_name, "service_name"))
@@ -52,6 +60,7 @@ def get_policy(service_name):
     admits=MANAGE,
     summary="Set how many times a service's escalation climb repeats after its last level",
     body=payloads.PolicyBody,
+    answer=responses.EscalationPolicy,
 )
 def set_policy(service_name):
     name = http.name_in_path(service_name, "service_name")

@@ -5,6 +5,7 @@ from .. import (
     escalation,
     incidents,
     payloads,
+    responses,
 )
 from ..access import READ, RESPOND, TRIGGER
 from ..routing import Routes
@@ -19,6 +20,7 @@ routes = Routes("incidents")
     summary="Open an incident, or fold the alert into the open incident with the same dedup key",
     body=payloads.TriggerBody,
     responses={201: "a new incident", 200: "folded into an open incident (deduplicated: true)"},
+    answer={201: responses.Incident, 200: responses.FoldedAlert},
 )
 def trigger_incident(caller):
     body = routes.body(payloads.TriggerBody)
@@ -28,7 +30,7 @@ def trigger_incident(caller):
 
 
 # Acknowledge and resolve take PUT or POST, with an optional body the original API sent.
-TRANSITION = {"admits": RESPOND, "body": payloads.ActorBody, "body_required": False}
+TRANSITION = {"admits": RESPOND, "body": payloads.ActorBody, "body_required": False, "answer": responses.Incident}
 
 
 @routes("/api/incidents/{incident_id}/acknowledge", "PUT", "POST", summary="Acknowledge an incident", **TRANSITION)
@@ -45,7 +47,13 @@ def resolve_incident(caller, incident_id):
     return incidents.resolve(number, caller.actor)
 
 
-@routes("/api/incidents/{incident_id}", "GET", admits=READ, summary="An incident and its timeline")
+@routes(
+    "/api/incidents/{incident_id}",
+    "GET",
+    admits=READ,
+    summary="An incident and its timeline",
+    answer=responses.IncidentDetail,
+)
 def get_incident(incident_id):
     return incidents.detail(incidents.parse_id(incident_id))
 
@@ -56,12 +64,19 @@ def get_incident(incident_id):
     admits=READ,
     summary="Incidents, newest first",
     query=("status", "service_name", "limit", "cursor"),
+    answer=responses.IncidentPage,
 )
 def list_incidents():
     return incidents.list_page(routes.query("status"), routes.service(), routes.limit(), routes.query("cursor"))
 
 
-@routes("/api/incidents/escalate/check", "POST", admits=RESPOND, summary="Run the escalation sweep now")
+@routes(
+    "/api/incidents/escalate/check",
+    "POST",
+    admits=RESPOND,
+    summary="Run the escalation sweep now",
+    answer=responses.SweepResult,
+)
 def escalate_check():
     return escalation.sweep()
 
@@ -73,6 +88,7 @@ def escalate_check():
     summary="Add a note to an incident's timeline (open or resolved); it notifies nobody",
     body=payloads.NoteBody,
     status=201,
+    answer=responses.Note,
 )
 def add_note(caller, incident_id):
     number = incidents.parse_id(incident_id)
@@ -85,6 +101,7 @@ def add_note(caller, incident_id):
     admits=RESPOND,
     summary="Hand an open incident to another user; its channels announce it",
     body=payloads.ReassignBody,
+    answer=responses.Incident,
 )
 def reassign_incident(caller, incident_id):
     number = incidents.parse_id(incident_id)
@@ -92,7 +109,12 @@ def reassign_incident(caller, incident_id):
 
 
 # Each id is acknowledged or resolved on its own; the answer holds each id's outcome.
-BULK = {"admits": RESPOND, "body": payloads.IncidentIdsBody, "responses": {200: "each id's outcome, in order"}}
+BULK = {
+    "admits": RESPOND,
+    "body": payloads.IncidentIdsBody,
+    "responses": {200: "each id's outcome, in order"},
+    "answer": responses.BulkResult,
+}
 
 
 @routes("/api/incidents/bulk/acknowledge", "POST", summary="Acknowledge up to 100 incidents", **BULK)

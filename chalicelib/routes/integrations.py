@@ -4,6 +4,7 @@ from .. import (
     alertmanager,
     cloudwatch,
     pagerduty,
+    responses,
     sns,
 )
 from ..access import PUBLIC
@@ -21,6 +22,7 @@ routes = Routes("integrations")
     "The service comes from the alarm name or the topic (settings), never from the URL: ?service_name= answers 400",
     body=sns.SnsEnvelope,
     responses={200: "accepted: what the message did"},
+    answer=responses.SnsOutcome,
     errors=(403, 503),
 )
 def cloudwatch_https():
@@ -36,6 +38,7 @@ def cloudwatch_https():
     summary="An Alertmanager webhook notification (version 4): one incident per alert group",
     body=alertmanager.AlertmanagerNotification,
     responses={201: "the group's incident was opened", 200: "folded, resolved, or nothing to do"},
+    answer=responses.AlertmanagerOutcome,
 )
 def alertmanager_webhook(caller):
     notification = routes.body(alertmanager.AlertmanagerNotification)
@@ -44,9 +47,9 @@ def alertmanager_webhook(caller):
 
 
 _PD_ERRORS = {
-    400: ("PagerDutyError", "invalid event: malformed, or an invalid routing key (PagerDuty's shape)"),
-    413: ("PagerDutyError", "the event is over 512 KB (PagerDuty's shape)"),
-    429: ("PagerDutyError", "throttled: retry with backoff (PagerDuty's shape)"),
+    400: (responses.PagerDutyError, "invalid event: malformed, or an invalid routing key (PagerDuty's shape)"),
+    413: (responses.PagerDutyError, "the event is over 512 KB (PagerDuty's shape)"),
+    429: (responses.PagerDutyError, "throttled: retry with backoff (PagerDuty's shape)"),
 }
 
 
@@ -59,6 +62,7 @@ _PD_ERRORS = {
     body=pagerduty.Event,
     status=202,
     responses={202: "Event processed"},
+    answer=responses.PagerDutyAccepted,
     errors=(429,),
     own_errors=_PD_ERRORS,
 )

@@ -3,6 +3,7 @@
 from .. import (
     keys,
     payloads,
+    responses,
 )
 from ..access import MANAGE
 from ..routing import Routes
@@ -10,7 +11,14 @@ from ..routing import Routes
 routes = Routes("keys")
 
 
-@routes("/api/keys", "GET", admits=MANAGE, summary="API keys (never their tokens)", query=("limit", "cursor"))
+@routes(
+    "/api/keys",
+    "GET",
+    admits=MANAGE,
+    summary="API keys (never their tokens)",
+    query=("limit", "cursor"),
+    answer=responses.ApiKeyPage,
+)
 def list_keys():
     return keys.list_page(routes.limit(), routes.query("cursor"))
 
@@ -22,11 +30,12 @@ def list_keys():
     summary="Create an API key; the answer holds its token, shown this once",
     body=payloads.KeyBody,
     status=201,
+    answer=responses.NewApiKey,
 )
 def create_key(caller):
     return routes.created(keys.create(routes.body(payloads.KeyBody), caller.actor))
 
 
-@routes("/api/keys/{key_id}", "DELETE", admits=MANAGE, summary="Revoke an API key")
+@routes("/api/keys/{key_id}", "DELETE", admits=MANAGE, summary="Revoke an API key", answer=responses.ApiKey)
 def revoke_key(key_id):
     return keys.revoke(key_id)

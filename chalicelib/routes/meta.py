@@ -4,6 +4,7 @@ from chalice import Response
 
 from .. import (
     console,
+    responses,
 )
 from ..access import PUBLIC, TRIGGER
 from ..routing import CATALOGUE, Routes
@@ -11,9 +12,9 @@ from ..routing import CATALOGUE, Routes
 routes = Routes("meta")
 
 
-@routes("/api/health", "GET", admits=PUBLIC, summary="Liveness check")
+@routes("/api/health", "GET", admits=PUBLIC, summary="Liveness check", answer=responses.Health)
 def health():
-    return {"status": "ok"}
+    return responses.Health(status="ok").body()
 
 
 @routes("/", "GET", admits=PUBLIC, summary="The web console", html=True)
@@ -31,11 +32,23 @@ def _console_asset(name: str) -> Response:
     return Response(body=content, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
 
 
-@routes("/api/openapi.json", "GET", admits=TRIGGER, summary="This API as an OpenAPI 3 document")
+@routes(
+    "/api/openapi.json",
+    "GET",
+    admits=TRIGGER,
+    summary="This API as an OpenAPI 3 document",
+    answer=responses.OpenApiDocument,
+)
 def openapi_document():
-    return CATALOGUE.document()
+    return responses.OpenApiDocument.model_validate(CATALOGUE.document()).body()
 
 
-@routes("/api/me", "GET", admits=TRIGGER, summary="The key making this call: its role, user and services")
+@routes(
+    "/api/me",
+    "GET",
+    admits=TRIGGER,
+    summary="The key making this call: its role, user and services",
+    answer=responses.Caller,
+)
 def whoami(caller):
     return caller.describe()

@@ -2,6 +2,7 @@
 
 from .. import (
     metrics,
+    responses,
 )
 from ..access import READ
 from ..routing import Routes
@@ -15,11 +16,19 @@ routes = Routes("metrics")
     admits=READ,
     summary="MTTA, MTTR and counts, overall or of one service",
     query=("service_name",),
+    answer=responses.Metrics,
 )
 def get_metrics():
     return metrics.read(routes.service())
 
 
-@routes("/api/metrics/services", "GET", admits=READ, summary="Metrics of each service", query=("limit", "cursor"))
+@routes(
+    "/api/metrics/services",
+    "GET",
+    admits=READ,
+    summary="Metrics of each service",
+    query=("limit", "cursor"),
+    answer=responses.ServiceMetricsPage,
+)
 def get_service_metrics():
     return metrics.per_service(routes.limit(), routes.query("cursor"))

@@ -4,6 +4,7 @@ from .. import (
     channels,
     delivery,
     payloads,
+    responses,
 )
 from ..access import MANAGE, RESPOND
 from ..routing import Routes
@@ -18,6 +19,7 @@ routes = Routes("notifications")
     admits=MANAGE,
     summary="Notification channels (never their webhook secrets)",
     query=("service_name", "limit", "cursor"),
+    answer=responses.ChannelPage,
 )
 def list_channels():
     return channels.list_channels(routes.service(), routes.limit(), routes.query("cursor"))
@@ -30,6 +32,7 @@ def list_channels():
     summary="Add a notification channel to a service; a webhook's signing secret is shown once",
     body=payloads.ChannelBody,
     status=201,
+    answer=responses.NewChannel,
 )
 def create_channel(caller):
     return routes.created(channels.create_channel(routes.body(payloads.ChannelBody), caller.actor))
@@ -47,6 +50,12 @@ def delete_channel(channel_id):
     return routes.no_content()
 
 
-@routes("/api/notifications/deliver", "POST", admits=RESPOND, summary="Send owed and due notifications now")
+@routes(
+    "/api/notifications/deliver",
+    "POST",
+    admits=RESPOND,
+    summary="Send owed and due notifications now",
+    answer=responses.DeliveryRun,
+)
 def deliver_now():
     return delivery.run()

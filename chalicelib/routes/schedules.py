@@ -8,6 +8,7 @@ from .. import (
     ical,
     oncall,
     payloads,
+    responses,
     rotations,
 )
 from ..access import MANAGE, READ
@@ -22,6 +23,7 @@ routes = Routes("schedules")
     admits=READ,
     summary="Shifts and overrides",
     query=("service_name", "include_ended", "limit", "cursor"),
+    answer=responses.ShiftPage,
 )
 def list_schedules():
     return oncall.list_shifts(
@@ -36,6 +38,7 @@ def list_schedules():
     summary="Add a shift or override",
     body=payloads.ShiftBody,
     status=201,
+    answer=responses.Shift,
 )
 def create_schedule():
     return routes.created(oncall.create_shift(routes.body(payloads.ShiftBody)))
@@ -53,6 +56,7 @@ def delete_schedule(schedule_id):
     admits=READ,
     summary="Who is on call for a service, now or at any instant",
     query=("service_name", "at"),
+    answer=responses.OnCall,
 )
 def current_oncall():
     return oncall.current(routes.service(required=True), routes.instant("at"))
@@ -64,6 +68,7 @@ def current_oncall():
     admits=READ,
     summary="The final schedule of a service as intervals, gaps marked (from defaults to now, to to 14 days later)",
     query=("service_name", "from", "to"),
+    answer=responses.FinalSchedule,
 )
 def final_schedule():
     return _requested_schedule()
@@ -93,6 +98,7 @@ def final_schedule_calendar():
     admits=READ,
     summary="Rotations (schedule layers)",
     query=("service_name", "limit", "cursor"),
+    answer=responses.RotationPage,
 )
 def list_rotations():
     return rotations.list_rotations(routes.service(), routes.limit(), routes.query("cursor"))
@@ -105,6 +111,7 @@ def list_rotations():
     summary="Add a rotation: participants taking turns, handed off at a wall-clock time in a time zone",
     body=payloads.RotationBody,
     status=201,
+    answer=responses.Rotation,
 )
 def create_rotation():
     return routes.created(rotations.create_rotation(routes.body(payloads.RotationBody)))
