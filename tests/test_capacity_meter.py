@@ -89,3 +89,27 @@ def test_reads_cost_a_unit_per_4_kb_half_when_eventually_consistent(dynamodb):
         dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "a"}}, ConsistentRead=True)
         dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "a"}})
     assert meter.read_units == 2 + 1
+
+
+def test_a_batch_get_prices_each_key_as_a_get_found_or_not(dynamodb):
+    dynamodb.put_item(TableName=TABLE, Item=item("a", 5000))
+    dynamodb.put_item(TableName=TABLE, Item=item("b", 100))
+    keys = [{"pk": {"S": name}} for name in ("a", "b", "missing")]
+    with metered() as meter:
+        dynamodb.batch_get_item(RequestItems={TABLE: {"Keys": keys, "ConsistentRead": True}})
+    assert meter.read_units == 2 + 1 + 1
+    with metered() as meter:
+        dynamodb.batch_get_item(RequestItems={TABLE: {"Keys": keys}})
+    assert meter.read_units == (2 + 1 + 1) / 2
+
+
+def test_the_meter_keeps_what_each_write_changed_as_a_stream_would_see_it(dynamodb):
+    with metered() as meter:
+        dynamodb.put_item(TableName=TABLE, Item=item("a", 10))
+        dynamodb.put_item(TableName=TABLE, Item=item("a", 10))  # the same item again: no change, no record
+        with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+            dynamodb.put_item(TableName=TABLE, Item=item("a", 20), ConditionExpression="attribute_not_exists(pk)")
+        dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "a"}})
+    assert [(written.old is None, written.new is None) for written in meter.writes] == [(True, False), (False, True)]
+    assert meter.writes[0].new == item("a", 10)
+    assert {written.table for written in meter.writes} == {TABLE}
