@@ -168,6 +168,8 @@ def main() -> None:
                 with metered() as meter:
                     result = action()
                 writes = meter.partitions.most_common(1)
+                if os.environ.get("CAPACITY_DETAIL"):
+                    print(name, dict(meter.partitions), file=sys.__stdout__, flush=True)
                 rows.append((name, meter.write_units, meter.read_units, writes[0] if writes else None))
                 return result
 
@@ -200,10 +202,13 @@ def main() -> None:
                 number = newest()
                 for n in range(history - 1):
                     call("POST", f"/api/incidents/{number}/reassign/", {"user": f"responder-{n}"})
+                # The notifier hands the transitions over, as the stream has it do within a second.
+                delivery.run()
                 priced(f"folded duplicate ({history} events)", enqueue)
                 priced(
                     f"acknowledge ({history} events)", lambda n=number: call("POST", f"/api/incidents/{n}/acknowledge/")
                 )
+                delivery.run()
                 priced(f"resolve ({history} events)", lambda n=number: call("POST", f"/api/incidents/{n}/resolve/"))
             number = call("POST", "/api/incidents/trigger/", {"service_name": SERVICE, "title": "disk full"})["id"]
             fake.advance(seconds=301)

@@ -34,6 +34,16 @@ def public_key(stored_key: str) -> str | None:
     return stored_key[len("key:") :] if stored_key.startswith("key:") else None
 
 
+def alert_key(service_name: str, key: str) -> str:
+    """The dedup item's key: the service's length first, so no two (service, key)
+    pairs make the same text whatever characters they hold."""
+    return f"{len(service_name)}:{service_name}#{key}"
+
+
+def _item(service_name: str, key: str, **attributes) -> Dedup:
+    return Dedup(alert_key(service_name, key), service_name=service_name, dedup_key=key, **attributes)
+
+
 def window_start(now: datetime) -> datetime:
     return now - timedelta(seconds=settings().dedup_window_seconds)
 
@@ -51,7 +61,7 @@ def fold(service_name: str, key: str, explicit: bool, now: datetime) -> Dedup | 
     window. The write only moves times forward, so repeating it is harmless; the
     alerts are counted on the incident (chalicelib/incidents.py).
     """
-    item = Dedup(service_name, key)
+    item = _item(service_name, key)
     live = Dedup.incident_id.exists()
     if not explicit:
         live &= Dedup.last_alert_at >= window_start(now)
@@ -71,7 +81,7 @@ def claim(incident_id: int, service_name: str, key: str, explicit: bool, now: da
     """The dedup item and the condition under which a new incident may take it:
     no live item exists, or the item still points at `dead_incident_id`, an
     incident this request saw resolved."""
-    item = Dedup(
+    item = _item(
         service_name,
         key,
         incident_id=incident_id,
@@ -91,7 +101,7 @@ def claim(incident_id: int, service_name: str, key: str, explicit: bool, now: da
 def bound_incident(service_name: str, key: str) -> int | None:
     """The incident an explicit key is bound to (bound while that incident is open)."""
     try:
-        return int(Dedup.get(service_name, key, consistent_read=True).incident_id)
+        return int(Dedup.get(alert_key(service_name, key), consistent_read=True).incident_id)
     except Dedup.DoesNotExist:
         return None
 
@@ -99,5 +109,5 @@ def bound_incident(service_name: str, key: str) -> int | None:
 def release(service_name: str, key: str, incident_id: int):
     """The dedup item to delete when `incident_id` resolves, and the condition that
     it still belongs to that incident (a newer incident may have taken a stale key)."""
-    item = Dedup(service_name, key)
+    item = _item(service_name, key)
     return item, (Dedup.incident_id == incident_id) | Dedup.incident_id.does_not_exist()

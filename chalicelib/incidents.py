@@ -44,7 +44,6 @@ MAX_ATTEMPTS = 6
 MAX_ID = MAX_INCIDENT_ID + 1
 
 
-
 def parse_id(raw: str) -> int:
     number = whole_number(raw, 1, MAX_ID - 1)
     if number is None:

@@ -16,7 +16,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.constants import STREAM_KEYS_ONLY
+from pynamodb.constants import STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -118,8 +118,9 @@ class IncidentEvent(MapAttribute):
 
 
 class Incident(Model):
-    # The stream only wakes app.notification_stream, which reads the outbox itself: keys are enough.
-    Meta = _meta("incidents", stream_view_type=STREAM_KEYS_ONLY)
+    # The stream wakes app.notification_stream, which reads the outbox itself; new
+    # images, so that the event filter (NOTIFIER_STREAM_FILTER) can see the outbox.
+    Meta = _meta("incidents", stream_view_type=STREAM_NEW_IMAGE)
     id = NumberAttribute(hash_key=True)
     service_name = UnicodeAttribute()
     title = UnicodeAttribute()
@@ -172,12 +173,21 @@ class Incident(Model):
     outbox_index = IncidentOutboxIndex()
 
 
+# The incidents stream reaches the notifier only for a write that leaves the incident
+# in the outbox (a transition, or a handing over with more to hand): a folded alert,
+# or the handing over of the last transition, wakes nothing.
+NOTIFIER_STREAM_FILTER = {"dynamodb": {"NewImage": {Incident.outbox_partition.attr_name: {"S": [{"exists": True}]}}}}
+
+
 class Dedup(Model):
-    """Service + dedup key -> the open incident it folds into."""
+    """An alert (service + dedup key) -> the open incident it folds into. Keyed by the
+    alert itself (chalicelib/dedup.py, alert_key): every fold writes it, so one
+    service's alerts must not share a partition."""
 
     Meta = _meta("dedup")
-    service_name = UnicodeAttribute(hash_key=True)
-    dedup_key = UnicodeAttribute(range_key=True)
+    alert = UnicodeAttribute(hash_key=True)
+    service_name = UnicodeAttribute()
+    dedup_key = UnicodeAttribute()
     incident_id = NumberAttribute()
     explicit = BooleanAttribute(default=False)
     last_alert_at = UTCDateTimeAttribute()

@@ -226,11 +226,16 @@ def stream_source(streaming: dict) -> dict:
 
     chalice package writes the ARN the decorator was given, a placeholder at package
     time (chalicelib/config.py, incident_stream_arn); the merge overwrites it with the
-    ARN of the stream the stack makes, which also orders the table before the mapping."""
+    ARN of the stream the stack makes, which also orders the table before the mapping,
+    and adds the event filter that keeps folded alerts from waking the notifier."""
     if STREAM_MODEL not in streaming:
         raise RenderError(f"the model {STREAM_MODEL} declares no stream (Meta.stream_view_type) for {STREAM_FUNCTION}")
+    from chalicelib.models import NOTIFIER_STREAM_FILTER
+
     stream = {"Fn::GetAtt": [streaming[STREAM_MODEL], "StreamArn"]}
-    return {STREAM_FUNCTION: {"Properties": {"Events": {STREAM_EVENT: {"Properties": {"Stream": stream}}}}}}
+    wakes_on = {"Filters": [{"Pattern": json.dumps(NOTIFIER_STREAM_FILTER, separators=(",", ":"))}]}
+    properties = {"Stream": stream, "FilterCriteria": wakes_on}
+    return {STREAM_FUNCTION: {"Properties": {"Events": {STREAM_EVENT: {"Properties": properties}}}}}
 
 
 def render(stage: str, *, tables_only: bool = False) -> dict:

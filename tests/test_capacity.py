@@ -4,8 +4,14 @@ the incident-number counter."""
 
 from collections import Counter
 
+import pytest
+
+from chalicelib import delivery, incidents
+from chalicelib.models import NOTIFIER_STREAM_FILTER, Incident
+from chalicelib.payloads import TriggerBody
 from tests.capacity import metered
-from tests.flows import acknowledge, resolve, trigger
+from tests.capacity_model import Stream
+from tests.flows import acknowledge, post, resolve, trigger
 
 STATS = "oncall-test-stats"
 
@@ -29,3 +35,75 @@ def test_metrics_rows_are_the_services_own_and_the_totals_are_spread_over_shards
     assert counter == 32  # the one key every new incident writes: its number
     assert sorted(services) == [f"metrics-service#svc-{n}" for n in range(4)]
     assert len(shards) == 16 and max(shards.values()) == min(shards.values())
+
+
+# --- write units per operation, the same at 1 and at 100 transitions of history ---------------
+
+INCIDENTS = "oncall-test-incidents"
+
+
+def incident_writes(meter) -> list:
+    return [written for written in meter.writes if written.table == INCIDENTS]
+
+
+def typical_alert(dedup_key: str) -> dict:
+    """An alert as an integration sends it: a 60-character title, a 400-byte
+    description and half a kilobyte of details (an incident of about 1.2 KB)."""
+    body = TriggerBody(
+        service_name="payments",
+        title="Checkout error rate above 5% for 10 minutes on payments-api",
+        description="d" * 400,
+        dedup_key=dedup_key,
+    )
+    details = {"query": "rate(http_errors[5m])" * 12, "value": "7.2%", "runbook": "x" * 200}
+    answer, _ = incidents.trigger(body, "monitor", incidents.Origin(source="prometheus-prod", details=details))
+    return answer
+
+
+@pytest.mark.parametrize("history", [1, 100])
+def test_write_units_per_operation_do_not_grow_with_the_history(client, history):
+    with metered() as opening:
+        number = typical_alert(f"checkout-{history}")["id"]
+    delivery.run()
+    for n in range(history - 1):
+        assert post(client, f"/api/incidents/{number}/reassign/", {"user": f"responder-{n}"}).status_code == 200
+    # The notifier hands the transitions over, as the incidents stream has it do.
+    delivery.run()
+    with metered() as folding:
+        assert typical_alert(f"checkout-{history}")["deduplicated"]
+    with metered() as acknowledging:
+        acknowledge(client, number)
+    delivery.run()
+    with metered() as resolving:
+        resolve(client, number)
+
+    # (the incident 4 in a transaction, its dedup item 2, the service's and a shard's
+    # metrics rows 2 each, the number 1, an entry in each of the feed, by-service,
+    # by-status, due and outbox indexes, and, the service's first, the services index)
+    assert opening.write_units == 18
+    # (the dedup item 1, the incident's count 4 in a transaction of one item)
+    assert folding.write_units == 5
+    # (the incident 2; the due entry leaves, the outbox entry comes, the status list moves)
+    assert acknowledging.write_units == 6
+    assert resolving.write_units == 13
+    assert [written.table for written in folding.writes].count(INCIDENTS) == 1
+
+
+def test_the_stream_wakes_the_notifier_for_transitions_and_not_for_folded_alerts(client):
+    filters = [NOTIFIER_STREAM_FILTER]
+    stream = Stream(("id",), Incident.Meta.stream_view_type, filters)
+    with metered() as opening:
+        number = typical_alert("checkout")["id"]
+    with metered() as handing_over:
+        delivery.run()
+    with metered() as folding:
+        typical_alert("checkout")
+    with metered() as acknowledging:
+        acknowledge(client, number)
+
+    assert len(stream.passing(incident_writes(opening))) == 1
+    assert len(stream.records(incident_writes(folding))) == 1
+    assert stream.passing(incident_writes(folding)) == []
+    # Handing over the last transition takes the incident out of the outbox: no wake-up.
+    assert len(incident_writes(handing_over)) == 1 and stream.passing(incident_writes(handing_over)) == []
+    assert len(stream.passing(incident_writes(acknowledging))) == 1

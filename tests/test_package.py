@@ -22,7 +22,7 @@ import pytest
 from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib.config import settings
-from chalicelib.models import ALL_MODELS, Incident
+from chalicelib.models import ALL_MODELS, NOTIFIER_STREAM_FILTER, Incident
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.executable).parent.parent  # not resolved: a venv's python is a symlink
@@ -214,7 +214,7 @@ def test_tables_have_the_streams_their_models_declare(package):
         declared = getattr(model.Meta, "stream_view_type", None)
         expected = {"StreamViewType": declared} if declared else None
         assert streams[prod_table_name(model)] == expected, model.__name__
-    assert streams[prod_table_name(Incident)] == {"StreamViewType": "KEYS_ONLY"}
+    assert streams[prod_table_name(Incident)] == {"StreamViewType": "NEW_IMAGE"}
 
 
 def test_roles_grant_only_what_the_functions_call(package):
@@ -425,7 +425,9 @@ def test_the_notification_function_reads_the_stream_of_the_incidents_table_the_s
     ]
     assert properties["Stream"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
     assert "set-at-packaging" not in package["template_path"].read_text()
-    assert template["Resources"][table_id]["Properties"]["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+    assert template["Resources"][table_id]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    [only] = properties["FilterCriteria"]["Filters"]
+    assert json.loads(only["Pattern"]) == NOTIFIER_STREAM_FILTER
     assert template["Outputs"][f"{table_id}StreamArn"]["Value"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
 
 
