@@ -4,6 +4,7 @@ counted exactly, strings cut only when no alert fits whole; checked against a
 brute-force oracle written here, and in linear work for a 255 KiB body."""
 
 import json
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -162,7 +163,9 @@ def serialised(monkeypatch):
 
     def counting(*args, **kwargs):
         text = original(*args, **kwargs)
-        produced.append(len(text))
+        # The emulator's own copies (moto sizes each stream record) are not the product's.
+        if not sys._getframe(1).f_globals.get("__name__", "").startswith("moto."):
+            produced.append(len(text))
         return text
 
     monkeypatch.setattr(json, "dumps", counting)
