@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import GetError, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
@@ -94,6 +94,50 @@ def read_retrying(read: Callable[[], Model]) -> Model | None:
                 raise
             time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
     return None
+
+
+# DynamoDB's most keys in one BatchGetItem, over all the tables it reads.
+BATCH_GET_KEYS = 100
+
+
+def batch_get(wanted: dict[type[Model], list], *, consistent_read: bool = True) -> dict[type[Model], list[Model]]:
+    """The items at the given hash keys of several tables, read in one BatchGetItem
+    (PynamoDB's Model.batch_get reads one table), keys not found left out. Keys
+    DynamoDB leaves unprocessed (it does under load) are asked for again; a failure
+    is raised as PynamoDB's GetError, as a GetItem's would be, so is_transient,
+    read_retrying and the API's 503 treat both alike."""
+    asked = {}
+    models = {}
+    for model, keys in wanted.items():
+        if keys:
+            table = model.Meta.table_name
+            models[table] = model
+            asked[table] = {
+                "Keys": [model.get_operation_kwargs_from_class(key)["Key"] for key in keys],
+                "ConsistentRead": consistent_read,
+            }
+    if sum(len(request["Keys"]) for request in asked.values()) > BATCH_GET_KEYS:
+        raise ValueError(f"one BatchGetItem reads at most {BATCH_GET_KEYS} keys")
+    found: dict[type[Model], list[Model]] = {model: [] for model in wanted}
+    # The first table's own connection (its Meta's endpoint and pool), as its GetItem would use.
+    client = next(iter(wanted))._get_connection().connection.client
+    for attempt in range(Transaction.ATTEMPTS):
+        if not asked:
+            return found
+        if attempt:
+            time.sleep(random.uniform(0.005, 0.02) * attempt)
+        try:
+            answer = client.batch_get_item(RequestItems=asked)
+        except (BotoCoreError, ClientError) as error:
+            raise GetError("BatchGetItem failed", cause=error) from error
+        for table, items in answer.get("Responses", {}).items():
+            found[models[table]] += [models[table].from_raw_data(item) for item in items]
+        asked = answer.get("UnprocessedKeys") or {}
+    if not asked:
+        return found
+    # Still unprocessed: DynamoDB leaves keys out when it throttles the read.
+    throttled = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "BatchGetItem")
+    raise GetError("BatchGetItem left keys unprocessed", cause=throttled)
 
 
 class TransactionCancelled(Exception):

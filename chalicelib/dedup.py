@@ -59,7 +59,7 @@ def fold(service_name: str, key: str, explicit: bool, now: datetime) -> Dedup | 
 
     Live means: it exists and, for a derived key, its last alert is within the
     window. The write only moves times forward, so repeating it is harmless; the
-    alerts are counted on the incident (chalicelib/incidents.py).
+    alerts are counted on the incident's alert tally (chalicelib/incidents.py).
     """
     item = _item(service_name, key)
     live = Dedup.incident_id.exists()

@@ -1,6 +1,7 @@
 """Incidents: trigger (with dedup), acknowledge, resolve, notes and reassignment, read and list."""
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -23,7 +24,7 @@ from . import (
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Busy, Conflict, InvalidInput, InvalidTransition, NotFound
-from .models import Dedup, Incident, IncidentEvent, Stats
+from .models import AlertTally, Dedup, Incident, IncidentEvent, Stats
 from .payloads import MAX_INCIDENT_ID, MAX_NAME_LENGTH, TriggerBody, whole_number
 
 
@@ -42,6 +43,9 @@ DUE_QUEUE = "due"
 # Contended triggers retry; each retry means another request changed the state we read.
 MAX_ATTEMPTS = 6
 MAX_ID = MAX_INCIDENT_ID + 1
+# How long a closed alert tally is kept (DynamoDB TTL): only a fold that raced the
+# resolve reads it, within the same request.
+TALLY_KEPT = timedelta(days=1)
 
 
 def parse_id(raw: str) -> int:
@@ -89,9 +93,9 @@ def trigger(
     for _ in range(MAX_ATTEMPTS):
         live = dedup.fold(body.service_name, key, explicit, now)
         if live is not None:
-            counted, stored = _count_alert(int(live.incident_id), request, now)
+            counted, tally = _count_alert(int(live.incident_id), request, now)
             if counted:
-                return _folded_json(live, key, stored, now), False
+                return _folded_json(live, key, tally, now), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
         incident = _open(body, actor, origin, key, explicit, now, dead_incident_id, request, guard)
@@ -102,39 +106,63 @@ def trigger(
     raise Busy("Too many concurrent changes to this alert's incident; retry the request.")
 
 
-def _folded_json(live: Dedup, key: str, stored: Incident | None, now: datetime) -> dict:
-    """The answer to a folded duplicate: the incident's count as stored after this
-    alert was counted, or null if it could not be read back (the alert was counted)."""
+def _folded_json(live: Dedup, key: str, tally: AlertTally | None, now: datetime) -> dict:
+    """The answer to a folded duplicate: the incident's count as its tally stored it
+    after this alert was counted, or null if it could not be read back (the alert was
+    counted)."""
     return responses.FoldedAlert(
         id=live.incident_id,
         service_name=live.service_name,
         dedup_key=dedup.public_key(key),
-        alert_count=stored.alert_count if stored else None,
-        last_alert_at=stored.last_alert_at if stored else now,
+        alert_count=1 + int(tally.folded) if tally else None,
+        last_alert_at=tally.last_alert_at if tally else now,
         deduplicated=True,
     ).body()
 
 
-def _count_alert(incident_id: int, request: str, now: datetime) -> tuple[bool, Incident | None]:
-    """Count one more alert on the open incident: (whether it was counted, the
-    incident as stored after it). Not counted means it is no longer open. The count
-    is a transaction for its idempotency token: a count resent after a lost answer
-    is not applied again, whatever other alerts were counted in between. The alerts
-    reach the stats when the incident resolves, so a duplicate writes only this item
-    and its dedup item."""
+def _count_alert(incident_id: int, request: str, now: datetime) -> tuple[bool, AlertTally | None]:
+    """Count one more alert on the open incident's tally: (whether it was counted, the
+    tally as stored after it). Not counted means the tally is closed: the incident
+    resolved since its dedup item was read. The count is a transaction for its
+    idempotency token: a count resent after a lost answer is not applied again,
+    whatever other alerts were counted in between. The incident item is not written
+    (its resolve copies the tally onto it, and the alerts reach the stats then), so a
+    duplicate writes only its dedup item and this small one."""
     tx = Transaction()
     tx.update(
-        Incident(incident_id),
-        [Incident.alert_count.add(1), Incident.last_alert_at.set(now), Incident.alert_request.set(request)],
-        condition=Incident.status.is_in(*status.OPEN),
-        tag="incident",
+        AlertTally(incident_id),
+        [AlertTally.folded.add(1), AlertTally.last_alert_at.set(now), AlertTally.request.set(request)],
+        condition=AlertTally.closed_at.does_not_exist(),
+        tag="tally",
     )
+
+    def landed() -> bool:
+        tally = _tally(incident_id)
+        return tally is not None and tally.request == request
+
     try:
-        tx.commit(landed=_ReadBack(incident_id, lambda current: current.alert_request == request))
+        tx.commit(landed=landed)
     except TransactionCancelled:
         return False, None
     # The count as stored, this alert in it (and any counted since).
-    return True, db.read_retrying(lambda: get_item(incident_id))
+    return True, db.read_retrying(lambda: _tally(incident_id))
+
+
+def _tally(incident_id: int) -> AlertTally | None:
+    try:
+        return AlertTally.get(incident_id, consistent_read=True)
+    except AlertTally.DoesNotExist:
+        return None
+
+
+def with_tally(incident: Incident, tally: AlertTally | None) -> Incident:
+    """The incident with its alerts as counted: an open incident's are on its tally
+    (when any alert folded into it), a resolved one's on the item itself, which its
+    resolve wrote. Sets (never adds), so applying it twice changes nothing."""
+    if tally is not None and incident.status != status.RESOLVED:
+        incident.alert_count = 1 + int(tally.folded)
+        incident.last_alert_at = tally.last_alert_at or incident.last_alert_at
+    return incident
 
 
 def _next_number() -> int:
@@ -219,9 +247,9 @@ def _later_life_bytes() -> int:
         escalated_at=moment,
         escalation_level=100,
         escalation_round=10,
+        # The final tally, copied on at resolve (open, the item holds 1).
         alert_count=MAX_ID,
         last_alert_at=moment,
-        alert_request=timeline.new_request(),
         event_count=timeline.MOST_EVENTS,
         status_partition=shards.partition(status.ACKNOWLEDGED, MAX_ID),
         due_partition=shards.partition(DUE_QUEUE, MAX_ID),
@@ -316,23 +344,30 @@ def acknowledge(incident_id: int, actor: str | None) -> dict:
     incident = Incident(incident_id)
     event = timeline.event("acknowledged", actor, "Acknowledged.", now, request=request)
     read_back = _written_by(incident_id, event)
-    acknowledged = db.settle(
-        lambda: incident.update(
-            actions=[
-                *became(status.ACKNOWLEDGED, incident_id),
-                Incident.acknowledged_at.set(now),
-                Incident.acknowledged_by.set(actor),
-                *timeline.recorded(event),
-                *escalation_stopped(),
-                *outbox.owed(incident_id, now),
-            ],
-            condition=Incident.status.is_in(*status.ACKNOWLEDGE_FROM),
-        ),
-        read_back,
-    )
-    if not acknowledged:
-        raise InvalidTransition(status.refusal("acknowledge", incident_id, read_back.incident.status))
-    incident = read_back.incident or incident
+    # Two requests: the UpdateItem (ALL_NEW) and, at the same time, a read of the
+    # alert tally, whose count the answer shows (the update cannot return it).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tally") as pool:
+        counted = pool.submit(db.read_retrying, lambda: _tally(incident_id))
+        acknowledged = db.settle(
+            lambda: incident.update(
+                actions=[
+                    *became(status.ACKNOWLEDGED, incident_id),
+                    Incident.acknowledged_at.set(now),
+                    Incident.acknowledged_by.set(actor),
+                    *timeline.recorded(event),
+                    *escalation_stopped(),
+                    *outbox.owed(incident_id, now),
+                ],
+                condition=Incident.status.is_in(*status.ACKNOWLEDGE_FROM),
+            ),
+            read_back,
+        )
+        if not acknowledged:
+            raise InvalidTransition(status.refusal("acknowledge", incident_id, read_back.incident.status))
+        # Unreadable (None): the answer shows the item's count (a 503 here would have
+        # the caller acknowledge again, and be refused).
+        tally = counted.result()
+    incident = with_tally(read_back.incident or incident, tally)
     notifications.acknowledged(incident)
     return to_json(incident)
 
@@ -342,12 +377,13 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, gua
     monitoring source closing its own alert may resolve from any open status, and
     may ask that it happen only while `guard` holds (else db.Superseded).
 
-    The incident is read first because MTTA/MTTR are added to the stats in the
-    same transaction, and those sums need the incident's own timestamps.
+    The incident and its alert tally are read first (one BatchGetItem) because
+    MTTA/MTTR and the alerts are added to the stats in the same transaction, and
+    those need the incident's own timestamps and count.
     """
     allowed = status.SOURCE_RESOLVE_FROM if by_source else status.RESOLVE_FROM
     request = timeline.new_request()
-    incident = get_item(incident_id)
+    incident, tally = _read(incident_id)
     event = None
     for _ in range(MAX_ATTEMPTS):
         if event is not None and timeline.written_by(incident, event):
@@ -357,8 +393,9 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, gua
         now = clock.now()
         message = "Resolved by its monitoring source." if by_source else "Resolved."
         event = timeline.event("resolved", actor, message, now, request=request)
-        changed = _commit_resolve(incident, actor, event, now, guard)
+        changed = _commit_resolve(incident, tally, actor, event, now, guard)
         if changed is None:
+            with_tally(incident, tally)
             incident.status = status.RESOLVED
             incident.resolved_at = now
             incident.resolved_by = actor
@@ -368,7 +405,7 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, gua
             break
         # An ack, a sweep or a folded alert changed it after the read: try again on
         # the incident as it is now, so the sums use what was actually committed.
-        incident = changed
+        incident, tally = changed
     else:
         raise Busy("The incident is changing too fast to resolve; try again.")
     notifications.resolved(incident)
@@ -376,20 +413,34 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, gua
 
 
 def _commit_resolve(
-    incident: Incident, actor: str | None, event: IncidentEvent, now: datetime, guard: db.Guard | None = None
-) -> Incident | None:
-    """One transaction: the incident (conditioned on the status and alert count read),
-    the stats sums, and the dedup item released. None when it committed, else the
-    incident as it was found changed.
+    incident: Incident,
+    tally: AlertTally | None,
+    actor: str | None,
+    event: IncidentEvent,
+    now: datetime,
+    guard: db.Guard | None = None,
+) -> tuple[Incident, AlertTally | None] | None:
+    """One transaction: the incident (conditioned on the status read), its alert
+    tally closed (conditioned on the count read), the stats sums, and the dedup item
+    released. None when it committed, else the incident and tally as they are now.
 
-    The incident's alerts beyond the first reach the stats here: the count condition
-    makes sure none folded in between the read and this write is left out."""
+    The alerts folded into the incident reach the stats here, and the final count
+    the incident item: the tally's condition makes sure none folded in between the
+    read and this write is left out, and, closed, the tally takes no fold after it
+    (that alert opens a new incident)."""
+    folded = int(tally.folded) if tally is not None else 0
     increments = {
         "resolved_incidents": 1,
         "resolve_seconds_sum": round((now - incident.created_at).total_seconds(), 3),
     }
-    if incident.alert_count > 1:
-        increments["alerts"] = int(incident.alert_count) - 1
+    if folded:
+        increments["alerts"] = folded
+    counted = []
+    if tally is not None:
+        counted = [Incident.alert_count.set(1 + folded), Incident.last_alert_at.set(tally.last_alert_at)]
+    counted_as_read = (
+        AlertTally.folded == tally.folded if tally is not None else AlertTally.incident_id.does_not_exist()
+    )
     if incident.acknowledged_at is not None:
         increments["resolved_acknowledged"] = 1
         increments["ack_seconds_sum"] = round((incident.acknowledged_at - incident.created_at).total_seconds(), 3)
@@ -405,10 +456,16 @@ def _commit_resolve(
                 *timeline.recorded(event),
                 *escalation_stopped(),
                 *outbox.owed(incident.id, now),
+                *counted,
             ],
-            condition=(Incident.status == incident.status) & (Incident.alert_count == incident.alert_count),
+            condition=Incident.status == incident.status,
             tag="incident",
-            return_found=True,
+        )
+        tx.update(
+            AlertTally(incident.id),
+            [AlertTally.closed_at.set(now), AlertTally.expires_at.set(int((now + TALLY_KEPT).timestamp()))],
+            condition=counted_as_read,
+            tag="tally",
         )
         metrics.count(tx, incident.service_name, incident.id, **increments)
         if release_dedup:
@@ -418,9 +475,8 @@ def _commit_resolve(
             tx.commit(landed=_written_by(incident.id, event))
             return None
         except TransactionCancelled as cancelled:
-            if "incident" in cancelled.failed:
-                found = cancelled.found.get("incident")
-                return Incident.from_raw_data(found) if found else get_item(incident.id)
+            if cancelled.failed & {"incident", "tally"}:
+                return _read(incident.id)
             # A newer incident took this stale dedup key; leave it to that incident.
             release_dedup = False
 
@@ -504,11 +560,33 @@ def _refuse_reassign(current: Incident, user: str) -> None:
 # --- reads -----------------------------------------------------------------------
 
 
+def _read(incident_id: int) -> tuple[Incident, AlertTally | None]:
+    """The incident and its alert tally (None before any alert folded into it), read
+    consistently in one BatchGetItem."""
+    found = db.batch_get({Incident: [incident_id], AlertTally: [incident_id]})
+    if not found[Incident]:
+        raise NotFound(f"There is no incident {incident_id}.")
+    [incident] = found[Incident]
+    return incident, next(iter(found[AlertTally]), None)
+
+
 def get_item(incident_id: int) -> Incident:
-    try:
-        return Incident.get(incident_id, consistent_read=True)
-    except Incident.DoesNotExist:
-        raise NotFound(f"There is no incident {incident_id}.") from None
+    """The incident, with its alerts as counted (with_tally): one BatchGetItem."""
+    return with_tally(*_read(incident_id))
+
+
+def _read_page(keys: list[Incident]) -> list[Incident]:
+    """The listed incidents with their alert tallies, both read in the same
+    BatchGetItem (eventually consistent, as a list is): one per 50 incidents."""
+    ids = [int(key.id) for key in keys]
+    per_batch = db.BATCH_GET_KEYS // 2
+    page = []
+    for start in range(0, len(ids), per_batch):
+        chunk = ids[start : start + per_batch]
+        found = db.batch_get({Incident: chunk, AlertTally: chunk}, consistent_read=False)
+        tallies = {int(tally.incident_id): tally for tally in found[AlertTally]}
+        page += [with_tally(incident, tallies.get(int(incident.id))) for incident in found[Incident]]
+    return page
 
 
 def detail(incident_id: int) -> dict:
@@ -518,7 +596,8 @@ def detail(incident_id: int) -> dict:
 
 def list_page(status_filter: str | None, service_name: str | None, limit: int, cursor: str | None) -> dict:
     """Newest first: one Query per list partition (one for a service, one per shard
-    otherwise, in parallel), then one BatchGetItem for the page. With both filters
+    otherwise, in parallel), then one BatchGetItem for the page's incidents and their
+    alert tallies (two for a page of more than 50). With both filters
     a page may hold fewer than `limit` incidents (the status is filtered among the
     service's incidents)."""
     if status_filter:
@@ -533,7 +612,7 @@ def list_page(status_filter: str | None, service_name: str | None, limit: int, c
         index, names, listed = Incident.feed_index, shards.partitions(FEED), "all"
     start = pagination.decode(cursor, {"list": "S", "id": "N"}, {"list": listed})
     keys, more = shards.newest(index, names, limit, int(start["id"]["N"]) if start else None)
-    found = sorted(shards.read_all(Incident, keys, consistent_read=False), key=lambda item: item.id, reverse=True)
+    found = sorted(_read_page(keys), key=lambda item: item.id, reverse=True)
     if service_name and status_filter:
         found = [incident for incident in found if incident.status == status_filter]
     resume_at = {"list": {"S": listed}, "id": {"N": str(keys[-1].id)}} if more and keys else None

@@ -142,11 +142,11 @@ class Incident(Model):
     # Which pass over the escalation policy the incident is in: 0 before its first
     # step, 1 in the first round, 2 after the policy repeated once, ...
     escalation_round = NumberAttribute(default=0)
+    # The alerts and the latest one's time: 1 and created_at while the incident is
+    # open (a folded alert is counted on its AlertTally, not here), the final tally
+    # once the resolve transaction has copied it over.
     alert_count = NumberAttribute(default=1)
     last_alert_at = UTCDateTimeAttribute()
-    # The request that counted the latest alert: how a count whose answer was lost
-    # is recognised when read back.
-    alert_request = UnicodeAttribute(null=True)
     feed = UnicodeAttribute()
     due_partition = UnicodeAttribute(null=True)
     due_at = UTCDateTimeAttribute(null=True)
@@ -174,8 +174,8 @@ class Incident(Model):
 
 
 # The incidents stream reaches the notifier only for a write that leaves the incident
-# in the outbox (a transition, or a handing over with more to hand): a folded alert,
-# or the handing over of the last transition, wakes nothing.
+# in the outbox (a transition, or a handing over with more to hand): the handing over
+# of the last transition wakes nothing (and a folded alert does not write the incident).
 NOTIFIER_STREAM_FILTER = {"dynamodb": {"NewImage": {Incident.outbox_partition.attr_name: {"S": [{"exists": True}]}}}}
 
 
@@ -192,6 +192,26 @@ class Dedup(Model):
     explicit = BooleanAttribute(default=False)
     last_alert_at = UTCDateTimeAttribute()
     # DynamoDB TTL (epoch seconds) clears keys whose window lapsed long ago.
+    expires_at = NumberAttribute(null=True)
+
+
+class AlertTally(Model):
+    """The alerts folded into an open incident after its first (chalicelib/incidents.py,
+    _count_alert). A fold writes this small item, not the incident: a duplicate costs
+    the write of a few dozen bytes, however large the incident. Written only by folds
+    and by the resolve transaction, which copies the count onto the incident and
+    closes the tally (closed_at), so that no fold lands after it."""
+
+    Meta = _meta("alert-tallies")
+    incident_id = NumberAttribute(hash_key=True)
+    folded = NumberAttribute(default=0)
+    last_alert_at = UTCDateTimeAttribute(null=True)
+    # The request that counted the latest fold: how a count whose answer was lost is
+    # recognised when read back.
+    request = UnicodeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
+    # DynamoDB TTL (epoch seconds), set at resolve: a closed tally is read by nobody
+    # once the fold that raced the resolve has seen it closed.
     expires_at = NumberAttribute(null=True)
 
 
@@ -507,6 +527,7 @@ class AlarmState(Model):
 ALL_MODELS = (
     Incident,
     Dedup,
+    AlertTally,
     ScheduleEntry,
     EscalationLevel,
     EscalationPolicy,

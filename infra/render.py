@@ -31,6 +31,7 @@ SHELL_ONLY = ("ONCALL_TABLE_PREFIX", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAM
 # NumberAttribute, keyed here by model class name.
 EXPIRES_BY = {
     "Dedup": "expires_at",
+    "AlertTally": "expires_at",
     "Delivery": "expires_at",
     "SnsMessage": "expires_at",
     "AlarmState": "expires_at",

@@ -40,6 +40,7 @@ def test_metrics_rows_are_the_services_own_and_the_totals_are_spread_over_shards
 # --- write units per operation, the same at 1 and at 100 transitions of history ---------------
 
 INCIDENTS = "oncall-test-incidents"
+TALLIES = "oncall-test-alert-tallies"
 
 
 def incident_writes(meter) -> list:
@@ -81,12 +82,15 @@ def test_write_units_per_operation_do_not_grow_with_the_history(client, history)
     # metrics rows 2 each, the number 1, an entry in each of the feed, by-service,
     # by-status, due and outbox indexes, and, the service's first, the services index)
     assert opening.write_units == 18
-    # (the dedup item 1, the incident's count 4 in a transaction of one item)
-    assert folding.write_units == 5
+    # (the dedup item 1, the count 2 on the incident's alert tally, an item of under 1 KB,
+    # in a transaction of one item; the incident itself is not written: it was 4)
+    assert folding.write_units == 3
     # (the incident 2; the due entry leaves, the outbox entry comes, the status list moves)
     assert acknowledging.write_units == 6
-    assert resolving.write_units == 13
-    assert [written.table for written in folding.writes].count(INCIDENTS) == 1
+    # (as before, 13, and the tally closed in the same transaction, 2)
+    assert resolving.write_units == 15
+    assert [written.table for written in folding.writes].count(INCIDENTS) == 0
+    assert [written.table for written in folding.writes].count(TALLIES) == 1
 
 
 def test_the_stream_wakes_the_notifier_for_transitions_and_not_for_folded_alerts(client):
@@ -102,8 +106,8 @@ def test_the_stream_wakes_the_notifier_for_transitions_and_not_for_folded_alerts
         acknowledge(client, number)
 
     assert len(stream.passing(incident_writes(opening))) == 1
-    assert len(stream.records(incident_writes(folding))) == 1
-    assert stream.passing(incident_writes(folding)) == []
+    # A folded alert writes its alert tally, not the incident: no record at all.
+    assert incident_writes(folding) == []
     # Handing over the last transition takes the incident out of the outbox: no wake-up.
     assert len(incident_writes(handing_over)) == 1 and stream.passing(incident_writes(handing_over)) == []
     assert len(stream.passing(incident_writes(acknowledging))) == 1

@@ -140,7 +140,7 @@ def test_resolving_a_stale_incident_while_a_new_one_takes_its_key_keeps_the_new_
     incidents.acknowledge(stale["id"], "alice")
     manual_clock.advance(seconds=301)
 
-    with right_after(Incident, "GetItem", lambda: incidents.trigger(alert, "monitor")) as newer:
+    with right_after(Incident, "BatchGetItem", lambda: incidents.trigger(alert, "monitor")) as newer:
         resolved = incidents.resolve(stale["id"], "alice")
 
     assert newer["error"] is None
@@ -155,7 +155,7 @@ def test_a_source_resolve_racing_a_sweep_still_closes_the_incident(manual_clock)
     opened, _ = incidents.trigger(trigger_body("db", "replica lag"), "monitor")
     manual_clock.advance(seconds=301)
 
-    with right_after(Incident, "GetItem", escalation.sweep) as sweeper:
+    with right_after(Incident, "BatchGetItem", escalation.sweep) as sweeper:
         closed = incidents.resolve(opened["id"], "prometheus", by_source=True)
 
     assert sweeper["result"] == {"escalated": 1, "incidents": [opened["id"]]}
@@ -166,7 +166,7 @@ def test_a_source_resolve_racing_a_sweep_still_closes_the_incident(manual_clock)
 def test_a_source_resolve_racing_an_ack_still_closes_the_incident():
     opened, _ = incidents.trigger(trigger_body("db", "replica lag"), "monitor")
 
-    with right_after(Incident, "GetItem", lambda: incidents.acknowledge(opened["id"], "alice")) as responder:
+    with right_after(Incident, "BatchGetItem", lambda: incidents.acknowledge(opened["id"], "alice")) as responder:
         closed = incidents.resolve(opened["id"], "prometheus", by_source=True)
 
     assert responder["error"] is None and responder["result"]["status"] == "ACKNOWLEDGED"

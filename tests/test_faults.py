@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from chalicelib import shards
-from chalicelib.models import Delivery, Incident
+from chalicelib.models import AlertTally, Delivery, Incident
 from tests import dynamo
 from tests.faults import BOTOCORE_ATTEMPTS, KINDS, Faults, Script
 from tests.flows import acknowledge, add_level, get_incident, get_json, metrics, post, resolve, sweep, trigger
@@ -258,20 +258,22 @@ def test_a_later_attempt_keeps_the_token_of_one_whose_answer_was_lost(client, fa
     assert incidents_of(client, "svc")[0]["alert_count"] == 1
 
 
-def _meanwhile(number: int, **attributes):
-    """Another client's write to the incident, landing in the gap after a lost answer."""
+def _meanwhile(number: int, model=Incident, **attributes):
+    """Another client's write to the incident (or to its item of `model`, keyed by the
+    incident), landing in the gap after a lost answer."""
 
     def write():
         with dynamo.interceptor_off():
-            Incident(number).update(actions=[getattr(Incident, name).set(value) for name, value in attributes.items()])
+            model(number).update(actions=[getattr(model, name).set(value) for name, value in attributes.items()])
 
     return write
 
 
 def test_a_count_resent_after_a_lost_answer_is_not_applied_again_over_another_alert(client, faults, monkeypatch):
     number = trigger(client, "svc", "disk full").json_body["id"]
-    # The other alert's count lands between this one's lost answer and botocore's resend.
-    other = _meanwhile(number, alert_count=3, alert_request="another-request")
+    # The other alert's count lands on the tally between this one's lost answer and
+    # botocore's resend: 2 folded (this alert's, lost, and the other's), 3 alerts.
+    other = _meanwhile(number, AlertTally, folded=2, request="another-request")
     steps = [("UpdateItem", "pass"), ("TransactWriteItems", "lost")]
     monkeypatch.setattr(dynamo, "interceptor", Script(steps, between=other))
     folded = trigger(client, "svc", "disk full")

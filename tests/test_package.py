@@ -39,6 +39,7 @@ SHELL_LEFTOVERS = {
 
 ITEM_ACTIONS = {
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
@@ -197,10 +198,11 @@ def test_requests_the_gateway_answers_itself_get_the_json_error_shape(package):
         assert json.loads(filled) == {"error": "Missing Authentication Token", "code": "gateway"}
 
 
-def test_only_dedup_delivery_sns_message_and_alarm_state_items_expire(package):
+def test_only_dedup_alert_tally_delivery_sns_message_and_alarm_state_items_expire(package):
     tables = of_type(package["template"], "AWS::DynamoDB::Table").values()
     ttl = {t["Properties"]["TableName"]: t["Properties"].get("TimeToLiveSpecification") for t in tables}
     assert ttl.pop(f"{PREFIX}-dedup") == {"AttributeName": "expires_at", "Enabled": True}
+    assert ttl.pop(f"{PREFIX}-alert-tallies") == {"AttributeName": "expires_at", "Enabled": True}
     assert ttl.pop(f"{PREFIX}-deliveries") == {"AttributeName": "expires_at", "Enabled": True}
     assert ttl.pop(f"{PREFIX}-sns-messages") == {"AttributeName": "expires_at", "Enabled": True}
     assert ttl.pop(f"{PREFIX}-alarm-states") == {"AttributeName": "expires_at", "Enabled": True}
