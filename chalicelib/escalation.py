@@ -11,11 +11,22 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
-from . import clock, db, incidents, metrics, notifications, oncall, outbox, pagination, responses, status, timeline
+from . import (
+    clock,
+    db,
+    incident_store,
+    incidents,
+    metrics,
+    notifications,
+    oncall,
+    pagination,
+    responses,
+    status,
+    timeline,
+)
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .errors import Conflict
-from .incidents import escalation_stopped
 from .models import EscalationLevel, EscalationPolicy, EscalationTarget, Incident
 from .payloads import LevelBody, PolicyBody
 
@@ -189,26 +200,9 @@ def _step(incident: Incident, reads: _SweepReads) -> bool:
     return False
 
 
-def _as_read(incident: Incident):
-    """The condition every step commits on: exactly the state this sweep read, so
-    a concurrent ack, resolve or other sweep changes one of these and this step is
-    not taken."""
-    read_round = int(incident.escalation_round or 0)
-    same_round = Incident.escalation_round == read_round
-    if read_round == 0:
-        same_round = same_round | Incident.escalation_round.does_not_exist()
-    return (
-        (Incident.status == incident.status)
-        & (Incident.escalation_level == incident.escalation_level)
-        & same_round
-        & (Incident.due_at == incident.due_at)
-        & Incident.status.is_in(*status.ESCALATE_FROM)
-    )
-
-
 def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
     tx = Transaction()
-    tx.update(Incident(incident.id), actions, condition=_as_read(incident), tag="incident")
+    tx.update(Incident(incident.id), actions, condition=incident_store.as_swept(incident), tag="incident")
     if put is not None:
         tx.put(put)
     if incident.status == status.TRIGGERED:
@@ -221,16 +215,10 @@ def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
 
 
 def _escalated_actions(incident: Incident, message: str, now: datetime, assigned_to: str | None = None) -> list:
-    return [
-        *incidents.became(status.ESCALATED, incident.id),
-        Incident.escalated_at.set(Incident.escalated_at | now),
-        *timeline.recorded(
-            timeline.event(
-                "escalated", "escalation", message, now, assigned_to=assigned_to, request=timeline.new_request()
-            )
-        ),
-        *outbox.owed(incident.id, now),
-    ]
+    event = timeline.event(
+        "escalated", "escalation", message, now, assigned_to=assigned_to, request=timeline.new_request()
+    )
+    return incident_store.escalated(incident.id, event)
 
 
 def _paged(level: EscalationLevel, reads: _SweepReads) -> tuple[list[str], list[str], list[str]]:
@@ -266,13 +254,8 @@ def _escalate(incident: Incident, level: EscalationLevel, round_number: int, rea
     now = reads.now
     names, shown, nobody = _paged(level, reads)
     assignee = names[0] if names else None
-    actions = _escalated_actions(incident, _step_message(level, round_number, shown, nobody), now, assignee) + [
-        Incident.escalation_level.set(level.level),
-        Incident.escalation_round.set(round_number),
-        Incident.due_at.set(now + timedelta(minutes=wait_of(level))),
-    ]
-    if names:
-        actions.append(Incident.assigned_to.set(names[0]))
+    actions = _escalated_actions(incident, _step_message(level, round_number, shown, nobody), now, assignee)
+    actions += incident_store.stepped(level.level, round_number, now + timedelta(minutes=wait_of(level)), assignee)
     if not _commit_step(incident, actions):
         return False
     incident.status = status.ESCALATED
@@ -287,7 +270,7 @@ def _escalate(incident: Incident, level: EscalationLevel, round_number: int, rea
 
 def _no_path(incident: Incident, now: datetime) -> bool:
     message = f"No escalation path defined for {incident.service_name}."
-    if not _commit_step(incident, _escalated_actions(incident, message, now) + escalation_stopped()):
+    if not _commit_step(incident, _escalated_actions(incident, message, now) + incident_store.escalation_stopped()):
         return False
     incident.status = status.ESCALATED
     incident.escalated_at = incident.escalated_at or now
@@ -308,4 +291,4 @@ def _exhaust(incident: Incident, rounds: int, now: datetime) -> None:
 def _stop(incident: Incident, message: str, now: datetime) -> bool:
     """Take the incident out of the due index, saying why on the timeline table."""
     entry = timeline.entry(incident.id, "exhausted", "escalation", message, now)
-    return _commit_step(incident, escalation_stopped(), put=entry)
+    return _commit_step(incident, incident_store.escalation_stopped(), put=entry)

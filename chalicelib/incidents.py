@@ -10,11 +10,11 @@ from . import (
     db,
     dedup,
     details,
+    incident_store,
     itemsize,
     metrics,
     notifications,
     oncall,
-    outbox,
     pagination,
     responses,
     shards,
@@ -36,10 +36,6 @@ class Origin:
     details: dict | None = None
 
 
-# The lists every incident is in, spread over shards (chalicelib/shards.py).
-FEED = "incidents"
-# The queue of incidents waiting for their next escalation step (chalicelib/shards.py).
-DUE_QUEUE = "due"
 # Contended triggers retry; each retry means another request changed the state we read.
 MAX_ATTEMPTS = 6
 MAX_ID = MAX_INCIDENT_ID + 1
@@ -59,21 +55,8 @@ def to_json(incident: Incident) -> dict:
     return responses.Incident.of(incident).body()
 
 
-def became(new_status: str, incident_id: int) -> list:
-    """Update actions that set the status, and move the incident to that status's list."""
-    return [
-        Incident.status.set(new_status),
-        Incident.status_partition.set(shards.partition(new_status, incident_id)),
-    ]
-
-
 def escalation_due(after: datetime) -> datetime:
     return after + timedelta(seconds=settings().escalate_after_seconds)
-
-
-def escalation_stopped() -> list:
-    """Update actions that take an incident out of the sparse due index."""
-    return [Incident.due_partition.remove(), Incident.due_at.remove()]
 
 
 # --- trigger -----------------------------------------------------------------
@@ -186,38 +169,27 @@ def _open(
     number = _next_number()
     opened_by = f" by {actor}" if actor else ""
     assigned = f"assigned to {assignee}" if assignee else status.UNASSIGNED
-    incident = Incident(
+    incident = incident_store.new(
         number,
+        first_event=timeline.event(
+            "triggered", actor, f"Triggered{opened_by}; {assigned}.", now, assigned_to=assignee, request=request
+        ),
+        escalates_at=escalation_due(now),
         service_name=body.service_name,
         title=body.title,
         description=body.description,
         severity=body.severity,
-        status=status.TRIGGERED,
-        status_partition=shards.partition(status.TRIGGERED, number),
         dedup_key=key,
         assigned_to=assignee,
         created_at=now,
         created_by=actor,
-        escalation_level=0,
-        alert_count=1,
-        last_alert_at=now,
-        feed=shards.partition(FEED, number),
-        due_partition=shards.partition(DUE_QUEUE, number),
-        due_at=escalation_due(now),
-        events=[
-            timeline.event(
-                "triggered", actor, f"Triggered{opened_by}; {assigned}.", now, assigned_to=assignee, request=request
-            )
-        ],
-        event_count=1,
         source=origin.source if origin else None,
         details=origin.details if origin else None,
-        **outbox.opened(number, now),
     )
     fit_for_life(incident)
     claim, free = dedup.claim(number, body.service_name, key, explicit, now, dead_incident_id)
     tx = Transaction().guard(guard)
-    tx.put(incident, condition=Incident.id.does_not_exist())
+    tx.put(incident, condition=incident_store.is_new())
     tx.put(claim, condition=free, tag="dedup")
     metrics.count(tx, body.service_name, number, total_incidents=1, alerts=1)
     try:
@@ -252,12 +224,12 @@ def _later_life_bytes() -> int:
         last_alert_at=moment,
         event_count=timeline.MOST_EVENTS,
         status_partition=shards.partition(status.ACKNOWLEDGED, MAX_ID),
-        due_partition=shards.partition(DUE_QUEUE, MAX_ID),
+        due_partition=shards.partition(incident_store.DUE_QUEUE, MAX_ID),
         due_at=moment,
         notified_events=timeline.MOST_EVENTS,
         handed_status=status.ACKNOWLEDGED,
         handed_assignee=widest,
-        outbox_partition=shards.partition(outbox.QUEUE, MAX_ID),
+        outbox_partition=shards.partition(incident_store.OUTBOX_QUEUE, MAX_ID),
         outbox_at=moment,
     )
     fields = later.serialize(null_check=False)
@@ -295,10 +267,9 @@ def due(now: datetime) -> Iterator[Incident]:
     """Every incident whose next escalation step is due by `now`, read consistently.
     The index is read first and may be behind: an incident another sweep stepped, or
     an acknowledgement took out of the queue, in between, is left out."""
-    keys = shards.keys_in(Incident.due_index, DUE_QUEUE, Incident.due_at <= now)
     return (
         incident
-        for incident in shards.read_all(Incident, keys)
+        for incident in shards.read_all(Incident, incident_store.due_keys(now))
         if incident.due_at is not None and incident.due_at <= now
     )
 
@@ -348,20 +319,8 @@ def acknowledge(incident_id: int, actor: str | None) -> dict:
     # alert tally, whose count the answer shows (the update cannot return it).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tally") as pool:
         counted = pool.submit(db.read_retrying, lambda: _tally(incident_id))
-        acknowledged = db.settle(
-            lambda: incident.update(
-                actions=[
-                    *became(status.ACKNOWLEDGED, incident_id),
-                    Incident.acknowledged_at.set(now),
-                    Incident.acknowledged_by.set(actor),
-                    *timeline.recorded(event),
-                    *escalation_stopped(),
-                    *outbox.owed(incident_id, now),
-                ],
-                condition=Incident.status.is_in(*status.ACKNOWLEDGE_FROM),
-            ),
-            read_back,
-        )
+        actions, condition = incident_store.acknowledged(incident_id, actor, event)
+        acknowledged = db.settle(lambda: incident.update(actions=actions, condition=condition), read_back)
         if not acknowledged:
             raise InvalidTransition(status.refusal("acknowledge", incident_id, read_back.incident.status))
         # Unreadable (None): the answer shows the item's count (a 503 here would have
@@ -435,9 +394,7 @@ def _commit_resolve(
     }
     if folded:
         increments["alerts"] = folded
-    counted = []
-    if tally is not None:
-        counted = [Incident.alert_count.set(1 + folded), Incident.last_alert_at.set(tally.last_alert_at)]
+    final = (1 + folded, tally.last_alert_at) if tally is not None else None
     counted_as_read = (
         AlertTally.folded == tally.folded if tally is not None else AlertTally.incident_id.does_not_exist()
     )
@@ -447,20 +404,8 @@ def _commit_resolve(
     release_dedup = True
     while True:
         tx = Transaction().guard(guard)
-        tx.update(
-            Incident(incident.id),
-            [
-                *became(status.RESOLVED, incident.id),
-                Incident.resolved_at.set(now),
-                Incident.resolved_by.set(actor),
-                *timeline.recorded(event),
-                *escalation_stopped(),
-                *outbox.owed(incident.id, now),
-                *counted,
-            ],
-            condition=Incident.status == incident.status,
-            tag="incident",
-        )
+        actions, condition = incident_store.resolved(incident, actor, event, final)
+        tx.update(Incident(incident.id), actions, condition=condition, tag="incident")
         tx.update(
             AlertTally(incident.id),
             [AlertTally.closed_at.set(now), AlertTally.expires_at.set(int((now + TALLY_KEPT).timestamp()))],
@@ -489,7 +434,7 @@ def add_note(incident_id: int, text: str, actor: str | None) -> dict:
     transaction). Notes are history, not transitions: nobody is notified."""
     note = timeline.entry(incident_id, "note", actor, text, clock.now())
     tx = Transaction()
-    tx.check(Incident, incident_id, condition=Incident.id.exists(), tag="incident")
+    tx.check(Incident, incident_id, condition=incident_store.stored(), tag="incident")
     tx.put(note)
     try:
         tx.commit()
@@ -518,16 +463,9 @@ def _reassign_once(incident_id: int, user: str, actor: str | None, request: str)
     now = clock.now()
     event = timeline.event("reassigned", actor, f"Reassigned to {user}.", now, assigned_to=user, request=request)
     read_back = _written_by(incident_id, event)
+    actions, condition = incident_store.reassigned(incident_id, user, event, timeline.MAX_EVENTS)
     tx = Transaction()
-    tx.update(
-        Incident(incident_id),
-        [Incident.assigned_to.set(user), *timeline.recorded(event), *outbox.owed(incident_id, now)],
-        condition=Incident.status.is_in(*status.REASSIGN_FROM)
-        & (Incident.assigned_to.does_not_exist() | (Incident.assigned_to != user))
-        & timeline.room_for(timeline.MAX_EVENTS),
-        tag="incident",
-        return_found=True,
-    )
+    tx.update(Incident(incident_id), actions, condition=condition, tag="incident", return_found=True)
     try:
         tx.commit(landed=read_back)
     except TransactionCancelled as cancelled:
@@ -609,7 +547,7 @@ def list_page(status_filter: str | None, service_name: str | None, limit: int, c
     elif status_filter:
         index, names, listed = Incident.status_index, shards.partitions(status_filter), f"status:{status_filter}"
     else:
-        index, names, listed = Incident.feed_index, shards.partitions(FEED), "all"
+        index, names, listed = Incident.feed_index, shards.partitions(incident_store.LIST), "all"
     start = pagination.decode(cursor, {"list": "S", "id": "N"}, {"list": listed})
     keys, more = shards.newest(index, names, limit, int(start["id"]["N"]) if start else None)
     found = sorted(_read_page(keys), key=lambda item: item.id, reverse=True)

@@ -11,15 +11,12 @@ committed events that are sent, never an in-memory intention."""
 from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.condition import size
 
-from . import channels, clock, db, shards, status, timeline
+from . import channels, clock, db, incident_store, shards, status, timeline
 from .config import settings
 from .db import Transaction, TransactionCancelled
 from .models import Channel, Delivery, Incident, IncidentEvent
 
-# The queue of incidents with events owed to their channels (chalicelib/shards.py).
-QUEUE = "outbox"
 # The dispatcher re-reads an incident whose events grew while it worked; this bounds it.
 MAX_PASSES = 4
 # The queue of deliveries due for an attempt.
@@ -31,20 +28,6 @@ STATUS_AFTER = {
     "resolved": status.RESOLVED,
     "escalated": status.ESCALATED,
 }
-
-
-def opened(incident_id: int, now: datetime) -> dict:
-    """Attributes of a new incident: its first event is owed."""
-    return {"outbox_partition": shards.partition(QUEUE, incident_id), "outbox_at": now, "notified_events": 0}
-
-
-def owed(incident_id: int, now: datetime) -> list:
-    """Update actions for a transition: the event it appends is owed. The oldest
-    owed time is kept, so the index says how long the outbox has waited."""
-    return [
-        Incident.outbox_partition.set(shards.partition(QUEUE, incident_id)),
-        Incident.outbox_at.set(Incident.outbox_at | now),
-    ]
 
 
 def incident_url(incident_id: int) -> str | None:
@@ -89,8 +72,7 @@ def dispatch_waiting(now: datetime) -> int:
     """Hand every owed event to its service's channels. Safe to run concurrently."""
     per_service: dict[str, list[Channel]] = {}
     handed = 0
-    waiting_keys = shards.keys_in(Incident.outbox_index, QUEUE, Incident.outbox_at <= now)
-    for waiting in shards.read_all(Incident, waiting_keys):
+    for waiting in shards.read_all(Incident, incident_store.owing_keys(now)):
         if waiting.service_name not in per_service:
             per_service[waiting.service_name] = channels.of_service(waiting.service_name)
         handed += dispatch(waiting, per_service[waiting.service_name], now)
@@ -131,12 +113,6 @@ def dispatch(incident: Incident, targets: list[Channel], now: datetime) -> int:
     return handed
 
 
-def _already_handed(done: int):
-    if done == 0:
-        return Incident.notified_events.does_not_exist() | (Incident.notified_events == 0)
-    return Incident.notified_events == done
-
-
 def _hand_over(
     incident: Incident,
     index: int,
@@ -165,19 +141,7 @@ def _hand_over(
         )
         tx.put(delivery, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
     tx.put(timeline.moved(incident.id, event, index))
-    assignee, state = after
-    # The condition on the count makes events[0] this very event.
-    actions = [
-        Incident.events[0].remove(),
-        Incident.notified_events.set(index + 1),
-        Incident.handed_status.set(state),
-        Incident.handed_assignee.set(assignee) if assignee is not None else Incident.handed_assignee.remove(),
-    ]
-    condition = _already_handed(index)
-    if last:
-        # Leave the outbox only if no transition appended an event meanwhile.
-        actions += [Incident.outbox_partition.remove(), Incident.outbox_at.remove()]
-        condition &= size(Incident.events) == 1
+    actions, condition = incident_store.handed_over(index, *after, last=last)
     tx.update(Incident(incident.id), actions, condition=condition, tag="incident")
     try:
         tx.commit()
@@ -187,11 +151,9 @@ def _hand_over(
 
 
 def _close(incident_id: int, done: int) -> bool:
+    actions, condition = incident_store.left_outbox(done)
     try:
-        Incident(incident_id).update(
-            actions=[Incident.outbox_partition.remove(), Incident.outbox_at.remove()],
-            condition=_already_handed(done) & (size(Incident.events) == 0),
-        )
+        Incident(incident_id).update(actions=actions, condition=condition)
     except UpdateError as error:
         if db.failed_condition(error):
             return False

@@ -82,11 +82,6 @@ def transitions(incident: Incident) -> int:
     return int(incident.notified_events or 0) + len(incident.events or [])
 
 
-def room_for(limit: int):
-    """The condition that the incident has had fewer than `limit` transitions."""
-    return Incident.event_count.does_not_exist() | (Incident.event_count < limit)
-
-
 def written_by(incident: Incident, event: IncidentEvent) -> bool:
     """Whether `event`, a transition a request tried to write, is in the incident's
     history: still on the item, or moved to the timeline table since (its key there
@@ -100,11 +95,6 @@ def written_by(incident: Incident, event: IncidentEvent) -> bool:
     except TimelineEntry.DoesNotExist:
         return False
     return True
-
-
-def recorded(event: IncidentEvent) -> list:
-    """The update actions that append `event` to the incident's transitions."""
-    return [Incident.events.set(Incident.events.append([event])), Incident.event_count.add(1)]
 
 
 def moved_key(event: IncidentEvent, position: int | None) -> str:

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import delivery, incidents, outbox, shards
+from chalicelib import delivery, incident_store, incidents, shards
 from chalicelib.models import Incident, TimelineEntry
 from tests.flows import acknowledge, as_actor, get_incident, post, resolve, run_threads, trigger_ok, writes
 from tests.receivers import Receiver
@@ -41,7 +41,7 @@ def timeline_of(client, incident_id, kind: str) -> list[dict]:
 
 
 def outbox_waiting() -> list[int]:
-    return [incident.id for incident in shards.keys_in(Incident.outbox_index, outbox.QUEUE, None)]
+    return [incident.id for incident in shards.keys_in(Incident.outbox_index, incident_store.OUTBOX_QUEUE, None)]
 
 
 @pytest.fixture(autouse=True)

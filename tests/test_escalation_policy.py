@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import clock, config, delivery, escalation, incidents, shards
+from chalicelib import clock, config, delivery, escalation, incident_store, incidents, shards
 from chalicelib import timeline as timeline_module
 from chalicelib.models import Incident
 from chalicelib.payloads import LevelBody, PolicyBody
@@ -76,7 +76,8 @@ def exhausted_messages(client, incident_id: int) -> list[str]:
 
 
 def is_due(incident_id: int) -> bool:
-    return incident_id in [incident.id for incident in shards.keys_in(Incident.due_index, incidents.DUE_QUEUE, None)]
+    due = shards.keys_in(Incident.due_index, incident_store.DUE_QUEUE, None)
+    return incident_id in [incident.id for incident in due]
 
 
 def step_after(client, manual_clock, seconds: int, incident_id: int) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from chalicelib import access, channels, clock, db, delivery, incidents, outbox, senders, shards
+from chalicelib import access, channels, clock, db, delivery, incident_store, incidents, outbox, senders, shards
 from chalicelib.config import settings
 from chalicelib.models import Delivery, Incident
 from tests.conftest import START
@@ -93,7 +93,7 @@ def notification_entries(client, incident_id: int) -> list[str]:
 
 
 def outbox_waiting() -> list[int]:
-    return [incident.id for incident in shards.keys_in(Incident.outbox_index, outbox.QUEUE, None)]
+    return [incident.id for incident in shards.keys_in(Incident.outbox_index, incident_store.OUTBOX_QUEUE, None)]
 
 
 def deliveries_of(incident_id: int) -> list[Delivery]:
@@ -642,7 +642,7 @@ def test_transitions_committed_without_a_run_are_delivered_by_a_later_run(client
     assert (len(stored.events), stored.notified_events, stored.outbox_partition) == (
         2,
         0,
-        shards.partition(outbox.QUEUE, number),
+        shards.partition(incident_store.OUTBOX_QUEUE, number),
     )
     assert stored.outbox_at == START, "the outbox keeps the oldest owed time"
 
