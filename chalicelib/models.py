@@ -56,7 +56,11 @@ class CompactJSON(JSONAttribute):
         return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
-def _index(name: str, projection=AllProjection) -> type:
+# Every index names its projection. ALL only for the admin lists of configuration
+# (shifts and rotations, escalation levels, channels, keys): written only when an
+# admin adds or removes an item, never on an alert's path, and read as whole rows in
+# one Query a page.
+def _index(name: str, projection) -> type:
     return type("Meta", (), {"index_name": name, "projection": projection()})
 
 
@@ -223,7 +227,7 @@ class ScheduleIdIndex(GlobalSecondaryIndex):
 
 
 class ScheduleFeedIndex(GlobalSecondaryIndex):
-    Meta = _index("feed")
+    Meta = _index("feed", AllProjection)
     feed = UnicodeAttribute(hash_key=True)
     shift_key = UnicodeAttribute(range_key=True)
 
@@ -278,7 +282,7 @@ class LevelIdIndex(GlobalSecondaryIndex):
 
 
 class LevelFeedIndex(GlobalSecondaryIndex):
-    Meta = _index("feed")
+    Meta = _index("feed", AllProjection)
     feed = UnicodeAttribute(hash_key=True)
     service_level = UnicodeAttribute(range_key=True)
 
@@ -376,7 +380,7 @@ class ChannelIdIndex(GlobalSecondaryIndex):
 
 
 class ChannelFeedIndex(GlobalSecondaryIndex):
-    Meta = _index("feed")
+    Meta = _index("feed", AllProjection)
     feed = UnicodeAttribute(hash_key=True)
     service_channel = UnicodeAttribute(range_key=True)
 
@@ -441,7 +445,7 @@ class Delivery(Model):
 
 
 class ApiKeyFeedIndex(GlobalSecondaryIndex):
-    Meta = _index("feed")
+    Meta = _index("feed", AllProjection)
     feed = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
 
