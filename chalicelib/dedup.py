@@ -53,23 +53,24 @@ def _expiry(now: datetime) -> int:
 
 
 def fold(service_name: str, key: str, explicit: bool, now: datetime) -> Dedup | None:
-    """Slide the live dedup item's window to `now` and return it (with the incident
-    it points at), or None when there is no live item (the alert must open an
-    incident).
+    """The live dedup item (with the incident it points at), or None when there is
+    none (the alert must open an incident).
 
-    Live means: it exists and, for a derived key, its last alert is within the
-    window. The write only moves times forward, so repeating it is harmless; the
-    alerts are counted on the incident's alert tally (chalicelib/incidents.py).
+    An explicit key is live while its item exists (its incident's resolve deletes
+    it), so reading it is enough. A derived key is live while its last alert is
+    within the window: the fold slides the window to `now`, a write that only moves
+    times forward, so repeating it is harmless. Either way the alerts are counted on
+    the incident's alert tally (chalicelib/incidents.py).
     """
+    if explicit:
+        try:
+            return Dedup.get(alert_key(service_name, key), consistent_read=True)
+        except Dedup.DoesNotExist:
+            return None
     item = _item(service_name, key)
-    live = Dedup.incident_id.exists()
-    if not explicit:
-        live &= Dedup.last_alert_at >= window_start(now)
-    actions = [Dedup.last_alert_at.set(now)]
-    if not explicit:
-        actions.append(Dedup.expires_at.set(_expiry(now)))
+    live = Dedup.incident_id.exists() & (Dedup.last_alert_at >= window_start(now))
     try:
-        item.update(actions=actions, condition=live)
+        item.update(actions=[Dedup.last_alert_at.set(now), Dedup.expires_at.set(_expiry(now))], condition=live)
     except UpdateError as error:
         if db.failed_condition(error):
             return None

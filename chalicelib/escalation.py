@@ -206,7 +206,7 @@ def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
     if put is not None:
         tx.put(put)
     if incident.status == status.TRIGGERED:
-        metrics.count(tx, incident.service_name, incident.id, escalated_incidents=1)
+        metrics.count(tx, incident.service_name, escalated_incidents=1)
     try:
         tx.commit()
     except TransactionCancelled:

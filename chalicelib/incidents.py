@@ -191,7 +191,7 @@ def _open(
     tx = Transaction().guard(guard)
     tx.put(incident, condition=incident_store.is_new())
     tx.put(claim, condition=free, tag="dedup")
-    metrics.count(tx, body.service_name, number, total_incidents=1, alerts=1)
+    metrics.count(tx, body.service_name, total_incidents=1, alerts=1)
     try:
         # The number is this request's alone: an incident under it is this write.
         tx.commit(landed=lambda: _exists(number))
@@ -412,7 +412,7 @@ def _commit_resolve(
             condition=counted_as_read,
             tag="tally",
         )
-        metrics.count(tx, incident.service_name, incident.id, **increments)
+        metrics.count(tx, incident.service_name, **increments)
         if release_dedup:
             item, still_ours = dedup.release(incident.service_name, incident.dedup_key, incident.id)
             tx.delete(item, condition=still_ours, tag="dedup")

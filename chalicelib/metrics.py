@@ -1,10 +1,10 @@
 """MTTA / MTTR and incident counts, kept as running sums so reading them is one request.
 
 The counters are updated inside the same transactions that change incidents, so
-they never disagree with the incidents table. Each service has its own row; the
-totals over all services are spread over SHARDS rows (each incident counts in the
-one its id picks), so no single item takes every incident's writes, and reading
-them is one BatchGetItem.
+they never disagree with the incidents table. Each service has its own row and
+nothing else is written: the totals over all services are the sum of the service
+rows, read when asked for (a page of the services index, then its rows by
+BatchGetItem, per hundred services), so no item takes every incident's writes.
 """
 
 from . import pagination, responses
@@ -13,8 +13,6 @@ from .models import Stats
 
 SCOPE = "totals"
 SERVICE_KIND = "metrics-service#"
-ALL_KIND = "metrics-all#"
-SHARDS = 16
 CATALOGUE = "services"
 
 COUNTERS = (
@@ -32,13 +30,8 @@ def _service_row(service_name: str) -> Stats:
     return Stats(SERVICE_KIND + service_name, SCOPE)
 
 
-def _shard_rows() -> list[tuple[str, str]]:
-    return [(f"{ALL_KIND}{shard:02d}", SCOPE) for shard in range(SHARDS)]
-
-
-def count(tx: Transaction, service_name: str, incident_id: int, **increments: float) -> None:
-    """Add increments to the service's counters and to the totals' shard of the
-    incident, in transaction tx."""
+def count(tx: Transaction, service_name: str, **increments: float) -> None:
+    """Add increments to the service's counters, in transaction tx."""
     unknown = set(increments) - set(COUNTERS)
     if unknown:
         raise ValueError(f"unknown counters {sorted(unknown)}")
@@ -47,8 +40,6 @@ def count(tx: Transaction, service_name: str, incident_id: int, **increments: fl
         _service_row(service_name),
         [*added, Stats.service_name.set(service_name), Stats.catalogue.set(CATALOGUE)],
     )
-    kind, scope = _shard_rows()[incident_id % SHARDS]
-    tx.update(Stats(kind, scope), added)
 
 
 def _mean(total: float, n: int) -> float | None:
@@ -80,7 +71,10 @@ def read(service_name: str | None = None) -> dict:
         except Stats.DoesNotExist:
             rows = []
     else:
-        rows = list(Stats.batch_get(_shard_rows(), consistent_read=True))
+        # The services index lags its rows by a moment: a service whose first incident
+        # is being opened right now may be missing from the totals for that moment.
+        listed = Stats.service_index.query(CATALOGUE, page_size=100)
+        rows = list(Stats.batch_get([(s.kind, s.scope) for s in listed], consistent_read=True))
     return _report(rows, service_name).body()
 
 

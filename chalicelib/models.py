@@ -333,7 +333,7 @@ class StatsServiceIndex(GlobalSecondaryIndex):
 
 class Stats(Model):
     """Running counters (chalicelib/metrics.py): kind "metrics-service#<name>" per
-    service and "metrics-all#<shard>" for the totals, each with scope "totals"; kind
+    service, with scope "totals"; kind
     "counter" with scope "incident" for the incident number; kind "secret" with
     scope "cursor" for the key that signs pagination cursors."""
 

@@ -682,7 +682,7 @@ def test_messages_are_remembered_for_a_day(client, network):
 
 def test_an_https_delivery_that_failed_is_acted_on_when_sns_delivers_it_again(client, network):
     message = sign(notification())
-    with dynamodb_fails(Dedup, "UpdateItem"):
+    with dynamodb_fails(Dedup, "GetItem"):
         failed = post(client, message)
     assert failed.status_code == 503 and failed.json_body["code"] == "busy"
     assert failed.headers["Retry-After"] == "5"
@@ -693,7 +693,7 @@ def test_an_https_delivery_that_failed_is_acted_on_when_sns_delivers_it_again(cl
 
 def test_a_lambda_event_that_failed_is_acted_on_when_lambda_retries_it(client):
     event = lambda_event(alarm())
-    with dynamodb_fails(Dedup, "UpdateItem", code="ValidationException"):
+    with dynamodb_fails(Dedup, "GetItem", code="ValidationException"):
         with pytest.raises(Exception, match="injected"):
             client.lambda_.invoke("cloudwatch_alarms", event)
     [retried] = client.lambda_.invoke("cloudwatch_alarms", event).payload
@@ -724,7 +724,7 @@ def test_a_claim_whose_answer_was_lost_is_still_this_deliverys(client, network):
 
 def test_a_claim_whose_holder_died_lapses_with_its_lease(client, network, manual_clock):
     message = sign(notification())
-    with dynamodb_fails(SnsMessage, "DeleteItem"), dynamodb_fails(Dedup, "UpdateItem"):
+    with dynamodb_fails(SnsMessage, "DeleteItem"), dynamodb_fails(Dedup, "GetItem"):
         # Acting fails and so does releasing the claim: it stays, as if the holder died.
         assert post(client, message).status_code == 503
     manual_clock.advance(seconds=59)
@@ -986,11 +986,11 @@ class Ways:
 
     def fails(self, message: dict) -> None:
         if self.way == "https":
-            with dynamodb_fails(Dedup, "UpdateItem"):
+            with dynamodb_fails(Dedup, "GetItem"):
                 response = post(self.client, message)
             assert response.status_code == 503 and response.headers["Retry-After"] == "5", response.body
         else:
-            with dynamodb_fails(Dedup, "UpdateItem", code="ValidationException"):
+            with dynamodb_fails(Dedup, "GetItem", code="ValidationException"):
                 with pytest.raises(Exception, match="injected"):
                     self.client.lambda_.invoke("cloudwatch_alarms", message)
 

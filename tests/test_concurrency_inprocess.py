@@ -6,6 +6,8 @@ its read and its write) to pin the interleavings threads only sometimes hit."""
 
 from collections import Counter, defaultdict
 
+import pytest
+
 from chalicelib import escalation, incidents, metrics
 from chalicelib.errors import InvalidTransition
 from chalicelib.models import Dedup, Incident
@@ -117,12 +119,14 @@ def test_resolve_racing_triggers_of_the_same_alert_never_loses_an_alert():
     assert metrics.read()["alerts"] == rounds * triggers_per_round
 
 
-def test_an_alert_that_folds_just_before_its_incident_resolves_opens_a_new_one():
-    alert = trigger_body("api", "flapping check")
+# A derived key's fold slides its window (an UpdateItem); an explicit key's reads its item.
+@pytest.mark.parametrize("dedup_key, fold_request", [(None, "UpdateItem"), ("check-7", "GetItem")])
+def test_an_alert_that_folds_just_before_its_incident_resolves_opens_a_new_one(dedup_key, fold_request):
+    alert = trigger_body("api", "flapping check", dedup_key=dedup_key)
     first, _ = incidents.trigger(alert, "monitor")
     incidents.acknowledge(first["id"], "alice")
 
-    with right_after(Dedup, "UpdateItem", lambda: incidents.resolve(first["id"], "alice")) as resolver:
+    with right_after(Dedup, fold_request, lambda: incidents.resolve(first["id"], "alice")) as resolver:
         second, created = incidents.trigger(alert, "monitor")
 
     assert resolver["ran"] and resolver["error"] is None

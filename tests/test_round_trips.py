@@ -65,6 +65,12 @@ def test_trigger_new_incident_costs_4_and_a_duplicate_3(client, requests_made):
     # for the answer.
     assert calls == Counter({"UpdateItem": 1, "TransactWriteItems": 1, "GetItem": 1})
 
+    # An explicit key binds while its incident is open: its dedup item is read, not written.
+    for expected in (201, 200):
+        response, calls = measured(requests_made, lambda: trigger(client, "payments", "disk", dedup_key="disk-1"))
+        assert response.status_code == expected
+    assert calls == Counter({"GetItem": 2, "TransactWriteItems": 1})
+
     response, calls = measured(requests_made, lambda: trigger(client, "search", "nobody on call here"))
     assert response.status_code == 201
     assert response.json_body["assigned_to"] is None
@@ -106,8 +112,9 @@ def test_metrics_cost_1_and_a_list_page_a_query_per_list_partition_and_a_batch_r
     sharded = {"Query": shards.SHARDS, "BatchGetItem": 1}
     one_service = {"Query": 1, "BatchGetItem": 1}
     reads = {
-        # The totals are spread over shards, read together in one BatchGetItem.
-        "/api/metrics/": {"BatchGetItem": 1},
+        # The totals are the services' rows summed: a page of the services index per
+        # hundred services, and the rows of each page in one BatchGetItem.
+        "/api/metrics/": {"Query": 1, "BatchGetItem": 1},
         "/api/metrics/?service_name=api": {"GetItem": 1},
         # The services' keys from the services index, then their rows.
         "/api/metrics/services": {"Query": 1, "BatchGetItem": 1},
