@@ -30,7 +30,7 @@ def notification_retries(event):
 # A transition writes the incident; its stream record wakes this within about a second.
 @app.on_dynamodb_record(stream_arn=config.settings().incident_stream_arn, batch_size=100)
 def notification_stream(event):
-    return delivery.run()
+    return delivery.run_for(event.to_dict()["Records"])
 
 
 # CloudWatch alarms through the stack's SNS topic (docs/integrations/cloudwatch.md).

@@ -50,6 +50,21 @@ def run() -> dict:
     # The index may be behind the items: one another run claimed since is no longer due.
     listed = shards.read_all(Delivery, sorted(due_keys, key=lambda d: d.due_at)[:BATCH])
     due = [delivery for delivery in listed if delivery.due_at is not None and delivery.due_at <= now]
+    return _attempt_all(due, handed.events, started)
+
+
+def run_for(records: list) -> dict:
+    """The stream's pass: hand over the transitions of the incidents these stream
+    records show in the outbox, and make the first attempt of the deliveries that
+    made. It reads no queue (a pass per stream record, so the queues' reads would be
+    most of its cost): what it leaves, a retry or a record whose pass failed, the
+    minute's run finds."""
+    started = time.monotonic()
+    handed = outbox.dispatch_all(outbox.in_stream(records), clock.now())
+    return _attempt_all(handed.deliveries, handed.events, started)
+
+
+def _attempt_all(due: list[Delivery], handed: int, started: float) -> dict:
     # One incident's events reach one channel in order (a first attempt that fails
     # is retried later, so a receiver may still see them out of order: each
     # message carries its event's time and position).

@@ -122,8 +122,8 @@ class IncidentEvent(MapAttribute):
 
 
 class Incident(Model):
-    # The stream wakes app.notification_stream, which reads the outbox itself; new
-    # images, so that the event filter (NOTIFIER_STREAM_FILTER) can see the outbox.
+    # The stream wakes app.notification_stream with the new images of the incidents
+    # in the outbox (the event filter, NOTIFIER_STREAM_FILTER, sees the image too).
     Meta = _meta("incidents", stream_view_type=STREAM_NEW_IMAGE)
     id = NumberAttribute(hash_key=True)
     service_name = UnicodeAttribute()

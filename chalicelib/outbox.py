@@ -8,6 +8,8 @@ timeline table, in one transaction. So a page is owed from the
 moment the state changes, even if the process dies right after, and it is the
 committed events that are sent, never an in-memory intention."""
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
@@ -68,23 +70,52 @@ def message(incident: Incident, event: IncidentEvent, index: int, assignee: str 
     }
 
 
-def dispatch_waiting(now: datetime) -> int:
+@dataclass
+class Handed:
+    """What dispatching handed over: how many transitions, and the deliveries that
+    made (each due for its first attempt now)."""
+
+    events: int = 0
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def dispatch_waiting(now: datetime) -> Handed:
     """Hand every owed event to its service's channels. Safe to run concurrently."""
+    return dispatch_all(shards.read_all(Incident, incident_store.owing_keys(now)), now)
+
+
+def dispatch_all(waiting: Iterable[Incident], now: datetime) -> Handed:
+    """Hand these incidents' owed events to their services' channels."""
     per_service: dict[str, list[Channel]] = {}
-    handed = 0
-    for waiting in shards.read_all(Incident, incident_store.owing_keys(now)):
-        if waiting.service_name not in per_service:
-            per_service[waiting.service_name] = channels.of_service(waiting.service_name)
-        handed += dispatch(waiting, per_service[waiting.service_name], now)
+    handed = Handed()
+    for incident in waiting:
+        if incident.service_name not in per_service:
+            per_service[incident.service_name] = channels.of_service(incident.service_name)
+        done = dispatch(incident, per_service[incident.service_name], now)
+        handed.events += done.events
+        handed.deliveries += done.deliveries
     return handed
 
 
-def dispatch(incident: Incident, targets: list[Channel], now: datetime) -> int:
+def in_stream(records: Iterable[Mapping]) -> list[Incident]:
+    """The incidents a batch of the incidents stream's records (NEW_IMAGE) shows in
+    the outbox, each as its newest record has it. An image may be older than the
+    item: dispatching conditions every write on what is stored, and re-reads."""
+    newest: dict[int, Incident] = {}
+    for record in records:
+        image = record.get("dynamodb", {}).get("NewImage")
+        if image and "outbox_partition" in image:
+            incident = Incident.from_raw_data(image)
+            newest[incident.id] = incident
+    return list(newest.values())
+
+
+def dispatch(incident: Incident, targets: list[Channel], now: datetime) -> Handed:
     """Hand the incident's waiting transitions to the channels, oldest first, one
     transaction each: its deliveries, its timeline item, and its removal from the
     incident. `incident` may be stale: every write is conditioned on the number of
     transitions already handed, so a stale or concurrent dispatcher writes nothing."""
-    handed = 0
+    handed = Handed()
     for _ in range(MAX_PASSES):
         waiting = incident.events or []
         done = int(incident.notified_events or 0)
@@ -97,9 +128,11 @@ def dispatch(incident: Incident, targets: list[Channel], now: datetime) -> int:
             for position, event in enumerate(waiting):
                 after = as_of(event, before)
                 last = position + 1 == len(waiting)
-                if not _hand_over(incident, done, event, after, targets, now, last=last):
+                deliveries = _hand_over(incident, done, event, after, targets, now, last=last)
+                if deliveries is None:
                     break
-                handed += 1
+                handed.events += 1
+                handed.deliveries += deliveries
                 done += 1
                 before = after
             else:
@@ -122,9 +155,11 @@ def _hand_over(
     now: datetime,
     *,
     last: bool,
-) -> bool:
+) -> list[Delivery] | None:
+    """The deliveries made, or None when the transition was not this call's to hand."""
     tx = Transaction()
     body = message(incident, event, index, *after)
+    deliveries = []
     for channel in targets:
         delivery = Delivery(
             incident.id,
@@ -140,14 +175,15 @@ def _hand_over(
             due_at=now,
         )
         tx.put(delivery, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
+        deliveries.append(delivery)
     tx.put(timeline.moved(incident.id, event, index))
     actions, condition = incident_store.handed_over(index, *after, last=last)
     tx.update(Incident(incident.id), actions, condition=condition, tag="incident")
     try:
         tx.commit()
     except TransactionCancelled:
-        return False
-    return True
+        return None
+    return deliveries
 
 
 def _close(incident_id: int, done: int) -> bool:

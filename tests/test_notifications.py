@@ -14,7 +14,9 @@ import pytest
 
 from chalicelib import access, channels, clock, db, delivery, incident_store, incidents, outbox, senders, shards
 from chalicelib.config import settings
-from chalicelib.models import Delivery, Incident
+from chalicelib.models import NOTIFIER_STREAM_FILTER, Delivery, Incident
+from tests.capacity import metered
+from tests.capacity_model import Stream
 from tests.conftest import START
 from tests.flows import (
     JSON,
@@ -287,6 +289,40 @@ def test_one_run_sends_a_backlog_of_transitions_in_order(client, receivers):
     assert outbox_waiting() == []
 
 
+def test_the_stream_pass_sends_what_its_records_show_and_reads_no_queue(client, receiver):
+    webhook(client, "payments", receiver)
+    stream = Stream(("id",), Incident.Meta.stream_view_type, [NOTIFIER_STREAM_FILTER])
+
+    def records_of(meter) -> list[dict]:
+        return stream.passing([written for written in meter.writes if written.table == Incident.Meta.table_name])
+
+    with metered() as opening:
+        number = trigger_ok(client, "payments", "disk full")["id"]
+    with metered() as acknowledging:
+        acknowledge(client, number)
+    records = records_of(opening) + records_of(acknowledging)
+    assert len(records) == 2
+
+    # Each record in a pass of its own. The first's image is stale (it shows one
+    # transition of two): its pass finds where the item stands and hands over both;
+    # the second's finds them handed.
+    with metered() as passes:
+        outcomes = [client.lambda_.invoke("notification_stream", {"Records": [record]}).payload for record in records]
+    assert [(o["dispatched"], o["delivered"]) for o in outcomes] == [(2, 2), (0, 0)], outcomes
+    assert events_of(receiver.bodies()) == [(number, "incident.triggered"), (number, "incident.acknowledged")]
+    assert outbox_waiting() == []
+    # No queue is read: the only queries are for the service's channels, one a pass.
+    assert [charge.operation for charge in passes.charges].count("Query") == 2
+    # Of the two hand-overs only the first, with a transition still waiting, leaves the
+    # incident in the outbox: its record wakes a pass (that finds nothing), the last's none.
+    assert len(records_of(passes)) == 1
+
+    # Lambda delivers a batch again after a failure: nothing is handed over or sent twice.
+    again = client.lambda_.invoke("notification_stream", {"Records": records}).payload
+    assert again == {"dispatched": 0, "attempted": 0, "delivered": 0, "failed": 0, "retrying": 0}
+    assert len(receiver.bodies()) == 2
+
+
 def test_a_folded_duplicate_sends_nothing(client, receiver):
     webhook(client, "payments", receiver)
     opened = trigger_ok(client, "payments", "disk full")
@@ -505,7 +541,7 @@ def test_hanging_receivers_hold_only_their_own_channels_and_for_one_deadline(cli
             acknowledge(client, number)
             expected += [(number, "incident.triggered"), (number, "incident.acknowledged")]
         # Handed over first, so the run's time is its sending.
-        assert outbox.dispatch_waiting(clock.now()) == 9
+        assert outbox.dispatch_waiting(clock.now()).events == 9
 
         started = time.monotonic()
         outcome = run()
@@ -579,7 +615,7 @@ def test_an_unreachable_channel_does_not_keep_other_channels_out_of_the_batch(
     healthy = receivers()
     webhook(client, "payments", healthy)
     dead = [trigger_ok(client, "search", f"search outage {n}")["id"] for n in range(5)]
-    assert outbox.dispatch_waiting(clock.now()) == 5
+    assert outbox.dispatch_waiting(clock.now()).events == 5
     manual_clock.advance(seconds=1)
     paid = [trigger_ok(client, "payments", f"payments outage {n}")["id"] for n in range(3)]
 
@@ -658,7 +694,7 @@ def test_transitions_committed_without_a_run_are_delivered_by_a_later_run(client
 def test_a_dispatched_delivery_whose_run_died_before_sending_is_sent_later(client, receiver):
     webhook(client, "payments", receiver)
     number = trigger_ok(client, "payments", "dispatched, then the run died")["id"]
-    assert outbox.dispatch_waiting(clock.now()) == 1
+    assert outbox.dispatch_waiting(clock.now()).events == 1
     assert receiver.all() == [] and outbox_waiting() == []
     outcome = run()
     assert (outcome["dispatched"], outcome["delivered"]) == (0, 1)
@@ -858,7 +894,7 @@ def test_an_sns_topic_that_does_not_exist_is_a_permanent_failure(client):
 def test_deleting_a_channel_after_dispatch_cancels_its_pending_delivery(client, receiver, manual_clock):
     hook = webhook(client, "payments", receiver)
     number = trigger_ok(client, "payments", "channel removed meanwhile")["id"]
-    assert outbox.dispatch_waiting(clock.now()) == 1
+    assert outbox.dispatch_waiting(clock.now()).events == 1
     assert delete_channel(client, hook["id"]).status_code == 204
 
     outcome = run()
