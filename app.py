@@ -4,7 +4,11 @@ reads its event and calls one function in chalicelib."""
 
 from chalice import Chalice, Rate
 
-from chalicelib import cloudwatch, config, delivery, escalation, http, logs, routes, routing, sns
+from chalicelib import config, logs, routes
+from chalicelib.escalation import sweep
+from chalicelib.integration import cloudwatch, sns
+from chalicelib.notify import delivery
+from chalicelib.routes import http, routing
 
 app = Chalice(app_name="oncall")
 logs.setup(app.log)
@@ -18,7 +22,7 @@ API = routing.CATALOGUE
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def escalation_sweep(event):
-    return escalation.sweep()
+    return sweep.run()
 
 
 # Retries come due with time, not with a write: this picks them up in AWS.

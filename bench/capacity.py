@@ -141,9 +141,12 @@ def main() -> None:
     memory_mb = chalice_memory_mb()
     with LogTap() as tap, mock_aws():
         import app
-        from chalicelib import clock, db, delivery, escalation, keys, shards
+        from chalicelib import clock, db, shards
+        from chalicelib.api.payloads import KeyBody
+        from chalicelib.apikey import keys
+        from chalicelib.escalation import sweep
         from chalicelib.models import ALL_MODELS, Incident, Stats
-        from chalicelib.payloads import KeyBody
+        from chalicelib.notify import delivery
 
         db.create_tables(ALL_MODELS)
         fake = clock.ManualClock(clock.now())
@@ -152,7 +155,7 @@ def main() -> None:
         integration = keys.create(KeyBody(name="monitor", role="integration", services=[SERVICE]), "bench")["token"]
         headers = {**JSON, "Authorization": f"Bearer {admin}"}
         incidents_table = Incident.Meta.table_name
-        # The item that numbers incidents (chalicelib/incidents.py): the one key every new incident writes.
+        # The item that numbers incidents (chalicelib/incident/incidents.py): the one key every new incident writes.
         counter = (Stats.Meta.table_name, "counter")
         stream = template_stream(Incident)
         rows = []
@@ -245,7 +248,7 @@ def main() -> None:
             # A stream pass reads no queue: with nothing in its records, it does nothing.
             idle_notifier, _ = measure(lambda: delivery.run_for([]), incident_id=0)
             idle_retries, _ = measure(delivery.run, incident_id=0)
-            idle_sweep, _ = measure(escalation.sweep, incident_id=0)
+            idle_sweep, _ = measure(sweep.run, incident_id=0)
             idle_timers = model.Measured(
                 read_units=idle_retries.read_units + idle_sweep.read_units,
                 log_bytes=idle_retries.log_bytes + idle_sweep.log_bytes,
@@ -272,7 +275,7 @@ def main() -> None:
             fake.advance(seconds=301)
             operation(
                 "escalation step",
-                escalation.sweep,
+                sweep.run,
                 api_requests=0,
                 incident_id=late,
                 own_adjust=lambda own: model.without_idle_reads(own, idle_sweep),

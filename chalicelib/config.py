@@ -54,7 +54,7 @@ def _flag(name: str) -> bool:
 
 LOCAL_STAGES = ("local", "test")
 # A delivery run claims for up to 15 s, and its last attempt must end, one
-# deadline later, well inside the Lambda's 30 s and the 60 s lease (chalicelib/delivery.py).
+# deadline later, well inside the Lambda's 30 s and the 60 s lease (chalicelib/notify/delivery.py).
 MAX_NOTIFY_TIMEOUT_SECONDS = 10
 
 
@@ -70,7 +70,7 @@ class Settings:
     console_url: str
     key_cache_seconds: int
     admin_key: str | None
-    # CloudWatch alarms through SNS (chalicelib/cloudwatch.py, docs/integrations/cloudwatch.md).
+    # CloudWatch alarms through SNS (chalicelib/integration/cloudwatch.py, docs/integrations/cloudwatch.md).
     alarm_topic: str = "oncall-local-alarms"
     sns_topic_arns: frozenset[str] = frozenset()
     cloudwatch_services: tuple[tuple[str, str], ...] = ()
@@ -78,7 +78,7 @@ class Settings:
     cloudwatch_default_service: str = "cloudwatch"
     cloudwatch_severity: str = "critical"
     cloudwatch_insufficient_data: str = "nothing"
-    # Outbound notifications (chalicelib/delivery.py, chalicelib/outbound.py).
+    # Outbound notifications (chalicelib/notify/delivery.py, chalicelib/outbound.py).
     notify_timeout_seconds: int = 5
     # Slack and webhook channels may reach loopback, private and link-local
     # addresses: on under `make run`, off unless set anywhere else.

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .errors import NotFound
+from chalicelib.errors import NotFound
 
 ROOT = Path(__file__).parent / "console"
 TYPES = {

@@ -15,8 +15,8 @@ from pynamodb.exceptions import GetError, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
-from .config import settings
-from .errors import Busy, DomainError, InvalidInput, NotFound
+from chalicelib.config import settings
+from chalicelib.errors import Busy, DomainError, InvalidInput, NotFound
 
 # Answers after which nothing was written: any retry is safe.
 REJECTED_CODES = {

@@ -1,4 +1,4 @@
-"""Domain errors. Each carries its HTTP status; chalicelib/http.py maps them to responses in one place."""
+"""Domain errors. Each carries its HTTP status; chalicelib/routes/http.py maps them to responses in one place."""
 
 import math
 

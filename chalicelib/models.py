@@ -20,7 +20,7 @@ from pynamodb.constants import STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
-from .config import settings
+from chalicelib.config import settings
 
 
 def _meta(concept: str, *, stream_view_type: str | None = None) -> type:
@@ -97,7 +97,7 @@ class IncidentDueIndex(GlobalSecondaryIndex):
 
 
 # Sparse: only incidents with transitions not yet handed to their service's
-# notification channels carry outbox_partition/outbox_at (chalicelib/outbox.py);
+# notification channels carry outbox_partition/outbox_at (chalicelib/notify/outbox.py);
 # sharded and keys only, as the due index.
 class IncidentOutboxIndex(GlobalSecondaryIndex):
     Meta = _index("outbox", KeysOnlyProjection)
@@ -131,7 +131,7 @@ class Incident(Model):
     description = UnicodeAttribute(default="")
     severity = UnicodeAttribute()
     status = UnicodeAttribute()
-    # The status's list shard (chalicelib/incidents.py, became).
+    # The status's list shard (chalicelib/incident/incidents.py, became).
     status_partition = UnicodeAttribute(null=True)
     dedup_key = UnicodeAttribute()
     assigned_to = UnicodeAttribute(null=True)
@@ -154,7 +154,7 @@ class Incident(Model):
     feed = UnicodeAttribute()
     due_partition = UnicodeAttribute(null=True)
     due_at = UTCDateTimeAttribute(null=True)
-    # The transitions not yet handed to the channels (chalicelib/timeline.py), and how
+    # The transitions not yet handed to the channels (chalicelib/incident/timeline.py), and how
     # many transitions there have been in all.
     events = ListAttribute(of=IncidentEvent, default=list)
     event_count = NumberAttribute(null=True)
@@ -185,8 +185,12 @@ NOTIFIER_STREAM_FILTER = {"dynamodb": {"NewImage": {Incident.outbox_partition.at
 
 class Dedup(Model):
     """An alert (service + dedup key) -> the open incident it folds into. Keyed by the
-    alert itself (chalicelib/dedup.py, alert_key): every fold writes it, so one
-    service's alerts must not share a partition."""
+    alert itself (chalicelib/incident/dedup.py, alert_key): every fold reads or writes
+    it, so one service's alerts must not share a partition."""
+
+    # A stored dedup key is the caller's behind EXPLICIT, or a digest of the title behind
+    # "title:", so that the two kinds never collide.
+    EXPLICIT = "key:"
 
     Meta = _meta("dedup")
     alert = UnicodeAttribute(hash_key=True)
@@ -198,9 +202,14 @@ class Dedup(Model):
     # DynamoDB TTL (epoch seconds) clears keys whose window lapsed long ago.
     expires_at = NumberAttribute(null=True)
 
+    @classmethod
+    def public_key(cls, stored_key: str) -> str | None:
+        """The dedup key as the caller gave it; None for one derived from the title."""
+        return stored_key[len(cls.EXPLICIT) :] if stored_key.startswith(cls.EXPLICIT) else None
+
 
 class AlertTally(Model):
-    """The alerts folded into an open incident after its first (chalicelib/incidents.py,
+    """The alerts folded into an open incident after its first (chalicelib/incident/incidents.py,
     _count_alert). A fold writes this small item, not the incident: a duplicate costs
     the write of a few dozen bytes, however large the incident. Written only by folds
     and by the resolve transaction, which copies the count onto the incident and
@@ -261,7 +270,7 @@ class Shift(ScheduleEntry, discriminator="shift"):
 
 class Rotation(ScheduleEntry, discriminator="rotation"):
     """A layer of the schedule: participants taking turns in shifts whose handoffs
-    are wall-clock times in the rotation's zone (chalicelib/rotations.py)."""
+    are wall-clock times in the rotation's zone (chalicelib/schedule/rotations.py)."""
 
     name = UnicodeAttribute()
     layer = NumberAttribute()
@@ -332,7 +341,7 @@ class StatsServiceIndex(GlobalSecondaryIndex):
 
 
 class Stats(Model):
-    """Running counters (chalicelib/metrics.py): kind "metrics-service#<name>" per
+    """Running counters (chalicelib/incident/metrics.py): kind "metrics-service#<name>" per
     service, with scope "totals"; kind
     "counter" with scope "incident" for the incident number; kind "secret" with
     scope "cursor" for the key that signs pagination cursors."""
@@ -358,7 +367,7 @@ class Stats(Model):
 
 
 class TimelineEntry(Model):
-    """An incident's history: transitions once handed over (chalicelib/timeline.py),
+    """An incident's history: transitions once handed over (chalicelib/incident/timeline.py),
     notes, notifications and escalation stops."""
 
     Meta = _meta("timeline")
@@ -405,6 +414,84 @@ class Channel(Model):
 
     id_index = ChannelIdIndex()
     feed_index = ChannelFeedIndex()
+
+
+class UserFeedIndex(GlobalSecondaryIndex):
+    Meta = _index("feed", AllProjection)
+    feed = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class User(Model):
+    """A person who can be paged (chalicelib/people/users.py). The name is the one
+    schedules, rotations, escalation levels and keys already use. The counts are
+    kept here so that the caps on contact methods and rules are conditions."""
+
+    Meta = _meta("users")
+    name = UnicodeAttribute(hash_key=True)
+    display_name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    # IANA zone: quiet hours are read in it, and messages show times in it.
+    time_zone = UnicodeAttribute(null=True)
+    # Local wall-clock times (HH:MM); an end at or before the start runs past midnight.
+    quiet_start = UnicodeAttribute(null=True)
+    quiet_end = UnicodeAttribute(null=True)
+    method_count = NumberAttribute(default=0)
+    rule_count = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    feed = UnicodeAttribute()
+
+    feed_index = UserFeedIndex()
+
+
+# Sparse: only verified SMS numbers and Slack member ids carry it, so a reply by SMS
+# or a button pressed in Slack finds whose it is with one Query.
+class ContactAddressIndex(GlobalSecondaryIndex):
+    Meta = _index("by-address", KeysOnlyProjection)
+    address_key = UnicodeAttribute(hash_key=True)
+
+
+class ContactMethod(Model):
+    """How a user is reached (chalicelib/people/contact_methods.py): an email
+    address, an E.164 phone number for SMS (usable once verified), a Slack member id
+    or an https URL. A user's methods and rules are read together when a page is made."""
+
+    Meta = _meta("contact-methods")
+    user = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    address = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    verified = BooleanAttribute(default=False)
+    # SHA-256 of the id and the code sent to verify an SMS number; never the code.
+    code_hash = UnicodeAttribute(null=True)
+    code_expires_at = UTCDateTimeAttribute(null=True)
+    code_attempts = NumberAttribute(default=0)
+    # Set when a send failed for good (a number that cannot take SMS, a deleted
+    # Slack user): the method is shown as failed and no longer paged.
+    failed_at = UTCDateTimeAttribute(null=True)
+    failure = UnicodeAttribute(null=True)
+    # Rules that page through this method: deleting it takes them along, conditioned
+    # on this count, so a rule added meanwhile is never left pointing nowhere.
+    rule_count = NumberAttribute(default=0)
+    address_key = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+    address_index = ContactAddressIndex()
+
+
+class NotificationRule(Model):
+    """Page a user through one of their contact methods, `delay_minutes` after an
+    incident of the rule's urgency becomes theirs (chalicelib/people/rules.py)."""
+
+    Meta = _meta("notification-rules")
+    user = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    contact_method_id = UnicodeAttribute()
+    delay_minutes = NumberAttribute()
+    urgency = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
 
 
 # Sparse: only deliveries waiting for their next attempt carry due_partition/due_at;
@@ -490,7 +577,7 @@ class KeyToken(Model):
 
 class SnsMessage(Model):
     """An SNS MessageId that one delivery is acting on, or that was acted on: what
-    makes a redelivered or replayed message act once (chalicelib/receipts.py)."""
+    makes a redelivered or replayed message act once (chalicelib/integration/receipts.py)."""
 
     Meta = _meta("sns-messages")
     message_id = UnicodeAttribute(hash_key=True)
@@ -505,7 +592,7 @@ class SnsMessage(Model):
 class SnsCertificate(Model):
     """An SNS signing certificate, fetched from SNS's own host in a topic's region,
     whose key has verified a message of an allowed topic: any process reads it with
-    one GetItem instead of fetching it (chalicelib/sns.py). SNS serves a certificate
+    one GetItem instead of fetching it (chalicelib/integration/sns.py). SNS serves a certificate
     under a new URL when it rotates, so the item never changes; there are a few."""
 
     Meta = _meta("sns-certificates")
@@ -516,10 +603,10 @@ class SnsCertificate(Model):
 
 class AlarmState(Model):
     """The latest state change of a CloudWatch alarm that oncall applied, so that a
-    change delivered after a later one is ignored (chalicelib/alarm_states.py)."""
+    change delivered after a later one is ignored (chalicelib/integration/alarm_states.py)."""
 
     Meta = _meta("alarm-states")
-    # The alarm's ARN, or its digest when longer (chalicelib/cloudwatch.py, dedup_key).
+    # The alarm's ARN, or its digest when longer (chalicelib/integration/cloudwatch.py, dedup_key).
     alarm = UnicodeAttribute(hash_key=True)
     # StateChangeTime in epoch milliseconds, and the state it changed to.
     changed_at = NumberAttribute()
@@ -541,6 +628,9 @@ ALL_MODELS = (
     KeyToken,
     Channel,
     Delivery,
+    User,
+    ContactMethod,
+    NotificationRule,
     SnsMessage,
     SnsCertificate,
     AlarmState,

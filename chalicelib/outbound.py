@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from .config import settings
+from chalicelib.config import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # IPv6 prefixes whose addresses stand for an IPv4 address: judged by that address too.

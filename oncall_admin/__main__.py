@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # The stage decides the table names; set it before chalicelib reads its settings.
     os.environ["ONCALL_STAGE"] = args.stage
-    from chalicelib import keys
+    from chalicelib.api.payloads import KeyBody
+    from chalicelib.apikey import keys
     from chalicelib.errors import DomainError
-    from chalicelib.payloads import KeyBody
 
     fields = {"name": args.name, "role": args.role, "user": args.user}
     if args.services:

@@ -4,8 +4,11 @@ the same domain functions as the API."""
 import logging
 from datetime import timedelta
 
-from chalicelib import clock, escalation, incidents, oncall, rotations
-from chalicelib.payloads import LevelBody, RotationBody, ShiftBody, TriggerBody
+from chalicelib import clock
+from chalicelib.api.payloads import LevelBody, RotationBody, ShiftBody, TriggerBody
+from chalicelib.escalation import policy
+from chalicelib.incident import incidents
+from chalicelib.schedule import oncall, rotations
 
 log = logging.getLogger("oncall.local")
 
@@ -69,7 +72,7 @@ def seed() -> None:
         )
     )
     for level, user in ((1, "bob"), (2, "erin")):
-        escalation.create_level(LevelBody(service_name="payments", level=level, user=user))
+        policy.create_level(LevelBody(service_name="payments", level=level, user=user))
     opened, _ = incidents.trigger(
         TriggerBody(
             service_name="payments",

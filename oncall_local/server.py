@@ -129,8 +129,8 @@ def provide_admin_key(token: str | None, fresh: bool) -> bool:
 
     These lines are printed, not logged: importing the app gives the "oncall"
     loggers Chalice's level, ERROR, so an INFO line from here would not show."""
-    from chalicelib import keys
-    from chalicelib.payloads import KeyBody
+    from chalicelib.api.payloads import KeyBody
+    from chalicelib.apikey import keys
 
     body = KeyBody(name="local admin", role="admin", user="admin")
     if token:
@@ -190,9 +190,11 @@ def main() -> int:
 
     sys.path.insert(0, str(PROJECT))
     from app import app
-    from chalicelib import db, delivery, escalation
+    from chalicelib import db
     from chalicelib.config import settings
+    from chalicelib.escalation import sweep
     from chalicelib.models import ALL_MODELS, Incident
+    from chalicelib.notify import delivery
     from oncall_local import demo
 
     created = db.create_tables(ALL_MODELS)
@@ -214,7 +216,7 @@ def main() -> int:
     server = LocalDevServer(app, chalice_config, host, port, handler_cls=FastRequestHandler, server_cls=BacklogServer)
     # In AWS the incidents table's stream wakes the deliverer; here a short timer does.
     timers = [
-        Timer("escalation-sweep", settings().sweep_interval_seconds, escalation.sweep, lambda r: r["escalated"]),
+        Timer("escalation-sweep", settings().sweep_interval_seconds, sweep.run, lambda r: r["escalated"]),
         Timer("notifications", settings().deliver_interval_seconds, delivery.run, lambda r: r["attempted"]),
     ]
     for timer in timers:

@@ -20,9 +20,11 @@ from tests.receivers import Receiver  # noqa: E402
 
 dynamo.install_counter()
 
-from chalicelib import clock, config, db, keys, signing  # noqa: E402
+from chalicelib import clock, config, db  # noqa: E402
+from chalicelib.api import cursor_secret  # noqa: E402
+from chalicelib.api.payloads import KeyBody  # noqa: E402
+from chalicelib.apikey import keys  # noqa: E402
 from chalicelib.models import ALL_MODELS  # noqa: E402
-from chalicelib.payloads import KeyBody  # noqa: E402
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -35,7 +37,7 @@ def tables():
     # (endpoint and service models parsed again) would dominate the suite's time.
     with mock_aws():
         db.create_tables(ALL_MODELS)
-        signing.forget()
+        cursor_secret.forget()
         yield
 
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from chalicelib import clock
-from chalicelib.payloads import TriggerBody
+from chalicelib.api.payloads import TriggerBody
 
 JSON = {"Content-Type": "application/json"}
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
@@ -73,7 +73,7 @@ def trigger_ok(client, service="db", title="disk full", **fields) -> dict:
 
 
 def trigger_body(service="db", title="disk full", **fields) -> TriggerBody:
-    """The payload for calling chalicelib.incidents.trigger directly."""
+    """The payload for calling chalicelib.incident.incidents.trigger directly."""
     return TriggerBody(service_name=service, title=title, **fields)
 
 
@@ -93,7 +93,7 @@ def list_incidents(client, query="") -> dict:
     return get_json(client, f"/api/incidents/list/all/{query}")
 
 
-def sweep(client) -> dict:
+def check_escalations(client) -> dict:
     response = post(client, "/api/incidents/escalate/check/")
     assert response.status_code == 200, response.body
     return response.json_body

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import alertmanager
+from chalicelib.integration import alertmanager
 from chalicelib.models import Incident
 from tests.flows import JSON, get_incident, list_incidents, writes
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import alertmanager
+from chalicelib.integration import alertmanager
 from chalicelib.models import Incident
 from tests.flows import get_incident
 from tests.test_alertmanager import send

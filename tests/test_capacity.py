@@ -6,9 +6,10 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import delivery, incidents
+from chalicelib.api.payloads import TriggerBody
+from chalicelib.incident import incidents
 from chalicelib.models import NOTIFIER_STREAM_FILTER, Incident
-from chalicelib.payloads import TriggerBody
+from chalicelib.notify import delivery
 from tests.capacity import metered
 from tests.capacity_model import Stream
 from tests.flows import acknowledge, metrics, post, resolve, trigger

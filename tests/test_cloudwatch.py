@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from chalicelib import clock, cloudwatch, config, sns
+from chalicelib import clock, config
 from chalicelib.errors import Busy
+from chalicelib.integration import cloudwatch, sns
 from chalicelib.models import AlarmState, Dedup, SnsCertificate, SnsMessage
 from tests.flows import (
     Lines,
@@ -305,7 +306,7 @@ def test_lambda_processes_the_good_records_of_a_mixed_batch(client):
 def test_lambda_raises_on_a_database_failure_so_lambda_retries(client, monkeypatch):
     from pynamodb.exceptions import PutError
 
-    from chalicelib import incidents
+    from chalicelib.incident import incidents
 
     def broken(*args, **kwargs):
         raise PutError("DynamoDB is down")

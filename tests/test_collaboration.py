@@ -6,8 +6,10 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import delivery, incident_store, incidents, shards
+from chalicelib import shards
+from chalicelib.incident import incidents, store
 from chalicelib.models import Incident, TimelineEntry
+from chalicelib.notify import delivery
 from tests.flows import acknowledge, as_actor, get_incident, post, resolve, run_threads, trigger_ok, writes
 from tests.receivers import Receiver
 from tests.test_round_trips import key_cache  # noqa: F401 (a fixture)
@@ -41,7 +43,7 @@ def timeline_of(client, incident_id, kind: str) -> list[dict]:
 
 
 def outbox_waiting() -> list[int]:
-    return [incident.id for incident in shards.keys_in(Incident.outbox_index, incident_store.OUTBOX_QUEUE, None)]
+    return [incident.id for incident in shards.keys_in(Incident.outbox_index, store.OUTBOX_QUEUE, None)]
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from chalicelib import escalation, incidents, metrics
 from chalicelib.errors import InvalidTransition
+from chalicelib.escalation import sweep
+from chalicelib.incident import incidents, metrics
 from chalicelib.models import Dedup, Incident
 from tests.flows import right_after, run_threads, trigger_body
 
@@ -159,7 +160,7 @@ def test_a_source_resolve_racing_a_sweep_still_closes_the_incident(manual_clock)
     opened, _ = incidents.trigger(trigger_body("db", "replica lag"), "monitor")
     manual_clock.advance(seconds=301)
 
-    with right_after(Incident, "BatchGetItem", escalation.sweep) as sweeper:
+    with right_after(Incident, "BatchGetItem", sweep.run) as sweeper:
         closed = incidents.resolve(opened["id"], "prometheus", by_source=True)
 
     assert sweeper["result"] == {"escalated": 1, "incidents": [opened["id"]]}

@@ -1,14 +1,15 @@
 """The escalation sweep: timing, levels, the missing-path case and overlapping sweeps."""
 
-from chalicelib import escalation, incidents
+from chalicelib.escalation import policy, sweep
+from chalicelib.incident import incidents
 from tests.flows import (
     Lines,
     acknowledge,
     add_level,
+    check_escalations,
     get_incident,
     metrics,
     run_threads,
-    sweep,
     trigger_body,
     trigger_ok,
 )
@@ -30,7 +31,7 @@ def test_nothing_escalates_before_300_seconds_and_the_scheduled_function_escalat
     second = trigger_ok(client, "db", "cpu hot")
 
     manual_clock.advance(seconds=199)
-    assert sweep(client) == {"escalated": 0, "incidents": []}
+    assert check_escalations(client) == {"escalated": 0, "incidents": []}
     assert scheduled_sweep(client) == {"escalated": 0, "incidents": []}
 
     manual_clock.advance(seconds=1)
@@ -38,7 +39,7 @@ def test_nothing_escalates_before_300_seconds_and_the_scheduled_function_escalat
     assert get_incident(client, second["id"])["status"] == "TRIGGERED"
 
     manual_clock.advance(seconds=100)
-    assert sweep(client) == {"escalated": 1, "incidents": [second["id"]]}
+    assert check_escalations(client) == {"escalated": 1, "incidents": [second["id"]]}
 
     stored = get_incident(client, first["id"])
     assert stored["status"] == "ESCALATED"
@@ -51,10 +52,10 @@ def test_without_levels_the_incident_is_flagged_and_the_missing_path_logged_once
     manual_clock.advance(seconds=301)
 
     with Lines("oncall.alerts") as log:
-        assert sweep(client)["incidents"] == [incident["id"]]
+        assert check_escalations(client)["incidents"] == [incident["id"]]
         for _ in range(10):
             manual_clock.advance(seconds=60)
-            assert sweep(client)["escalated"] == 0
+            assert check_escalations(client)["escalated"] == 0
             assert scheduled_sweep(client)["escalated"] == 0
 
     assert len(log.containing("No escalation path defined for payments")) == 1
@@ -78,12 +79,12 @@ def test_two_levels_climb_one_per_interval_then_stop(client, manual_clock):
 
     with Lines("oncall.alerts") as log:
         manual_clock.advance(seconds=301)
-        assert sweep(client)["incidents"] == [incident["id"]]
+        assert check_escalations(client)["incidents"] == [incident["id"]]
         after_first = get_incident(client, incident["id"])
         assert (after_first["status"], after_first["escalation_level"]) == ("ESCALATED", 1)
 
         manual_clock.advance(seconds=299)
-        assert sweep(client)["escalated"] == 0
+        assert check_escalations(client)["escalated"] == 0
         manual_clock.advance(seconds=1)
         assert scheduled_sweep(client)["incidents"] == [incident["id"]]
         after_second = get_incident(client, incident["id"])
@@ -91,7 +92,7 @@ def test_two_levels_climb_one_per_interval_then_stop(client, manual_clock):
 
         for _ in range(4):
             manual_clock.advance(seconds=301)
-            assert sweep(client)["escalated"] == 0
+            assert check_escalations(client)["escalated"] == 0
 
     assert get_incident(client, incident["id"])["escalation_level"] == 2
     assert len(log.containing("Notifying bob via sms")) == 1
@@ -113,7 +114,7 @@ def test_levels_with_gaps_are_climbed_by_their_numbers(client, manual_clock):
     climbed = []
     for _ in range(4):
         manual_clock.advance(seconds=301)
-        sweep(client)
+        check_escalations(client)
         climbed.append(get_incident(client, incident["id"])["escalation_level"])
     assert climbed == [1, 3, 5, 5]
     messages = [e["message"] for e in get_incident(client, incident["id"])["timeline"] if e["kind"] == "escalated"]
@@ -130,7 +131,7 @@ def test_an_ack_between_sweeps_stops_the_climb(client, manual_clock):
     add_level(client, "db", 2, user="carol")
     incident = trigger_ok(client)
     manual_clock.advance(seconds=301)
-    assert sweep(client)["incidents"] == [incident["id"]]
+    assert check_escalations(client)["incidents"] == [incident["id"]]
     manual_clock.advance(seconds=100)
 
     acked = acknowledge(client, incident["id"], "bob")
@@ -138,25 +139,25 @@ def test_an_ack_between_sweeps_stops_the_climb(client, manual_clock):
 
     for _ in range(3):
         manual_clock.advance(seconds=301)
-        assert sweep(client)["escalated"] == 0
+        assert check_escalations(client)["escalated"] == 0
     stored = get_incident(client, incident["id"])
     assert (stored["status"], stored["escalation_level"], stored["acknowledged_by"]) == ("ACKNOWLEDGED", 1, "bob")
 
     early = trigger_ok(client, "db", "acked before due")
     acknowledge(client, early["id"])
     manual_clock.advance(seconds=600)
-    assert sweep(client)["escalated"] == 0
+    assert check_escalations(client)["escalated"] == 0
     assert get_incident(client, early["id"])["status"] == "ACKNOWLEDGED"
 
 
 def test_overlapping_sweeps_escalate_each_incident_exactly_once(manual_clock):
-    level_body = escalation.LevelBody(service_name="svc-1", level=1, user="bob")
-    escalation.create_level(level_body)
+    level_body = policy.LevelBody(service_name="svc-1", level=1, user="bob")
+    policy.create_level(level_body)
     opened = [incidents.trigger(trigger_body(f"svc-{n % 3}", f"alert {n}"), "monitor")[0]["id"] for n in range(30)]
     manual_clock.advance(seconds=301)
 
     with Lines("oncall.alerts") as log:
-        results, errors = run_threads([escalation.sweep] * 8)
+        results, errors = run_threads([sweep.run] * 8)
 
     assert errors == [None] * 8
     assert sum(result["escalated"] for result in results) == 30
@@ -174,7 +175,7 @@ def test_overlapping_sweeps_escalate_each_incident_exactly_once(manual_clock):
         stored = incidents.detail(incident_id)
         assert stored["status"] == "ESCALATED"
         assert len([e for e in stored["timeline"] if e["kind"] == "escalated"]) == 1
-    assert escalation.sweep()["escalated"] == 0
+    assert sweep.run()["escalated"] == 0
 
 
 def test_acks_racing_a_sweep_are_never_lost(manual_clock):
@@ -183,7 +184,7 @@ def test_acks_racing_a_sweep_are_never_lost(manual_clock):
 
     def work(i):
         if i < 4:
-            return escalation.sweep()
+            return sweep.run()
         return incidents.acknowledge(opened[i - 4], f"responder-{i - 4}")
 
     results, errors = run_threads([lambda i=i: work(i) for i in range(24)])
@@ -200,5 +201,5 @@ def test_acks_racing_a_sweep_are_never_lost(manual_clock):
     swept = [incident_id for result in results[:4] for incident_id in result["incidents"]]
     assert len(swept) == len(set(swept))
     manual_clock.advance(seconds=900)
-    assert escalation.sweep()["escalated"] == 0
+    assert sweep.run()["escalated"] == 0
     assert all(incidents.detail(i)["status"] == "ACKNOWLEDGED" for i in opened)

@@ -6,22 +6,25 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import clock, config, delivery, escalation, incident_store, incidents, shards
-from chalicelib import timeline as timeline_module
+from chalicelib import clock, config, shards
+from chalicelib.api.payloads import LevelBody, PolicyBody
+from chalicelib.escalation import policy, sweep
+from chalicelib.incident import incidents, store
+from chalicelib.incident import timeline as timeline_module
 from chalicelib.models import Incident
-from chalicelib.payloads import LevelBody, PolicyBody
+from chalicelib.notify import delivery
 from tests.flows import (
     Lines,
     acknowledge,
     add_level,
     add_shift,
+    check_escalations,
     get_incident,
     get_json,
     on_call_now,
     post,
     put,
     run_threads,
-    sweep,
     trigger_body,
     trigger_ok,
 )
@@ -76,16 +79,16 @@ def exhausted_messages(client, incident_id: int) -> list[str]:
 
 
 def is_due(incident_id: int) -> bool:
-    due = shards.keys_in(Incident.due_index, incident_store.DUE_QUEUE, None)
+    due = shards.keys_in(Incident.due_index, store.DUE_QUEUE, None)
     return incident_id in [incident.id for incident in due]
 
 
 def step_after(client, manual_clock, seconds: int, incident_id: int) -> None:
     """Nothing happens a second before the step is due; at the due time the step is taken."""
     manual_clock.advance(seconds=seconds - 1)
-    assert sweep(client)["escalated"] == 0
+    assert check_escalations(client)["escalated"] == 0
     manual_clock.advance(seconds=1)
-    assert sweep(client) == {"escalated": 1, "incidents": [incident_id]}
+    assert check_escalations(client) == {"escalated": 1, "incidents": [incident_id]}
 
 
 # --- the climb ----------------------------------------------------------------------------------
@@ -131,11 +134,11 @@ def test_three_levels_repeated_once_climb_two_rounds_then_the_policy_is_exhauste
 
     # The last level's wait runs out in the last round: the policy is exhausted.
     manual_clock.advance(seconds=179)
-    assert sweep(client)["escalated"] == 0
+    assert check_escalations(client)["escalated"] == 0
     assert exhausted_messages(client, number) == []
     manual_clock.advance(seconds=1)
     with Lines("oncall.alerts") as log:
-        assert sweep(client) == {"escalated": 0, "incidents": []}
+        assert check_escalations(client) == {"escalated": 0, "incidents": []}
     assert len(log.containing("exhausted after 2 round(s)")) == 1
     assert exhausted_messages(client, number) == ["Escalation policy exhausted after 2 rounds."]
     stored = get_incident(client, number)
@@ -144,7 +147,7 @@ def test_three_levels_repeated_once_climb_two_rounds_then_the_policy_is_exhauste
 
     for _ in range(5):
         manual_clock.advance(minutes=30)
-        assert sweep(client)["escalated"] == 0
+        assert check_escalations(client)["escalated"] == 0
     delivery.run()
     assert len(escalation_pages(receiver)) == 6
     assert len(escalated_messages(client, number)) == 6
@@ -168,7 +171,7 @@ def test_an_acknowledgement_mid_climb_stops_it(client, manual_clock, receiver):
 
     for _ in range(12):
         manual_clock.advance(minutes=5)
-        assert sweep(client)["escalated"] == 0
+        assert check_escalations(client)["escalated"] == 0
     delivery.run()
     assert [text for text, _ in escalation_pages(receiver)] == [
         "Escalated to level 1: paging bob.",
@@ -217,8 +220,8 @@ def test_an_oncall_target_pages_whoever_is_on_call_for_that_service_at_the_step(
 
 def test_overlapping_sweeps_take_every_step_exactly_once(manual_clock):
     for number, user in ((1, "bob"), (4, "carol")):
-        escalation.create_level(LevelBody(service_name="db", level=number, user=user, wait_minutes=7))
-    escalation.set_policy("db", PolicyBody(repeat=1))
+        policy.create_level(LevelBody(service_name="db", level=number, user=user, wait_minutes=7))
+    policy.set_policy("db", PolicyBody(repeat=1))
     opened = [incidents.trigger(trigger_body("db", f"alert {n}"), "monitor")[0]["id"] for n in range(6)]
     waits = [300, 420, 420, 420]
     expected = [(1, 1, "bob"), (4, 1, "carol"), (1, 2, "bob"), (4, 2, "carol")]
@@ -226,7 +229,7 @@ def test_overlapping_sweeps_take_every_step_exactly_once(manual_clock):
     for step, (wait, (level, round_number, assignee)) in enumerate(zip(waits, expected, strict=True), start=1):
         manual_clock.advance(seconds=wait)
         with Lines("oncall.alerts") as log:
-            results, errors = run_threads([escalation.sweep] * 8)
+            results, errors = run_threads([sweep.run] * 8)
         assert errors == [None] * 8
         swept = [incident_id for result in results for incident_id in result["incidents"]]
         assert sorted(swept) == sorted(opened), step
@@ -243,7 +246,7 @@ def test_overlapping_sweeps_take_every_step_exactly_once(manual_clock):
 
     manual_clock.advance(seconds=420)
     with Lines("oncall.alerts") as log:
-        results, errors = run_threads([escalation.sweep] * 8)
+        results, errors = run_threads([sweep.run] * 8)
     assert errors == [None] * 8
     assert sum(result["escalated"] for result in results) == 0
     assert len(log.containing("exhausted after 2 round(s)")) == len(opened)
@@ -252,7 +255,7 @@ def test_overlapping_sweeps_take_every_step_exactly_once(manual_clock):
         assert [entry["kind"] for entry in timeline].count("exhausted") == 1
         assert timeline_module.transitions(Incident.get(incident_id)) == 5
         assert not is_due(incident_id)
-    assert escalation.sweep()["escalated"] == 0
+    assert sweep.run()["escalated"] == 0
 
 
 # --- the policy API ------------------------------------------------------------------------------

@@ -17,7 +17,17 @@ from chalicelib import shards
 from chalicelib.models import AlertTally, Delivery, Incident
 from tests import dynamo
 from tests.faults import BOTOCORE_ATTEMPTS, KINDS, Faults, Script
-from tests.flows import acknowledge, add_level, get_incident, get_json, metrics, post, resolve, sweep, trigger
+from tests.flows import (
+    acknowledge,
+    add_level,
+    check_escalations,
+    get_incident,
+    get_json,
+    metrics,
+    post,
+    resolve,
+    trigger,
+)
 from tests.receivers import Receiver
 
 # Once (botocore's own retry heals it) or for every attempt botocore makes of the call
@@ -165,7 +175,7 @@ def test_an_escalation_step_is_taken_once(client, faults, manual_clock, monkeypa
                 if get_incident(client, number)["status"] == "ESCALATED":
                     break
         faults.disarm()
-        assert sweep(client)["escalated"] == 0
+        assert check_escalations(client)["escalated"] == 0
         escalated = get_incident(client, number)
         assert (escalated["escalation_level"], escalated["assigned_to"]) == (1, "bob")
         assert kinds_in(client, number)["escalated"] == 1

@@ -1,11 +1,13 @@
 """An incident's transitions wait on its item only until the outbox hands them to the
 channels; then they live in the timeline table, and the item no longer grows with
-its history (chalicelib/timeline.py, chalicelib/outbox.py)."""
+its history (chalicelib/incident/timeline.py, chalicelib/notify/outbox.py)."""
 
 from collections import Counter
 
-from chalicelib import clock, delivery, incidents, itemsize, outbox, timeline
+from chalicelib import clock, itemsize
+from chalicelib.incident import incidents, timeline
 from chalicelib.models import Incident
+from chalicelib.notify import delivery, outbox
 from tests import dynamo
 from tests.faults import Script
 from tests.flows import acknowledge, get_incident, on_call_now, post, resolve, trigger_ok

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from chalicelib import ical
+from chalicelib.schedule import ical
 from tests.flows import add_rotation
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

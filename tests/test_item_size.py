@@ -5,7 +5,8 @@ life: every transition it may take, then its acknowledgement and resolution."""
 
 import json
 
-from chalicelib import incident_store, incidents, itemsize, timeline
+from chalicelib import itemsize
+from chalicelib.incident import incidents, store, timeline
 from chalicelib.models import Incident
 from tests.flows import JSON, acknowledge, post, resolve, trigger_body
 
@@ -90,7 +91,7 @@ def test_a_description_is_cut_last_with_a_visible_marker():
         dedup_key="title:x",
         created_at=incidents.clock.now(),
         last_alert_at=incidents.clock.now(),
-        feed=incident_store.LIST,
+        feed=store.LIST,
         details={"kept": "small"},
     )
     incidents.fit_for_life(incident)

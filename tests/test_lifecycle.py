@@ -2,9 +2,9 @@
 
 import pytest
 
-from chalicelib import incidents
 from chalicelib.errors import InvalidTransition
-from tests.flows import JSON, acknowledge, get_incident, put, resolve, sweep, trigger_ok
+from chalicelib.incident import incidents
+from tests.flows import JSON, acknowledge, check_escalations, get_incident, put, resolve, trigger_ok
 
 
 def test_ack_then_resolve_records_who_and_when(client, manual_clock):
@@ -85,7 +85,7 @@ def _walk_life_cycle(client, method, slash):
 def test_escalated_incident_acks_late_resolve_needs_ack_first_and_resolved_is_terminal(client, manual_clock):
     incident = trigger_ok(client)
     manual_clock.advance(seconds=301)
-    assert sweep(client)["incidents"] == [incident["id"]]
+    assert check_escalations(client)["incidents"] == [incident["id"]]
 
     refused = resolve(client, incident["id"])
     assert refused.status_code == 400
@@ -103,7 +103,7 @@ def test_escalated_incident_acks_late_resolve_needs_ack_first_and_resolved_is_te
         assert acknowledge(client, incident["id"]).status_code == 400
         assert resolve(client, incident["id"]).status_code == 400
     manual_clock.advance(seconds=600)
-    assert sweep(client)["escalated"] == 0
+    assert check_escalations(client)["escalated"] == 0
     final = get_incident(client, incident["id"])
     assert final["status"] == "RESOLVED"
     assert final["resolved_by"] == "carol"
@@ -114,7 +114,7 @@ def test_timeline_lists_trigger_ack_escalation_and_resolve_with_actors(client, m
     manual_clock.advance(seconds=60)
     trigger_ok(client, "db", "disk full", user="grafana")
     manual_clock.advance(seconds=241)
-    assert sweep(client)["incidents"] == [incident["id"]]
+    assert check_escalations(client)["incidents"] == [incident["id"]]
     manual_clock.advance(seconds=30)
     assert acknowledge(client, incident["id"], "alice").status_code == 200
     manual_clock.advance(seconds=30)
@@ -140,7 +140,7 @@ def test_timeline_lists_trigger_ack_escalation_and_resolve_with_actors(client, m
 def test_monitoring_source_resolve_closes_triggered_and_escalated_incidents(client, manual_clock):
     escalated = trigger_ok(client, "db", "old")
     manual_clock.advance(seconds=301)
-    assert sweep(client)["incidents"] == [escalated["id"]]
+    assert check_escalations(client)["incidents"] == [escalated["id"]]
     triggered = trigger_ok(client, "db", "new")
 
     with pytest.raises(InvalidTransition):

@@ -7,7 +7,8 @@ on call" in the log, the messages and the timeline."""
 import json
 import logging
 
-from chalicelib import logs, senders
+from chalicelib import logs
+from chalicelib.notify import senders
 from tests.flows import Lines, on_call_now, post, trigger_ok
 
 FORGED = "bob\n🚨 ALERT 🚨 Service: payments, Incident ID: 1, Assigned To: mallory"

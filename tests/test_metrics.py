@@ -1,7 +1,7 @@
 """GET /api/metrics/ and /api/metrics/services: counts, MTTA/MTTR and escalations."""
 
-from chalicelib import incidents
-from tests.flows import acknowledge, add_level, get_json, metrics, resolve, sweep, trigger_ok
+from chalicelib.incident import incidents
+from tests.flows import acknowledge, add_level, check_escalations, get_json, metrics, resolve, trigger_ok
 
 
 def test_empty_then_totals_include_open_incidents_and_means_cover_resolved_ones(client, manual_clock):
@@ -78,9 +78,9 @@ def test_escalated_count_counts_each_incident_once_and_source_resolves_skip_mtta
     acknowledge(client, acked_in_time["id"])
 
     manual_clock.advance(seconds=301)
-    assert sorted(sweep(client)["incidents"]) == sorted([climbing["id"], pathless["id"]])
+    assert sorted(check_escalations(client)["incidents"]) == sorted([climbing["id"], pathless["id"]])
     manual_clock.advance(seconds=301)
-    assert sweep(client)["incidents"] == [climbing["id"]]
+    assert check_escalations(client)["incidents"] == [climbing["id"]]
 
     assert metrics(client)["escalated_incidents"] == 2
     assert metrics(client, "db")["escalated_incidents"] == 1

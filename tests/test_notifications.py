@@ -12,9 +12,13 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from chalicelib import access, channels, clock, db, delivery, incident_store, incidents, outbox, senders, shards
+from chalicelib import clock, db, shards
+from chalicelib.apikey import access
 from chalicelib.config import settings
+from chalicelib.incident import incidents, store
 from chalicelib.models import NOTIFIER_STREAM_FILTER, Delivery, Incident
+from chalicelib.notify import channels, delivery, outbox
+from chalicelib.transport import aws
 from tests.capacity import metered
 from tests.capacity_model import Stream
 from tests.conftest import START
@@ -24,13 +28,13 @@ from tests.flows import (
     add_level,
     all_pages,
     as_actor,
+    check_escalations,
     get_incident,
     on_call_now,
     post,
     resolve,
     right_after,
     run_threads,
-    sweep,
     trigger_ok,
 )
 from tests.receivers import Received, Receiver, Trickler, closed_port_url, verify_webhook
@@ -95,7 +99,7 @@ def notification_entries(client, incident_id: int) -> list[str]:
 
 
 def outbox_waiting() -> list[int]:
-    return [incident.id for incident in shards.keys_in(Incident.outbox_index, incident_store.OUTBOX_QUEUE, None)]
+    return [incident.id for incident in shards.keys_in(Incident.outbox_index, store.OUTBOX_QUEUE, None)]
 
 
 def deliveries_of(incident_id: int) -> list[Delivery]:
@@ -215,7 +219,7 @@ def test_every_transition_reaches_every_channel_exactly_once_in_order(client, re
     number = opened["id"]
     assert run()["delivered"] == 2
     manual_clock.advance(seconds=301)
-    assert sweep(client)["incidents"] == [number]
+    assert check_escalations(client)["incidents"] == [number]
     assert run()["delivered"] == 2
     assert acknowledge(client, number, "alice").status_code == 200
     assert run()["delivered"] == 2
@@ -647,7 +651,7 @@ def test_a_hanging_sns_topic_holds_only_its_own_channel_and_for_one_deadline(
 ):
     deadline = send_timeout(2)
     hanging = HangingSns()
-    monkeypatch.setattr(senders, "_sns", lambda: hanging)
+    monkeypatch.setattr(aws, "client", lambda service: hanging)
     channel_ok(client, "db", "sns", topic_arn=TOPIC_ARN)
     healthy = receivers()
     webhook(client, "payments", healthy)
@@ -678,7 +682,7 @@ def test_transitions_committed_without_a_run_are_delivered_by_a_later_run(client
     assert (len(stored.events), stored.notified_events, stored.outbox_partition) == (
         2,
         0,
-        shards.partition(incident_store.OUTBOX_QUEUE, number),
+        shards.partition(store.OUTBOX_QUEUE, number),
     )
     assert stored.outbox_at == START, "the outbox keeps the oldest owed time"
 
@@ -837,7 +841,7 @@ def test_a_run_slower_than_the_lease_does_not_send_what_another_run_took_over(cl
     number = trigger_ok(client, "payments", "slow receiver, long history")["id"]
     for _ in range(10):
         manual_clock.advance(seconds=301)
-        assert sweep(client)["incidents"] == [number]
+        assert check_escalations(client)["incidents"] == [number]
     acknowledge(client, number)
     resolve(client, number)
     assert len(Incident.get(number).events) == 13

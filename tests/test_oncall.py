@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import escalation, oncall
 from chalicelib.clock import iso
 from chalicelib.errors import NotFound
+from chalicelib.escalation import policy
+from chalicelib.schedule import oncall
 from tests.conftest import START
 from tests.flows import (
     add_level,
@@ -213,7 +214,7 @@ def test_concurrent_deletes_of_one_shift_or_level_delete_it_once_and_then_404(cl
     shift_id = on_call_now(client, "db", "alice")["id"]
     level_id = add_level(client, "db", 1, user="bob").json_body["id"]
 
-    for delete, public_id in ((oncall.delete_shift, shift_id), (escalation.delete_level, level_id)):
+    for delete, public_id in ((oncall.delete_shift, shift_id), (policy.delete_level, level_id)):
         with requests_made.measure() as calls:
             results, errors = run_threads([lambda delete=delete, public_id=public_id: delete(public_id)] * 12)
         # A delete that found the item and then lost the race to another answers as a

@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chalicelib import channels, outbound
+from chalicelib import outbound
+from chalicelib.api.payloads import ChannelBody
 from chalicelib.config import settings
 from chalicelib.errors import InvalidInput
 from chalicelib.models import Delivery
-from chalicelib.payloads import ChannelBody
+from chalicelib.notify import channels
 from tests.flows import get_incident, post, trigger_ok
 from tests.receivers import Banner, Receiver, Trickler, closed_port_url
 from tests.test_notifications import CHANNELS, channel_ok, run

@@ -489,8 +489,8 @@ def test_the_package_ships_bytecode_for_the_functions_python(package):
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(package["dir"] / "deployment.zip") as archive:
         names = set(archive.namelist())
-        compiled = archive.read(f"chalicelib/__pycache__/incidents.{tag}.pyc")
-    for module in ("app", "chalicelib/incidents", "chalicelib/models", "pynamodb/models", "pydantic/main"):
+        compiled = archive.read(f"chalicelib/incident/__pycache__/incidents.{tag}.pyc")
+    for module in ("app", "chalicelib/incident/incidents", "chalicelib/models", "pynamodb/models", "pydantic/main"):
         folder, _, name = module.rpartition("/")
         assert f"{folder + '/' if folder else ''}__pycache__/{name}.{tag}.pyc" in names, module
     # An unchecked-hash pyc (PEP 552: flags 0b01): used without comparing to the source's time.

@@ -1,4 +1,4 @@
-"""The answer models (chalicelib/responses.py): one class both writes an answer and
+"""The answer models (chalicelib/api/responses.py): one class both writes an answer and
 documents it. What `of` takes from a stored item, what is left out rather than null,
 and that the document cannot hold two different shapes under one name."""
 
@@ -8,8 +8,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import app
-from chalicelib import openapi, responses
+from chalicelib.api import responses
 from chalicelib.models import Channel
+from chalicelib.routes import openapi
 
 AT = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 

@@ -8,9 +8,13 @@ import time
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import channels, clock, config, delivery, escalation, incidents, senders, timeline
+from chalicelib import clock, config
+from chalicelib.api.payloads import ChannelBody, LevelBody
+from chalicelib.escalation import policy, sweep
+from chalicelib.incident import incidents, timeline
 from chalicelib.models import Delivery, Incident
-from chalicelib.payloads import ChannelBody, LevelBody
+from chalicelib.notify import channels, delivery
+from chalicelib.transport import aws
 from tests.flows import acknowledge, on_call_now, trigger_body
 from tests.receivers import Receiver
 
@@ -33,8 +37,8 @@ def fill_history(incident_id: int) -> None:
 
 
 def test_one_incident_whose_step_cannot_be_written_does_not_stop_every_other_escalation(client, manual_clock):
-    escalation.create_level(LevelBody(service_name="db", level=1, user="bob", wait_minutes=1))
-    escalation.create_level(LevelBody(service_name="web", level=1, user="carol", wait_minutes=1))
+    policy.create_level(LevelBody(service_name="db", level=1, user="bob", wait_minutes=1))
+    policy.create_level(LevelBody(service_name="web", level=1, user="carol", wait_minutes=1))
     full, _ = incidents.trigger(trigger_body("db", "replication stopped", description="d" * 65_536), "monitor")
     fill_history(full["id"])
     manual_clock.advance(seconds=60)
@@ -42,7 +46,7 @@ def test_one_incident_whose_step_cannot_be_written_does_not_stop_every_other_esc
     manual_clock.advance(seconds=300)
 
     try:
-        outcome = escalation.sweep()
+        outcome = sweep.run()
     except Exception as error:  # what the scheduled Lambda does, every minute
         outcome = {"error": repr(error)}
 
@@ -56,14 +60,14 @@ def test_the_history_stays_bounded_so_the_incident_can_always_be_closed(client, 
     be acknowledged and resolved; reassignment is refused once MAX_EVENTS is reached."""
     targets = [{"user": f"{n}" + "é" * 126} for n in range(10)]
     for number in range(1, 31):
-        escalation.create_level(
+        policy.create_level(
             LevelBody.model_validate({"service_name": "db", "level": number, "targets": targets, "wait_minutes": 1})
         )
     client.http.put("/api/escalation/policies/db", headers={"Content-Type": "application/json"}, body='{"repeat": 9}')
     opened, _ = incidents.trigger(trigger_body("db", "replication stopped", description="d" * 65_536), "monitor")
     for _ in range(400):
         manual_clock.advance(minutes=6)
-        escalation.sweep()
+        sweep.run()
         if incidents.get_item(opened["id"]).due_at is None:
             break
     climbed = incidents.get_item(opened["id"])
@@ -117,7 +121,7 @@ def test_a_slow_sns_publish_cannot_outlast_its_lease(client, manual_clock, monke
     monkeypatch.setenv("ONCALL_NOTIFY_TIMEOUT_SECONDS", "1")
     config.settings.cache_clear()
     fake = BlockingSns()
-    monkeypatch.setattr(senders, "_sns", lambda: fake)
+    monkeypatch.setattr(aws, "client", lambda service: fake)
     channels.create_channel(ChannelBody(service_name="db", kind="sns", name="pages", topic_arn=TOPIC_ARN), "admin")
     opened, _ = incidents.trigger(trigger_body("db", "replication stopped"), "monitor")
     try:
@@ -133,26 +137,26 @@ def test_a_slow_sns_publish_cannot_outlast_its_lease(client, manual_clock, monke
 
 
 def test_the_sns_client_tries_once_within_the_send_timeout():
-    senders._sns.cache_clear()
+    aws.client.cache_clear()
     try:
-        tuned = senders._sns().meta.config
+        tuned = aws.client("sns").meta.config
         timeout = config.settings().notify_timeout_seconds
         assert (tuned.connect_timeout, tuned.read_timeout) == (timeout, timeout)
         assert tuned.retries["total_max_attempts"] == 1
     finally:
-        senders._sns.cache_clear()
+        aws.client.cache_clear()
 
 
 def test_each_message_names_the_assignee_as_of_its_own_event(client, manual_clock):
     on_call_now(client, "db", "alice")
-    escalation.create_level(LevelBody(service_name="db", level=1, user="bob", wait_minutes=5))
+    policy.create_level(LevelBody(service_name="db", level=1, user="bob", wait_minutes=5))
     with Receiver() as receiver:
         channels.create_channel(ChannelBody(service_name="db", kind="webhook", name="pages", url=receiver.url), "admin")
         opened, _ = incidents.trigger(trigger_body("db", "replication stopped"), "monitor")
         assert opened["assigned_to"] == "alice"
         # The deliverer is late (a failed run, a throttled stream): the sweep steps first.
         manual_clock.advance(seconds=300)
-        assert escalation.sweep()["incidents"] == [opened["id"]]
+        assert sweep.run()["incidents"] == [opened["id"]]
         delivery.run()
         assignees = {body["event"]: body["incident"]["assigned_to"] for body in receiver.bodies()}
 

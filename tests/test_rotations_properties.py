@@ -1,5 +1,5 @@
-"""Property tests of rotation arithmetic (chalicelib.rotations.Plan) and of the final
-schedule (chalicelib.oncall.Schedule), checked against an oracle written here from
+"""Property tests of rotation arithmetic (chalicelib.schedule.rotations.Plan) and of the final
+schedule (chalicelib.schedule.oncall.Schedule), checked against an oracle written here from
 first principles: the zone's offset transitions found by scanning utcoffset of UTC
 instants, wall times converted by trying every offset in force near them, handoffs
 enumerated by walking wall-clock steps from the anchor, participants picked by index."""
@@ -14,11 +14,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import clock, rotations
+from chalicelib import clock
+from chalicelib.api.payloads import WEEKDAYS
 from chalicelib.models import Rotation, Shift
-from chalicelib.oncall import Schedule
-from chalicelib.payloads import WEEKDAYS
-from chalicelib.rotations import Plan
+from chalicelib.schedule import rotations
+from chalicelib.schedule.oncall import Schedule
+from chalicelib.schedule.rotations import Plan
 
 UTC = timezone.utc
 ZONES = (

@@ -8,9 +8,21 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import access, incidents, shards, signing
+from chalicelib import shards
+from chalicelib.api import cursor_secret
+from chalicelib.apikey import access
 from chalicelib.config import settings
-from tests.flows import acknowledge, add_rotation, add_shift, list_incidents, resolve, sweep, trigger, trigger_body
+from chalicelib.incident import incidents
+from tests.flows import (
+    acknowledge,
+    add_rotation,
+    add_shift,
+    check_escalations,
+    list_incidents,
+    resolve,
+    trigger,
+    trigger_body,
+)
 
 
 def use_key_cache(monkeypatch, seconds: int) -> None:
@@ -34,7 +46,7 @@ def key_cache(monkeypatch):
 def warm(key_cache, client):
     """The admin's key verified and the cursor secret read, as in a warm process."""
     assert client.http.get("/api/me").status_code == 200
-    signing.sign(b"")
+    cursor_secret.sign(b"")
 
 
 NEW_INCIDENT = Counter({"UpdateItem": 2, "Query": 1, "TransactWriteItems": 1})
@@ -163,7 +175,7 @@ def test_a_sweep_costs_a_query_per_shard_when_nothing_is_due_however_long_the_hi
 ):
     def empty_sweep():
         client.http.get("/api/me")  # keep the key verified across the clock's jumps
-        swept, calls = measured(requests_made, lambda: sweep(client))
+        swept, calls = measured(requests_made, lambda: check_escalations(client))
         assert swept == {"escalated": 0, "incidents": []}
         return calls
 
@@ -178,7 +190,7 @@ def test_a_sweep_costs_a_query_per_shard_when_nothing_is_due_however_long_the_hi
             incidents.resolve(opened["id"], "alice")
     manual_clock.advance(seconds=301)
     client.http.get("/api/me")
-    due, calls = measured(requests_made, lambda: sweep(client))
+    due, calls = measured(requests_made, lambda: check_escalations(client))
     assert due["escalated"] == 6
     assert calls == Counter({"Query": shards.SHARDS + 6, "BatchGetItem": 1, "TransactWriteItems": 6}), (
         "the due queue's shards, the due incidents, each service's levels, each step"

@@ -3,7 +3,7 @@
 Each test walks one scenario end to end (the per-test table setup is the
 expensive part of this suite, so scenarios are grouped)."""
 
-from tests.flows import acknowledge, get_incident, on_call_now, resolve, sweep, trigger, trigger_ok
+from tests.flows import acknowledge, check_escalations, get_incident, on_call_now, resolve, trigger, trigger_ok
 
 INCIDENT_FIELDS = {
     "id",
@@ -137,7 +137,7 @@ def test_acknowledged_and_escalated_incidents_fold_and_resolved_ones_do_not(clie
         assert trigger(client, "db", "acked alert").status_code == 200
         assert trigger(client, "db", "escalated alert").status_code == 200
     manual_clock.advance(seconds=1)
-    assert sweep(client)["incidents"] == [escalated["id"]]
+    assert check_escalations(client)["incidents"] == [escalated["id"]]
     manual_clock.advance(seconds=100)
 
     to_acked = trigger(client, "db", "acked alert")

@@ -4,7 +4,7 @@ field, and writes nothing; odd but valid text is stored and returned exactly."""
 import base64
 import json
 
-from chalicelib import signing
+from chalicelib.api import cursor_secret
 from tests.flows import JSON, get_incident, list_incidents, list_schedules, metrics, post, put, trigger, writes
 
 VALID = {"service_name": "checkout", "title": "Error rate above 5%"}
@@ -88,7 +88,7 @@ def encode_cursor(key) -> str:
     """A cursor signed with the real secret: what only the server could make, so
     these reach the checks behind the signature (the key's shape and partition)."""
     payload = json.dumps(key).encode()
-    return f"{b64(payload)}.{b64(signing.sign(payload))}"
+    return f"{b64(payload)}.{b64(cursor_secret.sign(payload))}"
 
 
 def decode_cursor(cursor: str) -> dict:
@@ -342,8 +342,8 @@ def test_every_busy_answer_carries_retry_after():
     from botocore.exceptions import ClientError
     from pynamodb.exceptions import PutError
 
-    from chalicelib import http
     from chalicelib.errors import Busy
+    from chalicelib.routes import http
 
     @http.json_errors
     def contended():

@@ -1,8 +1,18 @@
 """The HTTP routes, one module per group; app.py registers each blueprint."""
 
-from . import escalation, incidents, integrations, keys, meta, metrics, notifications, schedules
+from chalicelib.routes import (
+    escalation,
+    incidents,
+    integrations,
+    keys,
+    meta,
+    metrics,
+    notifications,
+    people,
+    schedules,
+)
 
 BLUEPRINTS = [
     module.routes.blueprint
-    for module in (meta, incidents, notifications, metrics, schedules, escalation, integrations, keys)
+    for module in (meta, incidents, notifications, metrics, schedules, escalation, integrations, keys, people)
 ]

@@ -1,13 +1,10 @@
 """Escalation levels and policies."""
 
-from .. import (
-    escalation,
-    http,
-    payloads,
-    responses,
-)
-from ..access import MANAGE, READ
-from ..routing import Routes
+from chalicelib.api import payloads, responses
+from chalicelib.apikey.access import MANAGE, READ
+from chalicelib.escalation import policy
+from chalicelib.routes import http
+from chalicelib.routes.routing import Routes
 
 routes = Routes("escalation")
 
@@ -21,7 +18,7 @@ routes = Routes("escalation")
     answer=responses.EscalationLevelPage,
 )
 def list_levels():
-    return escalation.list_levels(routes.service(), routes.limit(), routes.query("cursor"))
+    return policy.list_levels(routes.service(), routes.limit(), routes.query("cursor"))
 
 
 @routes(
@@ -34,12 +31,12 @@ def list_levels():
     answer=responses.EscalationLevel,
 )
 def create_level():
-    return routes.created(escalation.create_level(routes.body(payloads.LevelBody)))
+    return routes.created(policy.create_level(routes.body(payloads.LevelBody)))
 
 
 @routes("/api/escalation/levels/{level_id}", "DELETE", admits=MANAGE, summary="Remove an escalation level", status=204)
 def delete_level(level_id):
-    escalation.delete_level(level_id)
+    policy.delete_level(level_id)
     return routes.no_content()
 
 
@@ -51,7 +48,7 @@ def delete_level(level_id):
     answer=responses.EscalationPolicy,
 )
 def get_policy(service_name):
-    return escalation.read_policy(http.name_in_path(service_name, "service_name"))
+    return policy.read_policy(http.name_in_path(service_name, "service_name"))
 
 
 @routes(
@@ -64,4 +61,4 @@ def get_policy(service_name):
 )
 def set_policy(service_name):
     name = http.name_in_path(service_name, "service_name")
-    return escalation.set_policy(name, routes.body(payloads.PolicyBody))
+    return policy.set_policy(name, routes.body(payloads.PolicyBody))

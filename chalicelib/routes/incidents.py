@@ -1,14 +1,10 @@
 """Incidents: trigger, transitions, reads, and working on them together."""
 
-from .. import (
-    bulk,
-    escalation,
-    incidents,
-    payloads,
-    responses,
-)
-from ..access import READ, RESPOND, TRIGGER
-from ..routing import Routes
+from chalicelib.api import payloads, responses
+from chalicelib.apikey.access import READ, RESPOND, TRIGGER
+from chalicelib.escalation import sweep
+from chalicelib.incident import bulk, incidents
+from chalicelib.routes.routing import Routes
 
 routes = Routes("incidents")
 
@@ -78,7 +74,7 @@ def list_incidents():
     answer=responses.SweepResult,
 )
 def escalate_check():
-    return escalation.sweep()
+    return sweep.run()
 
 
 @routes(

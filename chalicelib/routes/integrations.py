@@ -1,14 +1,9 @@
 """Monitoring tools in: CloudWatch through SNS, Alertmanager, PagerDuty's Events API."""
 
-from .. import (
-    alertmanager,
-    cloudwatch,
-    pagerduty,
-    responses,
-    sns,
-)
-from ..access import PUBLIC
-from ..routing import Routes
+from chalicelib.api import responses
+from chalicelib.apikey.access import PUBLIC
+from chalicelib.integration import alertmanager, cloudwatch, pagerduty, sns
+from chalicelib.routes.routing import Routes
 
 routes = Routes("integrations")
 

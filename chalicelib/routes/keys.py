@@ -1,12 +1,9 @@
 """API keys."""
 
-from .. import (
-    keys,
-    payloads,
-    responses,
-)
-from ..access import MANAGE
-from ..routing import Routes
+from chalicelib.api import payloads, responses
+from chalicelib.apikey import keys
+from chalicelib.apikey.access import MANAGE
+from chalicelib.routes.routing import Routes
 
 routes = Routes("keys")
 

@@ -2,12 +2,10 @@
 
 from chalice import Response
 
-from .. import (
-    console,
-    responses,
-)
-from ..access import PUBLIC, TRIGGER
-from ..routing import CATALOGUE, Routes
+from chalicelib import console
+from chalicelib.api import responses
+from chalicelib.apikey.access import PUBLIC, TRIGGER
+from chalicelib.routes.routing import CATALOGUE, Routes
 
 routes = Routes("meta")
 

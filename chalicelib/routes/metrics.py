@@ -1,11 +1,9 @@
 """MTTA, MTTR and counts."""
 
-from .. import (
-    metrics,
-    responses,
-)
-from ..access import READ
-from ..routing import Routes
+from chalicelib.api import responses
+from chalicelib.apikey.access import READ
+from chalicelib.incident import metrics
+from chalicelib.routes.routing import Routes
 
 routes = Routes("metrics")
 

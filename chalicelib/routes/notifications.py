@@ -1,13 +1,9 @@
 """Notification channels, and delivering now."""
 
-from .. import (
-    channels,
-    delivery,
-    payloads,
-    responses,
-)
-from ..access import MANAGE, RESPOND
-from ..routing import Routes
+from chalicelib.api import payloads, responses
+from chalicelib.apikey.access import MANAGE, RESPOND
+from chalicelib.notify import channels, delivery
+from chalicelib.routes.routing import Routes
 
 routes = Routes("notifications")
 

@@ -2,17 +2,12 @@
 
 from chalice import Response
 
-from .. import (
-    clock,
-    http,
-    ical,
-    oncall,
-    payloads,
-    responses,
-    rotations,
-)
-from ..access import MANAGE, READ
-from ..routing import Routes
+from chalicelib import clock
+from chalicelib.api import payloads, responses
+from chalicelib.apikey.access import MANAGE, READ
+from chalicelib.routes import http
+from chalicelib.routes.routing import Routes
+from chalicelib.schedule import ical, oncall, rotations
 
 routes = Routes("schedules")
 
