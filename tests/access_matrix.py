@@ -67,6 +67,20 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/notifications/channels"): (401, 401, 401, 201, 403, 403),
     ("DELETE", "/api/notifications/channels/{channel_id}"): (401, 401, 401, 204, 403, 403),
     ("POST", "/api/notifications/deliver"): READ,
+    # The responder's key acts as the user these rows name (its own settings: self-service);
+    # another user's are 403 to it (tests/test_people.py).
+    ("GET", "/api/users"): READ,
+    ("POST", "/api/users"): (401, 401, 401, 201, 403, 403),
+    ("GET", "/api/users/{name}"): READ,
+    ("PUT", "/api/users/{name}"): READ,
+    ("DELETE", "/api/users/{name}"): (401, 401, 401, 204, 403, 403),
+    ("GET", "/api/users/{name}/contact-methods"): READ,
+    ("POST", "/api/users/{name}/contact-methods"): (401, 401, 401, 201, 201, 403),
+    ("DELETE", "/api/users/{name}/contact-methods/{method_id}"): (401, 401, 401, 204, 204, 403),
+    ("POST", "/api/users/{name}/contact-methods/{method_id}/verify"): READ,
+    ("GET", "/api/users/{name}/notification-rules"): READ,
+    ("POST", "/api/users/{name}/notification-rules"): (401, 401, 401, 201, 201, 403),
+    ("DELETE", "/api/users/{name}/notification-rules/{rule_id}"): (401, 401, 401, 204, 204, 403),
     # Public: trusted by the SNS signature and topic allowlist, not a key (tests/test_cloudwatch.py).
     ("POST", "/api/integrations/cloudwatch"): PUBLIC,
     # An Alertmanager sends an integration key; an admin key may try it; a responder may not (it resolves).

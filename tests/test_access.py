@@ -19,9 +19,12 @@ from chalicelib import clock
 from tests import access_matrix
 from tests.access_matrix import ADMIN, BAD_KEY, COLUMNS, EXPECTED, INTEGRATION, NO_KEY, RESPONDER, REVOKED_KEY, SERVICE
 from tests.flows import JSON, writes
+from tests.messages import code_sent_to
 from tests.test_cloudwatch import signed_alarm, sns_trusted
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+# The user the matrix's responder key acts as: the rows of a user's own settings name it.
+SELF = "rita"
 SUCCESS = {200, 201, 202, 204}
 
 
@@ -57,6 +60,7 @@ class Fixtures:
         self.client = client
         self.count = 0
         self.levels = 0
+        self.users: set[str] = set()
 
     def unique(self) -> int:
         self.count += 1
@@ -122,6 +126,45 @@ class Fixtures:
 
     def channel_id(self) -> str:
         return admin_json(self.client, "POST", "/api/notifications/channels", self.channel_body(), expect=201)["id"]
+
+    def user(self, name: str | None = None) -> str:
+        """A user made by the admin: `name` (once), or a fresh one."""
+        name = name or f"user{self.unique()}"
+        if name not in self.users:
+            admin_json(self.client, "POST", "/api/users", {"name": name}, expect=201)
+            self.users.add(name)
+        return name
+
+    def method_body(self, kind: str = "email") -> dict:
+        number = self.unique()
+        if kind == "sms":
+            return {"kind": "sms", "address": f"+1415555{number:04d}"}
+        return {"kind": "email", "address": f"matrix{number}@example.com"}
+
+    def room(self) -> str:
+        """The responder's own user, with none of the contact methods (nor rules) earlier
+        cells made, so that no cell meets the caps."""
+        path = f"/api/users/{self.user(SELF)}/contact-methods"
+        for method in admin_json(self.client, "GET", path)["contact_methods"]:
+            assert self.client.http.request("DELETE", f"{path}/{method['id']}").status_code == 204
+        return SELF
+
+    def method(self, kind: str = "email") -> dict:
+        """A contact method of the responder's own user."""
+        path = f"/api/users/{self.room()}/contact-methods"
+        return admin_json(self.client, "POST", path, self.method_body(kind), expect=201)
+
+    def unverified(self) -> tuple[str, dict]:
+        """A fresh SMS number of the responder's user: its path and the code sent to it."""
+        method = self.method("sms")
+        return f"/api/users/{SELF}/contact-methods/{method['id']}/verify", {"code": code_sent_to(method["address"])}
+
+    def rule_body(self) -> dict:
+        return {"contact_method_id": self.method()["id"], "delay_minutes": 0, "urgency": "high"}
+
+    def rule_id(self) -> str:
+        path = f"/api/users/{self.user(SELF)}/notification-rules"
+        return admin_json(self.client, "POST", path, self.rule_body(), expect=201)["id"]
 
     def pagerduty_event(self) -> dict:
         number = self.unique()
@@ -192,6 +235,33 @@ RECIPES = {
         None,
     ),
     ("POST", "/api/notifications/deliver"): lambda f: ("/api/notifications/deliver", None),
+    ("GET", "/api/users"): lambda f: ("/api/users", None),
+    ("POST", "/api/users"): lambda f: ("/api/users", {"name": f"user{f.unique()}"}),
+    ("GET", "/api/users/{name}"): lambda f: (f"/api/users/{f.user(SELF)}", None),
+    ("PUT", "/api/users/{name}"): lambda f: (f"/api/users/{f.user(SELF)}", {"time_zone": "Europe/Berlin"}),
+    ("DELETE", "/api/users/{name}"): lambda f: (f"/api/users/{f.user()}", None),
+    ("GET", "/api/users/{name}/contact-methods"): lambda f: (f"/api/users/{f.user(SELF)}/contact-methods", None),
+    ("POST", "/api/users/{name}/contact-methods"): lambda f: (
+        f"/api/users/{f.room()}/contact-methods",
+        f.method_body(),
+    ),
+    ("DELETE", "/api/users/{name}/contact-methods/{method_id}"): lambda f: (
+        f"/api/users/{SELF}/contact-methods/{f.method()['id']}",
+        None,
+    ),
+    ("POST", "/api/users/{name}/contact-methods/{method_id}/verify"): lambda f: f.unverified(),
+    ("GET", "/api/users/{name}/notification-rules"): lambda f: (
+        f"/api/users/{f.user(SELF)}/notification-rules",
+        None,
+    ),
+    ("POST", "/api/users/{name}/notification-rules"): lambda f: (
+        f"/api/users/{f.user(SELF)}/notification-rules",
+        f.rule_body(),
+    ),
+    ("DELETE", "/api/users/{name}/notification-rules/{rule_id}"): lambda f: (
+        f"/api/users/{SELF}/notification-rules/{f.rule_id()}",
+        None,
+    ),
     ("POST", "/v2/enqueue"): lambda f: ("/v2/enqueue", f.pagerduty_event()),
     ("POST", "/api/integrations/cloudwatch"): lambda f: ("/api/integrations/cloudwatch", signed_alarm(f.unique())),
     ("POST", "/api/integrations/alertmanager"): lambda f: (
@@ -241,7 +311,7 @@ def caller_headers(client, keyring) -> dict[str, dict]:
         BAD_KEY: bearer(unknown_token()),
         REVOKED_KEY: bearer(revoked),
         ADMIN: bearer(keyring.admin()),
-        RESPONDER: bearer(keyring.responder("rita")),
+        RESPONDER: bearer(keyring.responder(SELF)),
         INTEGRATION: bearer(keyring.integration(SERVICE)),
     }
 

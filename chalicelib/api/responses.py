@@ -15,6 +15,7 @@ from chalicelib import clock
 from chalicelib.api.payloads import (
     ChannelKind,
     ContactKind,
+    QuietHours,
     Role,
     Severity,
     ShiftUnit,
@@ -389,11 +390,6 @@ class DeliveryRun(Answer):
 
 
 # --- people ------------------------------------------------------------------------------
-
-
-class QuietHours(Answer):
-    start: WallTime
-    end: WallTime
 
 
 class User(Answer):

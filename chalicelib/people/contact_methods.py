@@ -118,11 +118,13 @@ def verify(name: str, method_id: str, code: str) -> dict:
 
     if db.settle(lambda: item.update(actions=verified, condition=pending & right), landed):
         return responses.ContactMethod.of(get(name, method_id)).body()
+    # Counted as stored (the update answers the new count), so parallel guesses each
+    # hear how many are really left. A resent count errs toward fewer attempts.
     counted = db.settle(
         lambda: item.update(actions=[ContactMethod.code_attempts.add(1)], condition=pending), lambda: False
     )
-    left = MAX_CODE_ATTEMPTS - method.code_attempts - 1
-    if not counted or left <= 0:
+    left = MAX_CODE_ATTEMPTS - int(item.code_attempts or MAX_CODE_ATTEMPTS) if counted else 0
+    if left <= 0:
         raise Conflict("Too many wrong codes; delete the number and add it again for a new one.", field="code")
     raise InvalidInput(f"The code is wrong; {left} attempt{'s' if left != 1 else ''} left.", field="code")
 
