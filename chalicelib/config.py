@@ -85,6 +85,12 @@ class Settings:
     allow_private_webhooks: bool = False
     notify_retry_seconds: int = 10
     deliver_interval_seconds: int = 2
+    # Pages (chalicelib/notify/pages.py): SES's verified sender, and Slack's Web API
+    # for direct messages (the bot token, and where the API is, so tests point it
+    # at a local fake).
+    email_from: str = ""
+    slack_bot_token: str = ""
+    slack_api_url: str = "https://slack.com/api"
     # The incidents table's stream. `make package` puts the real one in the
     # template; `chalice deploy` needs it in the environment (docs/deploy.md).
     incident_stream_arn: str = ""
@@ -128,6 +134,9 @@ def settings() -> Settings:
         incident_stream_arn=os.environ.get("ONCALL_INCIDENT_STREAM_ARN", "").strip()
         or f"arn:aws:dynamodb:us-east-1:000000000000:table/oncall-{stage}-incidents/stream/set-at-packaging",
         cloudwatch_insufficient_data=_choice("ONCALL_CLOUDWATCH_INSUFFICIENT_DATA", ("nothing", "trigger", "resolve")),
+        email_from=os.environ.get("ONCALL_EMAIL_FROM", "").strip(),
+        slack_bot_token=os.environ.get("ONCALL_SLACK_BOT_TOKEN", "").strip(),
+        slack_api_url=os.environ.get("ONCALL_SLACK_API_URL", "").strip().rstrip("/") or "https://slack.com/api",
     )
 
 

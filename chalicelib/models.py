@@ -119,6 +119,9 @@ class IncidentEvent(MapAttribute):
     # The request that wrote the event: a write whose answer was lost is recognised
     # by it when read back, and answered as the success it was.
     request = UnicodeAttribute(null=True)
+    # An escalation step's level: whom it pages is that level's targets as of the
+    # step (chalicelib/notify/pages.py), kept as a number so events stay small.
+    level = NumberAttribute(null=True)
 
 
 class Incident(Model):
@@ -476,6 +479,8 @@ class ContactMethod(Model):
     # on this count, so a rule added meanwhile is never left pointing nowhere.
     rule_count = NumberAttribute(default=0)
     address_key = UnicodeAttribute(null=True)
+    # A webhook's HMAC key, as a webhook channel's: shown once, never listed.
+    secret = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
     address_index = ContactAddressIndex()
@@ -503,15 +508,20 @@ class DeliveryDueIndex(GlobalSecondaryIndex):
 
 
 class Delivery(Model):
-    """One incident event for one channel, with its attempts. The key is derived
-    from the event's position and the channel, so an event can become a delivery
-    only once however many dispatchers race."""
+    """One incident event for one channel, or one page of a person by one of their
+    rules, with its attempts. The key is derived from the event's position and the
+    channel or rule, so an event can become a delivery only once however many
+    dispatchers race."""
 
     Meta = _meta("deliveries")
     incident_id = NumberAttribute(hash_key=True)
     delivery_key = UnicodeAttribute(range_key=True)
     service_name = UnicodeAttribute()
-    channel_id = UnicodeAttribute()
+    # A channel's delivery names the channel; a page names the user and the contact
+    # method it goes to (chalicelib/notify/pages.py).
+    channel_id = UnicodeAttribute(null=True)
+    user = UnicodeAttribute(null=True)
+    contact_method_id = UnicodeAttribute(null=True)
     event_kind = UnicodeAttribute()
     # The message as of the event, so a retry an hour later says the same thing.
     message = CompactJSON()

@@ -16,3 +16,11 @@ def code_sent_to(number: str) -> str:
     texts = [text for to, text in sent_sms() if to == number]
     assert texts, f"no SMS to {number}"
     return texts[-1].split("code is ")[1][:6]
+
+
+def sent_email() -> list[tuple[str, str, str]]:
+    """(to, subject, body) of every email SES took, oldest first."""
+    from moto.ses.models import ses_backends
+
+    sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+    return [(message.destinations["ToAddresses"][0], message.subject, message.body) for message in sent]

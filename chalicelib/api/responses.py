@@ -431,6 +431,7 @@ class ContactMethod(Answer):
 
 class NewContactMethod(ContactMethod):
     verification: str = _left_out_when_none("sms: where the code went and what to do with it")
+    secret: str = _left_out_when_none("webhook: the signing secret, shown this once")
 
 
 class ContactMethodPage(Answer):

@@ -96,9 +96,11 @@ def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
     return True
 
 
-def _escalated_actions(incident: Incident, message: str, now: datetime, assigned_to: str | None = None) -> list:
+def _escalated_actions(
+    incident: Incident, message: str, now: datetime, assigned_to: str | None = None, level: int | None = None
+) -> list:
     event = timeline.event(
-        "escalated", "escalation", message, now, assigned_to=assigned_to, request=timeline.new_request()
+        "escalated", "escalation", message, now, assigned_to=assigned_to, request=timeline.new_request(), level=level
     )
     return store.escalated(incident.id, event)
 
@@ -136,7 +138,9 @@ def _escalate(incident: Incident, level: EscalationLevel, round_number: int, rea
     now = reads.now
     names, shown, nobody = _paged(level, reads)
     assignee = names[0] if names else None
-    actions = _escalated_actions(incident, _step_message(level, round_number, shown, nobody), now, assignee)
+    actions = _escalated_actions(
+        incident, _step_message(level, round_number, shown, nobody), now, assignee, level.level
+    )
     actions += store.stepped(level.level, round_number, now + timedelta(minutes=policy.wait_of(level)), assignee)
     if not _commit_step(incident, actions):
         return False

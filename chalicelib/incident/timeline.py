@@ -42,6 +42,7 @@ def event(
     *,
     assigned_to: str | None = None,
     request: str | None = None,
+    level: int | None = None,
 ) -> IncidentEvent:
     return IncidentEvent(
         at=at,
@@ -50,6 +51,7 @@ def event(
         message=truncate_utf8(message, MAX_MESSAGE_BYTES),
         assigned_to=assigned_to,
         request=request,
+        level=level,
     )
 
 
@@ -64,6 +66,7 @@ def _largest_event_bytes() -> int:
         datetime(2100, 1, 1, tzinfo=timezone.utc),
         assigned_to=widest * MAX_NAME_LENGTH,
         request=new_request(),
+        level=100,
     )
     return 1 + itemsize.value_size({"M": largest.serialize(largest)})
 

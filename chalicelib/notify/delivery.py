@@ -13,8 +13,9 @@ from chalicelib.api import responses
 from chalicelib.config import settings
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.incident import timeline
-from chalicelib.models import Channel, Delivery
-from chalicelib.notify import channels, outbox, senders
+from chalicelib.models import Channel, ContactMethod, Delivery, Incident
+from chalicelib.notify import channels, outbox, pages, senders
+from chalicelib.people import contact_methods
 from chalicelib.transport.outcome import Outcome
 
 log = logging.getLogger("oncall.delivery")
@@ -65,19 +66,30 @@ def run_for(records: list) -> dict:
     minute's run finds."""
     started = time.monotonic()
     handed = outbox.dispatch_all(outbox.in_stream(records), clock.now())
-    return _attempt_all(handed.deliveries, handed.events, started)
+    now = clock.now()
+    # A page with a delay is the minute run's when it comes due.
+    return _attempt_all([d for d in handed.deliveries if d.due_at <= now], handed.events, started)
 
 
 def _attempt_all(due: list[Delivery], handed: int, started: float) -> dict:
     # One incident's events reach one channel in order (a first attempt that fails
     # is retried later, so a receiver may still see them out of order: each
     # message carries its event's time and position).
-    queues: dict[tuple[str, str], list[Delivery]] = {}
+    # A person's contact method is a queue of its own, as a channel is.
+    queues: dict[tuple[str, str, str], list[Delivery]] = {}
     for delivery in sorted(due, key=lambda d: (d.incident_id, d.delivery_key)):
-        queues.setdefault((delivery.service_name, delivery.channel_id), []).append(delivery)
+        if delivery.contact_method_id is not None:
+            key = ("page", delivery.user, delivery.contact_method_id)
+        else:
+            key = ("channel", delivery.service_name, delivery.channel_id)
+        queues.setdefault(key, []).append(delivery)
 
-    def send_queue(key: tuple[str, str]) -> list[str]:
-        return _send_in_order(channels.find(*key), queues[key], started)
+    def send_queue(key: tuple[str, str, str]) -> list[str]:
+        kind, owner, recipient_id = key
+        recipient = (
+            channels.find(owner, recipient_id) if kind == "channel" else contact_methods.find(owner, recipient_id)
+        )
+        return _send_in_order(recipient, queues[key], started)
 
     outcomes = []
     if queues:
@@ -92,8 +104,8 @@ def _attempt_all(due: list[Delivery], handed: int, started: float) -> dict:
     ).body()
 
 
-def _send_in_order(channel: Channel | None, queue: list[Delivery], started: float) -> list[str]:
-    """One channel's due deliveries, one at a time."""
+def _send_in_order(recipient: Channel | ContactMethod | None, queue: list[Delivery], started: float) -> list[str]:
+    """One channel's or contact method's due deliveries, one at a time."""
     states = []
     claimed_elsewhere: set[int] = set()
     for position, delivery in enumerate(queue):
@@ -107,7 +119,7 @@ def _send_in_order(channel: Channel | None, queue: list[Delivery], started: floa
             # Another run holds it: this incident's later events wait for it.
             claimed_elsewhere.add(delivery.incident_id)
             continue
-        state, outcome = _attempt(delivery, channel)
+        state, outcome = _attempt(delivery, recipient)
         states.append(state)
         if outcome is not None and outcome.unreachable:
             _hold(queue[position + 1 :], clock.now() + backoff(delivery.attempts))
@@ -172,29 +184,64 @@ def _claim(delivery: Delivery, now: datetime) -> bool:
     return claimed
 
 
-def _attempt(delivery: Delivery, channel: Channel | None) -> tuple[str, Outcome | None]:
+def _attempt(delivery: Delivery, recipient: Channel | ContactMethod | None) -> tuple[str, Outcome | None]:
+    if delivery.contact_method_id is not None:
+        return _page(delivery, recipient)
+    channel = recipient
     if channel is None:
         text = f"Did not send the {delivery.event_kind} notification: its channel was deleted."
         return _record(delivery, CANCELLED, text, retry_in=None), None
-    delivery_id = f"{delivery.incident_id}-{delivery.delivery_key.replace('#', '-')}"
     try:
-        outcome = senders.send(channel, delivery.message, delivery_id)
+        outcome = senders.send(channel, delivery.message, _delivery_id(delivery))
     except Exception:  # a bug in a sender must not strand the lease
-        log.exception("sending delivery %s failed unexpectedly", delivery_id)
+        log.exception("sending delivery %s failed unexpectedly", _delivery_id(delivery))
         outcome = Outcome(False, "oncall failed to send it (see the log)")
     where = f"{KIND_NAMES.get(channel.kind, channel.kind)} {channel.name!r}"
+    return _outcome(delivery, outcome, f"Notified {where}", f"notify {where}"), outcome
+
+
+def _page(delivery: Delivery, method: ContactMethod | None) -> tuple[str, Outcome | None]:
+    """A page is sent only while the incident still waits for someone: read now."""
+    who = delivery.user
+    if method is None:
+        text = f"Did not page {who}: the contact method was deleted."
+        return _record(delivery, CANCELLED, text, retry_in=None), None
+    try:
+        incident = Incident.get(delivery.incident_id, consistent_read=True)
+    except Incident.DoesNotExist:
+        incident = None
+    why = pages.cancelled_because(incident)
+    if why is not None:
+        return _record(delivery, CANCELLED, f"Did not page {who}: {why}.", retry_in=None), None
+    try:
+        outcome = pages.send(method, delivery.message, _delivery_id(delivery))
+    except Exception:  # a bug in a sender must not strand the lease
+        log.exception("sending page %s failed unexpectedly", _delivery_id(delivery))
+        outcome = Outcome(False, "oncall failed to send it (see the log)")
+    by = pages.describe(method)
+    if outcome.permanent:
+        contact_methods.mark_failed(method, outcome.detail)
+    return _outcome(delivery, outcome, f"Paged {who} by {by}", f"page {who} by {by}"), outcome
+
+
+def _delivery_id(delivery: Delivery) -> str:
+    return f"{delivery.incident_id}-{delivery.delivery_key.replace('#', '-')}"
+
+
+def _outcome(delivery: Delivery, outcome: Outcome, done: str, tried_to: str) -> str:
+    """Record the attempt: `done` and `tried_to` say what it was ("Paged alice by
+    SMS ...0100", "page alice by SMS ...0100")."""
     event = delivery.event_kind
     if outcome.delivered:
-        text = f"Notified {where} of {event}: {outcome.detail}."
-        return _record(delivery, DELIVERED, text, retry_in=None), outcome
+        return _record(delivery, DELIVERED, f"{done} of {event}: {outcome.detail}.", retry_in=None)
     tried = f"attempt {delivery.attempts} of {MAX_ATTEMPTS}"
     if outcome.permanent or delivery.attempts >= MAX_ATTEMPTS:
         why = "will not retry" if outcome.permanent else "giving up"
-        text = f"Could not notify {where} of {event} ({tried}): {outcome.detail}; {why}."
-        return _record(delivery, FAILED, text, retry_in=None, error=outcome.detail), outcome
+        text = f"Could not {tried_to} of {event} ({tried}): {outcome.detail}; {why}."
+        return _record(delivery, FAILED, text, retry_in=None, error=outcome.detail)
     wait = backoff(delivery.attempts)
-    text = f"Could not notify {where} of {event} ({tried}): {outcome.detail}; next attempt in {_span(wait)}."
-    return _record(delivery, PENDING, text, retry_in=wait, error=outcome.detail), outcome
+    text = f"Could not {tried_to} of {event} ({tried}): {outcome.detail}; next attempt in {_span(wait)}."
+    return _record(delivery, PENDING, text, retry_in=wait, error=outcome.detail)
 
 
 def _record(delivery: Delivery, state: str, text: str, *, retry_in: timedelta | None, error: str | None = None) -> str:

@@ -19,7 +19,7 @@ from chalicelib.config import settings
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.incident import store, timeline
 from chalicelib.models import Channel, Delivery, Incident, IncidentEvent
-from chalicelib.notify import channels
+from chalicelib.notify import channels, pages
 
 # The dispatcher re-reads an incident whose events grew while it worked; this bounds it.
 MAX_PASSES = 4
@@ -178,6 +178,12 @@ def _hand_over(
         )
         tx.put(delivery, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
         deliveries.append(delivery)
+    paging, warnings = pages.plan(incident, event, index, body, DELIVERY_QUEUE, now)
+    for page in paging:
+        tx.put(page, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
+    for warning in warnings:
+        tx.put(warning)
+    deliveries += paging
     tx.put(timeline.moved(incident.id, event, index))
     actions, condition = store.handed_over(index, *after, last=last)
     tx.update(Incident(incident.id), actions, condition=condition, tag="incident")

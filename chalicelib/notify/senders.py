@@ -47,18 +47,24 @@ def send(channel: Channel, message: dict, delivery_id: str) -> Outcome:
     if channel.kind == "slack":
         return _post(channel.url, slack_body(message), {})
     if channel.kind == "webhook":
-        body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = str(int(clock.now().timestamp()))
-        headers = {
-            EVENT_HEADER: message["event"],
-            DELIVERY_HEADER: delivery_id,
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: signature(channel.secret, timestamp, body),
-        }
-        return _post(channel.url, body, headers)
+        return post_webhook(channel.url, channel.secret, message, delivery_id)
     if channel.kind == "sns":
         return _publish(channel.topic_arn, message)
     return Outcome(False, "the channel is of an unknown kind", permanent=True)
+
+
+def post_webhook(url: str, secret: str, message: dict, delivery_id: str) -> Outcome:
+    """The message as JSON, signed with the webhook's secret (a channel's or a
+    person's webhook contact method)."""
+    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    timestamp = str(int(clock.now().timestamp()))
+    headers = {
+        EVENT_HEADER: message["event"],
+        DELIVERY_HEADER: delivery_id,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(secret, timestamp, body),
+    }
+    return _post(url, body, headers)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -48,6 +48,7 @@ def create(name: str, body: ContactMethodBody) -> dict:
         code_attempts=0,
         # A Slack member id is Slack's to vouch for; a number is findable once verified.
         address_key=address_key(body.kind, body.address) if body.kind == "slack" else None,
+        secret=f"whsec_{secrets.token_urlsafe(32)}" if body.kind == "webhook" else None,
         created_at=now,
     )
     tx = Transaction()
@@ -152,3 +153,11 @@ def list_page(name: str, limit: int, cursor: str | None) -> dict:
     methods, next_cursor = pagination.table_page(ContactMethod, name, limit, cursor)
     listed = [responses.ContactMethod.of(method) for method in methods]
     return responses.ContactMethodPage(contact_methods=listed, next_cursor=next_cursor).body()
+
+
+def mark_failed(method: ContactMethod, why: str) -> None:
+    """A send through the method failed for good (a number that cannot take SMS, an
+    address SES refuses): it is shown as failed and pages no more. Gone already is fine."""
+    actions = [ContactMethod.failed_at.set(clock.now()), ContactMethod.failure.set(why)]
+    item = ContactMethod(method.user, method.id)
+    db.settle(lambda: item.update(actions=actions, condition=ContactMethod.id.exists()), lambda: True)

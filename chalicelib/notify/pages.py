@@ -1,0 +1,149 @@
+"""Pages: how an incident reaches the person it became, through their own contact
+methods and notification rules.
+
+When the outbox hands over a transition that makes an incident someone's (the
+trigger's assignee, an escalation step's targets, a reassignment), each of that
+person's rules of the incident's urgency becomes one delivery, due its delay after
+the transition, in the same transaction as the channels' deliveries: a page exists
+exactly once however many dispatchers race. When it comes due, the incident is read:
+acknowledged or resolved by then, the page is cancelled, not sent."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from chalicelib import shards, status
+from chalicelib.escalation import policy
+from chalicelib.incident import timeline
+from chalicelib.models import ContactMethod, Delivery, EscalationLevel, Incident, IncidentEvent, TimelineEntry, User
+from chalicelib.notify import senders
+from chalicelib.people import rules
+from chalicelib.schedule import oncall
+from chalicelib.transport import email, sms
+from chalicelib.transport.outcome import Outcome
+
+ACTOR = "notifications"
+# What one hand-over pages at most, so that its transaction stays within DynamoDB's
+# 100 items beside the channels' deliveries (10), the timeline item and the incident.
+MAX_PAGES = 80
+KIND_NAMES = {"email": "email", "sms": "SMS", "slack": "Slack", "webhook": "webhook"}
+# Not sent yet: a rule through such a method is named on the timeline instead.
+NOT_YET_SENT = {"slack"}
+
+
+def paged_users(incident: Incident, event: IncidentEvent) -> list[str]:
+    """Whom `event` makes the incident's, in order."""
+    if event.kind in ("triggered", "reassigned"):
+        return [event.assigned_to] if event.assigned_to else []
+    if event.kind != "escalated" or event.level is None:
+        return []
+    try:
+        level = EscalationLevel.get(incident.service_name, int(event.level), consistent_read=True)
+    except EscalationLevel.DoesNotExist:
+        return [event.assigned_to] if event.assigned_to else []
+    names = []
+    for target in policy.targets_of(level):
+        name = target.user if target.user is not None else oncall.on_call_user(target.oncall, event.at)
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def in_quiet_hours(user: User, at: datetime) -> bool:
+    if not user.quiet_start or not user.quiet_end:
+        return False
+    local = at.astimezone(ZoneInfo(user.time_zone or "UTC")).strftime("%H:%M")
+    start, end = user.quiet_start, user.quiet_end
+    return start <= local < end if start < end else local >= start or local < end
+
+
+def plan(
+    incident: Incident, event: IncidentEvent, index: int, message: dict, queue: str, now: datetime
+) -> tuple[list[Delivery], list[TimelineEntry]]:
+    """The pages `event` makes, and a timeline warning for each person it makes the
+    incident's who cannot be paged (no user, no usable rule of its urgency)."""
+    urgency = rules.urgency_of(incident.severity)
+    pages, warnings = [], []
+
+    def warn(text: str) -> None:
+        warnings.append(timeline.entry(incident.id, "warning", ACTOR, text, now))
+
+    for name in paged_users(incident, event):
+        try:
+            user = User.get(name, consistent_read=True)
+        except User.DoesNotExist:
+            warn(f"Could not page {name}: there is no user of that name with contact methods.")
+            continue
+        if urgency == "low" and in_quiet_hours(user, event.at):
+            warn(f"Did not page {name}: a low-urgency incident during their quiet hours.")
+            continue
+        methods = {method.id: method for method in ContactMethod.query(name, consistent_read=True)}
+        usable = []
+        for rule in rules.NotificationRule.query(name, consistent_read=True):
+            method = methods.get(rule.contact_method_id)
+            if rule.urgency == urgency and method is not None and _usable(method):
+                usable.append((rule, method))
+        if not usable:
+            warn(f"Could not page {name}: no verified contact method in a {urgency}-urgency rule.")
+            continue
+        for rule, method in usable:
+            if len(pages) == MAX_PAGES:
+                warn(f"Stopped at {MAX_PAGES} pages for one transition.")
+                return pages, warnings
+            pages.append(
+                Delivery(
+                    incident.id,
+                    f"{index:05d}#page#{name}#{rule.id}",
+                    service_name=incident.service_name,
+                    user=name,
+                    contact_method_id=method.id,
+                    event_kind=event.kind,
+                    message=message,
+                    state="pending",
+                    attempts=0,
+                    created_at=now,
+                    due_partition=shards.partition(queue, incident.id),
+                    due_at=event.at + timedelta(minutes=int(rule.delay_minutes)),
+                )
+            )
+    return pages, warnings
+
+
+def _usable(method: ContactMethod) -> bool:
+    return method.verified and method.failed_at is None and method.kind not in NOT_YET_SENT
+
+
+def cancelled_because(incident: Incident | None) -> str | None:
+    """Why a page that came due is not sent: the incident was acknowledged or resolved."""
+    if incident is None:
+        return "the incident is gone"
+    if incident.status == status.ACKNOWLEDGED:
+        return f"acknowledged by {incident.acknowledged_by or 'someone'} first"
+    if incident.status == status.RESOLVED:
+        return f"resolved by {incident.resolved_by or 'its source'} first"
+    return None
+
+
+def describe(method: ContactMethod) -> str:
+    """How the timeline names a method: its kind and an address that gives little away."""
+    address = sms.masked(method.address) if method.kind == "sms" else method.address
+    if method.kind == "webhook":
+        address = "(" + method.address.split("/")[2] + ")" if "//" in method.address else ""
+    return f"{KIND_NAMES.get(method.kind, method.kind)} {address}".strip()
+
+
+def send(method: ContactMethod, message: dict, delivery_id: str) -> Outcome:
+    if method.kind == "sms":
+        return sms.send(method.address, sms_text(message))
+    if method.kind == "email":
+        return email.send(method.address, senders.headline(message, emoji=False), senders.plain_text(message))
+    if method.kind == "webhook":
+        return senders.post_webhook(method.address, method.secret, message, delivery_id)
+    return Outcome(False, f"{KIND_NAMES.get(method.kind, method.kind)} pages are not sent", permanent=True)
+
+
+def sms_text(message: dict) -> str:
+    """One SMS: who, what and where to act, within one or two segments."""
+    incident = message["incident"]
+    line = f"oncall #{incident['id']} {incident['severity'].upper()} {incident['service_name']}: {incident['title']}"
+    url = incident.get("url")
+    return f"{line[: sms.MAX_LENGTH - len(url) - 1]}\n{url}" if url else line
