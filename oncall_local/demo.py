@@ -5,9 +5,18 @@ import logging
 from datetime import timedelta
 
 from chalicelib import clock
-from chalicelib.api.payloads import LevelBody, RotationBody, ShiftBody, TriggerBody
+from chalicelib.api.payloads import (
+    ContactMethodBody,
+    LevelBody,
+    NotificationRuleBody,
+    RotationBody,
+    ShiftBody,
+    TriggerBody,
+    UserBody,
+)
 from chalicelib.escalation import policy
 from chalicelib.incident import incidents
+from chalicelib.people import contact_methods, rules, users
 from chalicelib.schedule import oncall, rotations
 
 log = logging.getLogger("oncall.local")
@@ -71,6 +80,15 @@ def seed() -> None:
             }
         )
     )
+    # People with ways to be paged: the pages land on the console's Sent messages page.
+    for name, number in (("alice", "+15555550100"), ("bob", "+15555550101")):
+        users.create(UserBody(name=name, email=f"{name}@example.com", time_zone="Europe/Berlin"), "demo")
+        texting = contact_methods.create(name, ContactMethodBody(kind="sms", address=number), verified=True)
+        mailing = contact_methods.create(name, ContactMethodBody(kind="email", address=f"{name}@example.com"))
+        for method, delay in ((texting, 0), (mailing, 5)):
+            for urgency in ("high", "low"):
+                rule = NotificationRuleBody(contact_method_id=method["id"], delay_minutes=delay, urgency=urgency)
+                rules.create(name, rule)
     for level, user in ((1, "bob"), (2, "erin")):
         policy.create_level(LevelBody(service_name="payments", level=level, user=user))
     opened, _ = incidents.trigger(

@@ -185,6 +185,11 @@ def main() -> int:
         emulator = Emulator().start()
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = emulator.endpoint
         log.info("embedded DynamoDB at %s (in memory: data lasts until the server stops)", emulator.endpoint)
+        # SMS and email go to the same emulator, and the console shows them (Sent messages).
+        from oncall_local import messages
+
+        os.environ.setdefault("ONCALL_EMAIL_FROM", "oncall@example.com")
+        messages.route_to(emulator.endpoint, os.environ["ONCALL_EMAIL_FROM"])
     else:
         log.info("using DynamoDB at %s", os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
 

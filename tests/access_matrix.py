@@ -81,6 +81,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/users/{name}/notification-rules"): READ,
     ("POST", "/api/users/{name}/notification-rules"): (401, 401, 401, 201, 201, 403),
     ("DELETE", "/api/users/{name}/notification-rules/{rule_id}"): (401, 401, 401, 204, 204, 403),
+    # Only `make run` shows what it sent (tests/e2e); elsewhere the page is a 404 for anyone.
+    ("GET", "/api/local/messages"): (401, 401, 401, 404, 403, 403),
     # Public: trusted by the SNS signature and topic allowlist, not a key (tests/test_cloudwatch.py).
     ("POST", "/api/integrations/cloudwatch"): PUBLIC,
     # An Alertmanager sends an integration key; an admin key may try it; a responder may not (it resolves).

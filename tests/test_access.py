@@ -26,6 +26,9 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 # The user the matrix's responder key acts as: the rows of a user's own settings name it.
 SELF = "rita"
 SUCCESS = {200, 201, 202, 204}
+# Answers that are right for an admitted caller although not a success: what only the
+# local runtime serves is not found under test.
+NOT_HERE = {(("GET", "/api/local/messages"), ADMIN, 404)}
 
 
 def bearer(token: str) -> dict:
@@ -262,6 +265,7 @@ RECIPES = {
         f"/api/users/{SELF}/notification-rules/{f.rule_id()}",
         None,
     ),
+    ("GET", "/api/local/messages"): lambda f: ("/api/local/messages", None),
     ("POST", "/v2/enqueue"): lambda f: ("/v2/enqueue", f.pagerduty_event()),
     ("POST", "/api/integrations/cloudwatch"): lambda f: ("/api/integrations/cloudwatch", signed_alarm(f.unique())),
     ("POST", "/api/integrations/alertmanager"): lambda f: (
@@ -338,7 +342,7 @@ def observe_matrix(client, keyring, requests_made) -> dict[tuple[str, str], tupl
                 problems += refusal_problems(response)
                 if writes(calls):
                     problems.append(f"wrote {sorted(writes(calls))}")
-            elif response.status_code not in SUCCESS:
+            elif response.status_code not in SUCCESS and (name, column, response.status_code) not in NOT_HERE:
                 problems.append(f"answered {response.body!r:.200}")
             row.append(f"{response.status_code} ({'; '.join(problems)})" if problems else response.status_code)
         observed[name] = tuple(row)

@@ -453,6 +453,17 @@ class NotificationRulePage(Answer):
     next_cursor: Cursor
 
 
+class SentMessage(Answer):
+    kind: Literal["sms", "email"]
+    to: str
+    subject: str | None
+    text: str
+
+
+class SentMessages(Answer):
+    messages: list[SentMessage]
+
+
 # --- integrations ----------------------------------------------------------------------
 
 

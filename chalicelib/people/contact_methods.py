@@ -31,10 +31,12 @@ def address_key(kind: str, address: str) -> str:
     return f"{kind}#{address}"
 
 
-def create(name: str, body: ContactMethodBody) -> dict:
+def create(name: str, body: ContactMethodBody, *, verified: bool = False) -> dict:
+    """`verified`: take an SMS number as verified without a code; only the local demo
+    does, for numbers no phone answers."""
     now = clock.now()
     method_id = uuid.uuid4().hex
-    verifying = body.kind == "sms"
+    verifying = body.kind == "sms" and not verified
     code = f"{secrets.randbelow(10**6):06d}" if verifying else None
     method = ContactMethod(
         name,

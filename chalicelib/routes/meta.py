@@ -4,8 +4,10 @@ from chalice import Response
 
 from chalicelib import console
 from chalicelib.api import responses
-from chalicelib.apikey.access import PUBLIC, TRIGGER
+from chalicelib.apikey.access import MANAGE, PUBLIC, TRIGGER
+from chalicelib.errors import NotFound
 from chalicelib.routes.routing import CATALOGUE, Routes
+from chalicelib.transport import sent
 
 routes = Routes("meta")
 
@@ -50,3 +52,17 @@ def openapi_document():
 )
 def whoami(caller):
     return caller.describe()
+
+
+@routes(
+    "/api/local/messages",
+    "GET",
+    admits=MANAGE,
+    summary="Under `make run` only: every SMS and email sent, newest first (404 anywhere else)",
+    answer=responses.SentMessages,
+)
+def local_messages():
+    found = sent.messages()
+    if found is None:
+        raise NotFound("Sent messages are shown only by the local runtime (make run); in AWS they left for real.")
+    return responses.SentMessages(messages=found).body()
