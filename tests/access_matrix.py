@@ -81,6 +81,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/users/{name}/notification-rules"): READ,
     ("POST", "/api/users/{name}/notification-rules"): (401, 401, 401, 201, 201, 403),
     ("DELETE", "/api/users/{name}/notification-rules/{rule_id}"): (401, 401, 401, 204, 204, 403),
+    # Public: the signed link is the credential (tests/test_page_links.py).
+    ("GET", "/act/{token}"): PUBLIC,
+    ("POST", "/act/{token}"): PUBLIC,
     # Only `make run` shows what it sent (tests/e2e); elsewhere the page is a 404 for anyone.
     ("GET", "/api/local/messages"): (401, 401, 401, 404, 403, 403),
     # Public: trusted by the SNS signature and topic allowlist, not a key (tests/test_cloudwatch.py).

@@ -20,8 +20,12 @@ from tests.receivers import Receiver  # noqa: E402
 
 dynamo.install_counter()
 
-from chalicelib import clock, config, db  # noqa: E402
-from chalicelib.api import cursor_secret  # noqa: E402
+from chalicelib import (  # noqa: E402
+    clock,
+    config,
+    db,
+    signing,  # noqa: E402
+)
 from chalicelib.api.payloads import KeyBody  # noqa: E402
 from chalicelib.apikey import keys  # noqa: E402
 from chalicelib.models import ALL_MODELS  # noqa: E402
@@ -37,7 +41,7 @@ def tables():
     # (endpoint and service models parsed again) would dominate the suite's time.
     with mock_aws():
         db.create_tables(ALL_MODELS)
-        cursor_secret.forget()
+        signing.forget()
         yield
 
 

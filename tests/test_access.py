@@ -16,6 +16,7 @@ import pytest
 
 import app
 from chalicelib import clock
+from chalicelib.incident import links
 from tests import access_matrix
 from tests.access_matrix import ADMIN, BAD_KEY, COLUMNS, EXPECTED, INTEGRATION, NO_KEY, RESPONDER, REVOKED_KEY, SERVICE
 from tests.flows import JSON, writes
@@ -169,6 +170,10 @@ class Fixtures:
         path = f"/api/users/{self.user(SELF)}/notification-rules"
         return admin_json(self.client, "POST", path, self.rule_body(), expect=201)["id"]
 
+    def link(self) -> str:
+        """A page's signed link acknowledging a fresh incident as the responder's user."""
+        return links.token(self.incident(), "acknowledge", SELF, clock.now())
+
     def pagerduty_event(self) -> dict:
         number = self.unique()
         key = {"name": f"pagerduty {number}", "role": "integration", "services": [SERVICE]}
@@ -265,6 +270,8 @@ RECIPES = {
         f"/api/users/{SELF}/notification-rules/{f.rule_id()}",
         None,
     ),
+    ("GET", "/act/{token}"): lambda f: (f"/act/{f.link()}", None),
+    ("POST", "/act/{token}"): lambda f: (f"/act/{f.link()}", {}),
     ("GET", "/api/local/messages"): lambda f: ("/api/local/messages", None),
     ("POST", "/v2/enqueue"): lambda f: ("/v2/enqueue", f.pagerduty_event()),
     ("POST", "/api/integrations/cloudwatch"): lambda f: ("/api/integrations/cloudwatch", signed_alarm(f.unique())),

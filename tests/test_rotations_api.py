@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from chalicelib.api import cursor_secret
+from chalicelib import signing
 from chalicelib.apikey import access
 from chalicelib.config import settings
 from tests.flows import add_shift, all_pages, get_json, post, trigger
@@ -392,7 +392,7 @@ def warm(client, monkeypatch):
     settings.cache_clear()
     assert settings().key_cache_seconds == 60
     assert client.http.get("/api/me").status_code == 200
-    cursor_secret.sign(b"")
+    signing.CURSORS.sign(b"")
     yield
     access.forget_keys()
     monkeypatch.delenv("ONCALL_KEY_CACHE_SECONDS")

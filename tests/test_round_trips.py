@@ -8,8 +8,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import shards
-from chalicelib.api import cursor_secret
+from chalicelib import shards, signing
 from chalicelib.apikey import access
 from chalicelib.config import settings
 from chalicelib.incident import incidents
@@ -46,7 +45,7 @@ def key_cache(monkeypatch):
 def warm(key_cache, client):
     """The admin's key verified and the cursor secret read, as in a warm process."""
     assert client.http.get("/api/me").status_code == 200
-    cursor_secret.sign(b"")
+    signing.CURSORS.sign(b"")
 
 
 NEW_INCIDENT = Counter({"UpdateItem": 2, "Query": 1, "TransactWriteItems": 1})

@@ -4,7 +4,7 @@ field, and writes nothing; odd but valid text is stored and returned exactly."""
 import base64
 import json
 
-from chalicelib.api import cursor_secret
+from chalicelib import signing
 from tests.flows import JSON, get_incident, list_incidents, list_schedules, metrics, post, put, trigger, writes
 
 VALID = {"service_name": "checkout", "title": "Error rate above 5%"}
@@ -88,7 +88,7 @@ def encode_cursor(key) -> str:
     """A cursor signed with the real secret: what only the server could make, so
     these reach the checks behind the signature (the key's shape and partition)."""
     payload = json.dumps(key).encode()
-    return f"{b64(payload)}.{b64(cursor_secret.sign(payload))}"
+    return f"{b64(payload)}.{b64(signing.CURSORS.sign(payload))}"
 
 
 def decode_cursor(cursor: str) -> dict:

@@ -1,2 +1,2 @@
 """The API's shapes: request bodies (payloads), response models (responses), and pages
-with their signed cursors (pagination, cursor_secret)."""
+with their signed cursors (pagination)."""

@@ -5,7 +5,7 @@ import binascii
 import json
 import re
 
-from chalicelib.api import cursor_secret
+from chalicelib import signing
 from chalicelib.api.payloads import whole_number
 from chalicelib.errors import InvalidInput
 
@@ -29,7 +29,7 @@ def encode(last_evaluated_key: dict | None) -> str | None:
     if not last_evaluated_key:
         return None
     raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
-    return f"{_b64(raw)}.{_b64(cursor_secret.sign(raw))}"
+    return f"{_b64(raw)}.{_b64(signing.CURSORS.sign(raw))}"
 
 
 def _b64(data: bytes) -> str:
@@ -57,7 +57,7 @@ def decode(cursor: str | None, expected: dict[str, str], fixed: dict[str, str]) 
         raw, mac = _unb64(payload), _unb64(signature)
     except (binascii.Error, ValueError):
         raise refusal from None
-    if not cursor_secret.verify(raw, mac):
+    if not signing.CURSORS.verify(raw, mac):
         raise refusal
     try:
         key = json.loads(raw)

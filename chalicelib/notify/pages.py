@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import shards, status
 from chalicelib.escalation import policy
-from chalicelib.incident import timeline
+from chalicelib.incident import links, timeline
 from chalicelib.models import ContactMethod, Delivery, EscalationLevel, Incident, IncidentEvent, TimelineEntry, User
 from chalicelib.notify import senders
 from chalicelib.people import rules
@@ -85,6 +85,7 @@ def plan(
         if not usable:
             warn(f"Could not page {name}: no verified contact method in a {urgency}-urgency rule.")
             continue
+        personal = with_actions(message, incident.id, name, now)
         for rule, method in usable:
             if len(pages) == MAX_PAGES:
                 warn(f"Stopped at {MAX_PAGES} pages for one transition.")
@@ -97,7 +98,7 @@ def plan(
                     user=name,
                     contact_method_id=method.id,
                     event_kind=event.kind,
-                    message=message,
+                    message=personal,
                     state="pending",
                     attempts=0,
                     created_at=now,
@@ -106,6 +107,12 @@ def plan(
                 )
             )
     return pages, warnings
+
+
+def with_actions(message: dict, incident_id: int, user: str, now: datetime) -> dict:
+    """The message with the signed links that act as `user` (none without a console URL)."""
+    actions = {action: links.url(incident_id, action, user, now) for action in ("acknowledge", "resolve")}
+    return {**message, "actions": actions} if actions["acknowledge"] else message
 
 
 def _usable(method: ContactMethod) -> bool:
@@ -135,15 +142,22 @@ def send(method: ContactMethod, message: dict, delivery_id: str) -> Outcome:
     if method.kind == "sms":
         return sms.send(method.address, sms_text(message))
     if method.kind == "email":
-        return email.send(method.address, senders.headline(message, emoji=False), senders.plain_text(message))
+        return email.send(method.address, senders.headline(message, emoji=False), email_text(message))
     if method.kind == "webhook":
         return senders.post_webhook(method.address, method.secret, message, delivery_id)
     return Outcome(False, f"{KIND_NAMES.get(method.kind, method.kind)} pages are not sent", permanent=True)
 
 
 def sms_text(message: dict) -> str:
-    """One SMS: who, what and where to act, within one or two segments."""
+    """One SMS: what, and the link that acknowledges it, within two segments."""
     incident = message["incident"]
     line = f"oncall #{incident['id']} {incident['severity'].upper()} {incident['service_name']}: {incident['title']}"
-    url = incident.get("url")
-    return f"{line[: sms.MAX_LENGTH - len(url) - 1]}\n{url}" if url else line
+    act = message.get("actions", {}).get("acknowledge")
+    link = f"Ack: {act}" if act else incident.get("url")
+    return f"{line[: sms.MAX_LENGTH - len(link) - 1]}\n{link}" if link else line
+
+
+def email_text(message: dict) -> str:
+    actions = message.get("actions", {})
+    lines = [f"{action.capitalize()}: {url}" for action, url in actions.items() if url]
+    return senders.plain_text(message) + ("\n\n" + "\n".join(lines) if lines else "")

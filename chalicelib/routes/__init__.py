@@ -1,6 +1,7 @@
 """The HTTP routes, one module per group; app.py registers each blueprint."""
 
 from chalicelib.routes import (
+    act,
     escalation,
     incidents,
     integrations,
@@ -14,5 +15,5 @@ from chalicelib.routes import (
 
 BLUEPRINTS = [
     module.routes.blueprint
-    for module in (meta, incidents, notifications, metrics, schedules, escalation, integrations, keys, people)
+    for module in (meta, act, incidents, notifications, metrics, schedules, escalation, integrations, keys, people)
 ]

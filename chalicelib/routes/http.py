@@ -1,7 +1,9 @@
 """The HTTP edge: reading query parameters and mapping every error to the JSON
-error shape. The only place domain errors become status codes."""
+error shape (or, for the pages a person opens from a link, to a page). The only
+place domain errors become status codes."""
 
 import functools
+import html
 import inspect
 import logging
 from datetime import datetime
@@ -14,7 +16,7 @@ from chalicelib import clock
 from chalicelib.api.payloads import EARLIEST, LATEST, MAX_NAME_LENGTH
 from chalicelib.apikey import access
 from chalicelib.db import is_transient, retry_later
-from chalicelib.errors import DomainError, InvalidInput
+from chalicelib.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 
 log = logging.getLogger("oncall.http")
 
@@ -45,6 +47,45 @@ def json_errors(view):
             body={"error": "Something went wrong on our side; it has been logged.", "code": "internal"},
             status_code=500,
         )
+
+    return wrapper
+
+
+HTML_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    # A page of its own: no script, no other origin, and its form posts back here only.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def html_page(heading: str, text: str, status: int = 200, button: str | None = None) -> Response:
+    """A page for a person who followed a link, not a program: every text escaped, and
+    at most one button, which POSTs to the page's own URL."""
+    form = f'<form method="post"><button type="submit">{html.escape(button)}</button></form>' if button else ""
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(heading)} - oncall</title>"
+        "<style>body{font:18px/1.4 system-ui,sans-serif;margin:2em auto;max-width:34em;padding:0 1em}"
+        "button{font-size:1.2em;padding:.7em 1.4em}</style></head>"
+        f"<body><h1>{html.escape(heading)}</h1><p>{html.escape(text)}</p>{form}</body></html>"
+    )
+    return Response(body=body, status_code=status, headers=HTML_HEADERS)
+
+
+def html_errors(view):
+    """Domain errors of a view that answers people as pages, as pages of their status."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DomainError as error:
+            done = isinstance(error, (InvalidTransition, NotFound))
+            heading = "Nothing to do" if done else "This link cannot be used"
+            return html_page(heading, error.message, error.status)
 
     return wrapper
 
