@@ -91,6 +91,9 @@ class Settings:
     email_from: str = ""
     slack_bot_token: str = ""
     slack_api_url: str = "https://slack.com/api"
+    # Verifies the button presses Slack sends (docs/integrations/slack.md); without it
+    # messages carry no buttons and the interactivity route refuses everything.
+    slack_signing_secret: str = ""
     # The incidents table's stream. `make package` puts the real one in the
     # template; `chalice deploy` needs it in the environment (docs/deploy.md).
     incident_stream_arn: str = ""
@@ -137,6 +140,7 @@ def settings() -> Settings:
         email_from=os.environ.get("ONCALL_EMAIL_FROM", "").strip(),
         slack_bot_token=os.environ.get("ONCALL_SLACK_BOT_TOKEN", "").strip(),
         slack_api_url=os.environ.get("ONCALL_SLACK_API_URL", "").strip().rstrip("/") or "https://slack.com/api",
+        slack_signing_secret=os.environ.get("ONCALL_SLACK_SIGNING_SECRET", "").strip(),
     )
 
 

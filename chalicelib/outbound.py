@@ -228,38 +228,54 @@ class _DeadlineReader(io.RawIOBase):
     """The socket's bytes, each read allowed only what is left of the deadline: a
     receiver that trickles its answer cannot stretch the attempt past it."""
 
-    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+    def __init__(self, owner: "_DeadlineSocket") -> None:
         super().__init__()
-        self._sock = sock
-        self._deadline = deadline
+        self._owner = owner
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        self._sock.settimeout(self._deadline.left())
-        return self._sock.recv_into(buffer)
+        self._owner.sock.settimeout(self._owner.deadline.left())
+        return self._owner.sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._owner.file_closed()
+        super().close()
 
 
 class _DeadlineSocket:
     """What http.client uses of its socket (sendall, makefile, close), every
-    operation bounded by the deadline."""
+    operation bounded by the deadline. As a real socket's, closing it waits for the
+    files made from it: http.client closes the connection as soon as it has the
+    answer's head, while the answer's body is still to be read."""
 
     def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
-        self._sock = sock
-        self._deadline = deadline
+        self.sock = sock
+        self.deadline = deadline
+        self._files = 0
+        self._closing = False
 
     def sendall(self, data) -> None:
         view = memoryview(data).cast("B")
         while view:
-            self._sock.settimeout(self._deadline.left())
-            view = view[self._sock.send(view) :]
+            self.sock.settimeout(self.deadline.left())
+            view = view[self.sock.send(view) :]
 
     def makefile(self, mode: str = "rb", *args, **kwargs) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+        self._files += 1
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def file_closed(self) -> None:
+        self._files -= 1
+        if self._closing and self._files == 0:
+            self.sock.close()
 
     def close(self) -> None:
-        self._sock.close()
+        self._closing = True
+        if self._files == 0:
+            self.sock.close()
 
 
 class _PinnedConnection(http.client.HTTPConnection):
@@ -304,6 +320,14 @@ class _PinnedConnection(http.client.HTTPConnection):
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST `body` to `url` within `timeout` seconds in all, and answer the HTTP
     status. Failed when there is no HTTP answer, with a sentence saying why."""
+    return exchange(url, body, headers, timeout)[0]
+
+
+def exchange(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, answer_bytes: int = 0
+) -> tuple[int, bytes]:
+    """As post, and the first `answer_bytes` of the answer's body too (for an API
+    that says in its body whether it took the request, as Slack's does)."""
     deadline = Deadline(timeout)
     timed_out = f"the receiver did not answer within {timeout:g} s"
     try:
@@ -325,7 +349,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     try:
         connection.request("POST", target.path, body=body, headers={**headers, "Connection": "close"})
         response = connection.getresponse()
-        return response.status
+        return response.status, response.read(answer_bytes) if answer_bytes else b""
     except TimeoutError:
         raise Failed(timed_out) from None
     except _NoConnection:

@@ -35,10 +35,11 @@ class Received:
 
 
 class Receiver:
-    """`Receiver(fail_with=[500, 500])` answers 500 to its first two requests, then 200.
-    `before_answer(n)`, if given, runs in the handler for the n-th request (from 1),
-    after it is recorded and before it is answered (to model a slow answer).
-    Use as a context manager, or call start() and stop()."""
+    """`Receiver(fail_with=[500, 500])` answers 500 to its first two requests, then 200
+    (with `reply` as the body: `{"ok": true}`, as Slack's API says it).
+        `before_answer(n)`, if given, runs in the handler for the n-th request (from 1),
+        after it is recorded and before it is answered (to model a slow answer).
+        Use as a context manager, or call start() and stop()."""
 
     def __init__(
         self,
@@ -48,8 +49,10 @@ class Receiver:
         host: str = HOST,
         port: int = 0,
         tls: ssl.SSLContext | None = None,
+        reply: bytes = b'{"ok": true}',
     ) -> None:
         self._answers = list(fail_with)
+        self._reply = reply
         self._before_answer = before_answer
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -103,7 +106,7 @@ class Receiver:
             self._arrived.notify_all()
         if self._before_answer is not None:
             self._before_answer(number)
-        reply = b'{"ok": true}' if status < 300 else b'{"error": "told to fail"}'
+        reply = self._reply if status < 300 else b'{"error": "told to fail"}'
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(reply)))

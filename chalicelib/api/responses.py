@@ -467,6 +467,10 @@ class SentMessages(Answer):
 # --- integrations ----------------------------------------------------------------------
 
 
+class SlackOutcome(Answer):
+    action: Literal["acknowledged", "resolved", "refused", "unknown_user", "nothing"]
+
+
 class AlertmanagerOutcome(Answer):
     status: Literal["firing", "resolved"] = Field(description="the group's status")
     action: Literal["triggered", "folded", "resolved", "nothing"]

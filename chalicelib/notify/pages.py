@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib import shards, status
+from chalicelib.config import settings
 from chalicelib.escalation import policy
 from chalicelib.incident import links, timeline
 from chalicelib.models import ContactMethod, Delivery, EscalationLevel, Incident, IncidentEvent, TimelineEntry, User
 from chalicelib.notify import senders
 from chalicelib.people import rules
 from chalicelib.schedule import oncall
-from chalicelib.transport import email, sms
+from chalicelib.transport import email, slack, sms
 from chalicelib.transport.outcome import Outcome
 
 ACTOR = "notifications"
@@ -26,8 +27,6 @@ ACTOR = "notifications"
 # 100 items beside the channels' deliveries (10), the timeline item and the incident.
 MAX_PAGES = 80
 KIND_NAMES = {"email": "email", "sms": "SMS", "slack": "Slack", "webhook": "webhook"}
-# Not sent yet: a rule through such a method is named on the timeline instead.
-NOT_YET_SENT = {"slack"}
 
 
 def paged_users(incident: Incident, event: IncidentEvent) -> list[str]:
@@ -116,7 +115,9 @@ def with_actions(message: dict, incident_id: int, user: str, now: datetime) -> d
 
 
 def _usable(method: ContactMethod) -> bool:
-    return method.verified and method.failed_at is None and method.kind not in NOT_YET_SENT
+    # Slack direct messages need the bot's token; without it the rule cannot page.
+    reachable = method.kind != "slack" or bool(settings().slack_bot_token)
+    return method.verified and method.failed_at is None and reachable
 
 
 def cancelled_because(incident: Incident | None) -> str | None:
@@ -145,6 +146,9 @@ def send(method: ContactMethod, message: dict, delivery_id: str) -> Outcome:
         return email.send(method.address, senders.headline(message, emoji=False), email_text(message))
     if method.kind == "webhook":
         return senders.post_webhook(method.address, method.secret, message, delivery_id)
+    if method.kind == "slack":
+        layout = senders.slack_message(message)
+        return slack.post_message(method.address, layout["text"], layout["blocks"])
     return Outcome(False, f"{KIND_NAMES.get(method.kind, method.kind)} pages are not sent", permanent=True)
 
 

@@ -107,7 +107,9 @@ def _slack_escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_body(message: dict) -> bytes:
+def slack_message(message: dict) -> dict:
+    """The message in Slack's layout; with Acknowledge and Resolve buttons while the
+    incident is open, when Slack's presses can be verified (ONCALL_SLACK_SIGNING_SECRET)."""
     incident = message["incident"]
     kind = message["event"].removeprefix("incident.")
     title = _slack_escaped(f"#{incident['id']} {incident['title']}")
@@ -120,15 +122,37 @@ def slack_body(message: dict) -> bytes:
         f"*Status:* {incident['status']}   *Assigned to:* {who}"
     )
     note = _slack_escaped(message["text"] + (f" ({message['actor']})" if message["actor"] else ""))
-    body = {
-        "text": _slack_escaped(headline(message)),
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
-        ],
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
+    ]
+    if settings().slack_signing_secret and incident["status"] in status.ACKNOWLEDGE_FROM:
+        blocks.append(slack_buttons(incident["id"]))
+    return {"text": _slack_escaped(headline(message)), "blocks": blocks}
+
+
+def slack_buttons(incident_id: int) -> dict:
+    """Pressed, Slack posts them to /api/integrations/slack/interactivity."""
+
+    def button(action: str, style: str | None = None) -> dict:
+        element = {
+            "type": "button",
+            "action_id": action,
+            "text": {"type": "plain_text", "text": action.capitalize()},
+            "value": str(incident_id),
+        }
+        return {**element, "style": style} if style else element
+
+    return {
+        "type": "actions",
+        "block_id": f"oncall-{incident_id}",
+        "elements": [button("acknowledge", "primary"), button("resolve")],
     }
-    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def slack_body(message: dict) -> bytes:
+    return json.dumps(slack_message(message), ensure_ascii=False).encode()
 
 
 # --- the transports --------------------------------------------------------------------------------

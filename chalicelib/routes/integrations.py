@@ -1,8 +1,9 @@
-"""Monitoring tools in: CloudWatch through SNS, Alertmanager, PagerDuty's Events API."""
+"""From outside: CloudWatch through SNS, Alertmanager, PagerDuty's Events API, Slack's buttons."""
 
+from chalicelib import clock
 from chalicelib.api import responses
 from chalicelib.apikey.access import PUBLIC
-from chalicelib.integration import alertmanager, cloudwatch, pagerduty, sns
+from chalicelib.integration import alertmanager, cloudwatch, pagerduty, slack, sns
 from chalicelib.routes.routing import Routes
 
 routes = Routes("integrations")
@@ -63,3 +64,18 @@ _PD_ERRORS = {
 )
 def pagerduty_enqueue():
     return pagerduty.enqueue(routes.request().raw_body)
+
+
+# Public: Slack cannot send a key. Trusted by Slack's signature and timestamp instead.
+@routes(
+    "/api/integrations/slack/interactivity",
+    "POST",
+    admits=PUBLIC,
+    summary="A button pressed in Slack (Acknowledge, Resolve), trusted by Slack's v0 signature within 5 minutes",
+    body_required=False,
+    answer=responses.SlackOutcome,
+    errors=(403,),
+)
+def slack_interactivity():
+    request = routes.request()
+    return responses.SlackOutcome(**slack.receive(request.headers, request.raw_body or b"", clock.now())).body()
