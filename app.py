@@ -6,7 +6,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import config, logs, routes
 from chalicelib.escalation import sweep
-from chalicelib.integration import cloudwatch, sns
+from chalicelib.integration import cloudwatch, inbound_sms, sns
 from chalicelib.notify import delivery
 from chalicelib.routes import http, routing
 
@@ -43,5 +43,12 @@ def cloudwatch_alarms(event):
     return cloudwatch.receive_lambda_event(event.to_dict())
 
 
+# SMS replies ("ack 123") through the stack's SNS topic (docs/integrations/sms.md).
+@app.on_sns_message(topic=config.settings().sms_reply_topic)
+def sms_replies(event):
+    return inbound_sms.receive_lambda_event(event.to_dict())
+
+
 # chalice's own event class raises on a record it cannot read, before the handler could skip it.
 cloudwatch_alarms.event_class = sns.LenientSNSEvent
+sms_replies.event_class = sns.LenientSNSEvent

@@ -72,6 +72,8 @@ class Settings:
     admin_key: str | None
     # CloudWatch alarms through SNS (chalicelib/integration/cloudwatch.py, docs/integrations/cloudwatch.md).
     alarm_topic: str = "oncall-local-alarms"
+    # Inbound SMS from AWS End User Messaging's two-way SMS (chalicelib/integration/inbound_sms.py).
+    sms_reply_topic: str = "oncall-local-sms-replies"
     sns_topic_arns: frozenset[str] = frozenset()
     cloudwatch_services: tuple[tuple[str, str], ...] = ()
     cloudwatch_topic_services: tuple[tuple[str, str], ...] = ()
@@ -125,6 +127,7 @@ def settings() -> Settings:
         key_cache_seconds=_int("ONCALL_KEY_CACHE_SECONDS", 0, minimum=0),
         admin_key=os.environ.get("ONCALL_ADMIN_KEY") or None,
         alarm_topic=f"oncall-{stage}-alarms",
+        sms_reply_topic=f"oncall-{stage}-sms-replies",
         sns_topic_arns=frozenset(_topics("ONCALL_SNS_TOPIC_ARNS")),
         cloudwatch_services=_prefixes("ONCALL_CLOUDWATCH_SERVICES"),
         cloudwatch_topic_services=_topic_services("ONCALL_CLOUDWATCH_TOPIC_SERVICES"),

@@ -81,6 +81,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/users/{name}/notification-rules"): READ,
     ("POST", "/api/users/{name}/notification-rules"): (401, 401, 401, 201, 201, 403),
     ("DELETE", "/api/users/{name}/notification-rules/{rule_id}"): (401, 401, 401, 204, 204, 403),
+    # Public: Slack's signature is the credential; with no signing secret set, as here,
+    # every press is refused (tests/test_slack.py signs them).
+    ("POST", "/api/integrations/slack/interactivity"): (403,) * len(COLUMNS),
     # Public: the signed link is the credential (tests/test_page_links.py).
     ("GET", "/act/{token}"): PUBLIC,
     ("POST", "/act/{token}"): PUBLIC,

@@ -270,6 +270,7 @@ RECIPES = {
         f"/api/users/{SELF}/notification-rules/{f.rule_id()}",
         None,
     ),
+    ("POST", "/api/integrations/slack/interactivity"): lambda f: ("/api/integrations/slack/interactivity", {}),
     ("GET", "/act/{token}"): lambda f: (f"/act/{f.link()}", None),
     ("POST", "/act/{token}"): lambda f: (f"/act/{f.link()}", {}),
     ("GET", "/api/local/messages"): lambda f: ("/api/local/messages", None),
