@@ -40,10 +40,14 @@ EXPIRES_BY = {
 STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 
 
-# Logical ids chalice package gives app.cloudwatch_alarms and its SNS event.
+# Logical ids chalice package gives app.cloudwatch_alarms and app.sms_replies and
+# their SNS events, and those of the topics the stack makes for them.
 ALARM_FUNCTION = "CloudwatchAlarms"
 ALARM_SUBSCRIPTION = "CloudwatchAlarmsSnsSubscription"
 ALARM_TOPIC = "AlarmTopic"
+SMS_FUNCTION = "SmsReplies"
+SMS_SUBSCRIPTION = "SmsRepliesSnsSubscription"
+SMS_TOPIC = "SmsReplyTopic"
 
 # Logical ids chalice package gives app.notification_stream and its DynamoDB event,
 # and the model whose table's stream that event reads.
@@ -205,21 +209,32 @@ def gateway_responses() -> dict:
     return resources
 
 
-def alarm_topic(stage: str) -> dict:
-    """The SNS topic CloudWatch alarms publish to, and the alarm function subscribed to it.
+def subscribed_topic(logical_id: str, name: str, display: str, function: str, subscription: str) -> dict:
+    """An SNS topic the stack makes, and the function subscribed to it.
 
     chalice package subscribes `@app.on_sns_message` to a topic it assumes exists; the
     stack makes the topic itself, so one deploy is enough and the topic goes with the stack.
     The merge can only overwrite values, so the subscription's Fn::Sub becomes one
     naming this topic, which also makes CloudFormation create the topic first."""
-    topic = {"Fn::Sub": "${" + ALARM_TOPIC + "}"}
+    topic = {"Fn::Sub": "${" + logical_id + "}"}
     return {
-        ALARM_TOPIC: {
-            "Type": "AWS::SNS::Topic",
-            "Properties": {"TopicName": f"oncall-{stage}-alarms", "DisplayName": f"oncall {stage} alarms"},
-        },
-        ALARM_FUNCTION: {"Properties": {"Events": {ALARM_SUBSCRIPTION: {"Properties": {"Topic": topic}}}}},
+        logical_id: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name, "DisplayName": display}},
+        function: {"Properties": {"Events": {subscription: {"Properties": {"Topic": topic}}}}},
     }
+
+
+def alarm_topic(stage: str) -> dict:
+    """The topic CloudWatch alarms publish to (docs/integrations/cloudwatch.md)."""
+    return subscribed_topic(
+        ALARM_TOPIC, f"oncall-{stage}-alarms", f"oncall {stage} alarms", ALARM_FUNCTION, ALARM_SUBSCRIPTION
+    )
+
+
+def sms_reply_topic(stage: str) -> dict:
+    """The topic a phone number's two-way SMS publishes replies to (docs/integrations/sms.md)."""
+    return subscribed_topic(
+        SMS_TOPIC, f"oncall-{stage}-sms-replies", f"oncall {stage} SMS replies", SMS_FUNCTION, SMS_SUBSCRIPTION
+    )
 
 
 def stream_source(streaming: dict) -> dict:
@@ -261,10 +276,15 @@ def render(stage: str, *, tables_only: bool = False) -> dict:
     if not tables_only:
         resources.update(gateway_responses())
         resources.update(alarm_topic(stage))
+        resources.update(sms_reply_topic(stage))
         resources.update(stream_source(streaming))
         outputs["AlarmTopicArn"] = {
             "Description": "point CloudWatch alarm actions here (ALARM and OK)",
             "Value": {"Ref": ALARM_TOPIC},
+        }
+        outputs["SmsReplyTopicArn"] = {
+            "Description": "the two-way SMS destination of the phone number pages are sent from",
+            "Value": {"Ref": SMS_TOPIC},
         }
     return {"Resources": resources, "Outputs": outputs}
 

@@ -403,6 +403,7 @@ def test_the_escalation_sweep_and_notification_retries_are_scheduled_every_minut
         "app.app",
         "app.escalation_sweep",
         "app.cloudwatch_alarms",
+        "app.sms_replies",
         "app.notification_retries",
         STREAM_HANDLER,
     }
@@ -456,7 +457,7 @@ def test_the_tables_only_template_gives_the_incident_stream_for_chalice_deploy(t
 def test_cloudwatch_alarms_arrive_through_a_topic_the_stack_makes(package):
     template = package["template"]
     topics = of_type(template, "AWS::SNS::Topic")
-    assert list(topics) == ["AlarmTopic"]
+    assert sorted(topics) == ["AlarmTopic", "SmsReplyTopic"]
     assert topics["AlarmTopic"]["Properties"]["TopicName"] == f"oncall-{STAGE}-alarms"
     functions = of_type(template, "AWS::Serverless::Function")
     alarms = next(f for f in functions.values() if f["Properties"]["Handler"] == "app.cloudwatch_alarms")
@@ -464,6 +465,18 @@ def test_cloudwatch_alarms_arrive_through_a_topic_the_stack_makes(package):
         {"Type": "SNS", "Properties": {"Topic": {"Fn::Sub": "${AlarmTopic}"}}}
     ]
     assert template["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+
+
+def test_sms_replies_arrive_through_a_topic_the_stack_makes(package):
+    template = package["template"]
+    topics = of_type(template, "AWS::SNS::Topic")
+    assert topics["SmsReplyTopic"]["Properties"]["TopicName"] == f"oncall-{STAGE}-sms-replies"
+    functions = of_type(template, "AWS::Serverless::Function")
+    replies = next(f for f in functions.values() if f["Properties"]["Handler"] == "app.sms_replies")
+    assert list(replies["Properties"]["Events"].values()) == [
+        {"Type": "SNS", "Properties": {"Topic": {"Fn::Sub": "${SmsReplyTopic}"}}}
+    ]
+    assert template["Outputs"]["SmsReplyTopicArn"]["Value"] == {"Ref": "SmsReplyTopic"}
 
 
 def test_the_deployment_package_holds_the_app_and_linux_dependencies(package):
