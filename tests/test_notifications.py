@@ -651,7 +651,7 @@ def test_a_hanging_sns_topic_holds_only_its_own_channel_and_for_one_deadline(
 ):
     deadline = send_timeout(2)
     hanging = HangingSns()
-    monkeypatch.setattr(aws, "client", lambda service: hanging)
+    monkeypatch.setattr(aws, "sns_client", lambda: hanging)
     channel_ok(client, "db", "sns", topic_arn=TOPIC_ARN)
     healthy = receivers()
     webhook(client, "payments", healthy)

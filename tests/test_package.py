@@ -63,8 +63,13 @@ LOG_ARNS = {
 # SNS notification channels may only publish to the stage's own topics (docs/deploy.md).
 TOPIC_ARNS = {f"arn:aws:sns:*:*:{PREFIX}-*"}
 # The IAM action each AWS SDK call the code makes needs, and the resources it is granted on.
-SDK_ACTIONS = {("sns", "publish"): "sns:Publish"}
-SDK_RESOURCES = {"sns:Publish": TOPIC_ARNS}
+SDK_ACTIONS = {("sns", "publish"): "sns:Publish", ("ses", "send_email"): "ses:SendEmail"}
+# The resources each SDK action may be granted on, statement by statement. SMS to a phone
+# number has no ARN: IAM grants it only on "*" (docs/integrations/sms.md).
+SDK_RESOURCES = {
+    "sns:Publish": [TOPIC_ARNS, {"*"}],
+    "ses:SendEmail": [{"arn:aws:ses:*:*:identity/*"}],
+}
 # The stream function's own policy file (.chalice/config.json, lambda_functions).
 STREAM_HANDLER = "app.notification_stream"
 STREAM_POLICY = f"policy-{STAGE}-notification-stream.json"
@@ -230,7 +235,7 @@ def test_roles_grant_only_what_the_functions_call(package):
     assert not any("Policies" in f["Properties"] for f in functions.values())
     stream_arns = {f"arn:aws:dynamodb:*:*:table/{prod_table_name(Incident)}/stream/*"}
     sdk_actions = {SDK_ACTIONS[call] for call in sdk_calls()}
-    assert sdk_actions == {"sns:Publish"}
+    assert sdk_actions == {"sns:Publish", "ses:SendEmail"}
 
     for handler, name in role_of.items():
         role = roles[name]
@@ -251,7 +256,7 @@ def test_roles_grant_only_what_the_functions_call(package):
             elif actions <= STREAM_ACTIONS:
                 assert resources == stream_arns, name
             elif actions <= sdk_actions:
-                assert all(resources == SDK_RESOURCES[action] for action in actions), name
+                assert all(resources in SDK_RESOURCES[action] for action in actions), name
             else:
                 assert actions == LOG_ACTIONS and resources == LOG_ARNS, name
             granted |= actions
@@ -335,7 +340,7 @@ def test_every_aws_sdk_call_is_one_the_roles_grant():
     calls = sdk_calls()
     unknown = {call for call in calls if call not in SDK_ACTIONS}
     assert not unknown, f"AWS SDK calls with no IAM action here (add to SDK_ACTIONS and the policies): {unknown}"
-    assert calls == {("sns", "publish")}
+    assert calls == {("sns", "publish"), ("ses", "send_email")}
 
 
 class _TableCalls(ast.NodeVisitor):

@@ -26,11 +26,11 @@ SENDER = "oncall@example.com"
 def email_sender(monkeypatch):
     monkeypatch.setenv("ONCALL_EMAIL_FROM", SENDER)
     config.settings.cache_clear()
-    aws.client.cache_clear()
+    aws.forget_clients()
     boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
     yield
     config.settings.cache_clear()
-    aws.client.cache_clear()
+    aws.forget_clients()
 
 
 def person(client, name, *, sms=None, email=None, delays=(0,), urgency="high", **fields) -> dict:

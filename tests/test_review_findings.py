@@ -121,7 +121,7 @@ def test_a_slow_sns_publish_cannot_outlast_its_lease(client, manual_clock, monke
     monkeypatch.setenv("ONCALL_NOTIFY_TIMEOUT_SECONDS", "1")
     config.settings.cache_clear()
     fake = BlockingSns()
-    monkeypatch.setattr(aws, "client", lambda service: fake)
+    monkeypatch.setattr(aws, "sns_client", lambda: fake)
     channels.create_channel(ChannelBody(service_name="db", kind="sns", name="pages", topic_arn=TOPIC_ARN), "admin")
     opened, _ = incidents.trigger(trigger_body("db", "replication stopped"), "monitor")
     try:
@@ -137,14 +137,14 @@ def test_a_slow_sns_publish_cannot_outlast_its_lease(client, manual_clock, monke
 
 
 def test_the_sns_client_tries_once_within_the_send_timeout():
-    aws.client.cache_clear()
+    aws.forget_clients()
     try:
-        tuned = aws.client("sns").meta.config
+        tuned = aws.sns_client().meta.config
         timeout = config.settings().notify_timeout_seconds
         assert (tuned.connect_timeout, tuned.read_timeout) == (timeout, timeout)
         assert tuned.retries["total_max_attempts"] == 1
     finally:
-        aws.client.cache_clear()
+        aws.forget_clients()
 
 
 def test_each_message_names_the_assignee_as_of_its_own_event(client, manual_clock):

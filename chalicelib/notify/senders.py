@@ -180,7 +180,7 @@ def _publish(topic_arn: str, message: dict) -> Outcome:
     subject = "".join(ch if " " <= ch <= "~" else "?" for ch in headline(message, emoji=False))[:99]
 
     def publish() -> dict:
-        return aws.client("sns").publish(TopicArn=topic_arn, Subject=subject, Message=plain_text(message))
+        return aws.publish_to_topic(topic_arn, subject, plain_text(message))
 
     failed, answer = aws.call("SNS", publish, SNS_REFUSALS, SNS_PERMANENT_ERRORS)
     if failed:

@@ -1,5 +1,7 @@
-"""AWS clients for sending (SNS, SES), made once each, and one call to them turned
-into an Outcome: AWS's own error text is never shown, only what its code means."""
+"""The AWS calls that send (SNS, SES), each client made once, and each call turned
+into an Outcome: AWS's own error text is never shown, only what its code means.
+Every SDK call of the product is in this module (tests/test_package.py checks the
+roles grant exactly these)."""
 
 import threading
 from collections.abc import Callable
@@ -15,18 +17,55 @@ from chalicelib.transport.outcome import Outcome
 _making_client = threading.Lock()
 
 
-@lru_cache(maxsize=4)
-def client(service: str):
+def _tuned() -> Config:
     # One try within the send timeout, so a call left behind at the deadline
     # (outbound.within) ends soon after it; the delivery's backoff does the retrying.
     timeout = settings().notify_timeout_seconds
-    tuned = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+    return Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+
+
+@lru_cache(maxsize=1)
+def sns_client():
     # Senders may ask at once from several threads, and boto3's default session is
     # not safe to make clients from concurrently (a client, once made, is).
     with _making_client:
         import boto3  # only sending needs it: kept out of every cold start
 
-        return boto3.client(service, region_name=settings().region, config=tuned)
+        return boto3.client("sns", region_name=settings().region, config=_tuned())
+
+
+@lru_cache(maxsize=1)
+def ses_client():
+    with _making_client:
+        import boto3
+
+        return boto3.client("ses", region_name=settings().region, config=_tuned())
+
+
+def forget_clients() -> None:
+    sns_client.cache_clear()
+    ses_client.cache_clear()
+
+
+def publish_to_topic(topic_arn: str, subject: str, text: str) -> dict:
+    return sns_client().publish(TopicArn=topic_arn, Subject=subject, Message=text)
+
+
+def publish_sms(number: str, text: str) -> dict:
+    # Transactional: delivered ahead of promotional traffic.
+    attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+    return sns_client().publish(PhoneNumber=number, Message=text, MessageAttributes=attributes)
+
+
+def send_email(sender: str, to: str, subject: str, text: str) -> dict:
+    return ses_client().send_email(
+        Source=sender,
+        Destination={"ToAddresses": [to]},
+        Message={
+            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+        },
+    )
 
 
 def call(

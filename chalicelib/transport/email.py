@@ -20,14 +20,7 @@ def send(to: str, subject: str, text: str) -> Outcome:
         return Outcome(False, "no sender is set (ONCALL_EMAIL_FROM)", permanent=True)
 
     def send_email() -> dict:
-        return aws.client("ses").send_email(
-            Source=sender,
-            Destination={"ToAddresses": [to]},
-            Message={
-                "Subject": {"Data": subject[:200], "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
-            },
-        )
+        return aws.send_email(sender, to, subject[:200], text)
 
     failed, _ = aws.call("SES", send_email, REFUSALS, PERMANENT)
     return failed or Outcome(True, f"SES took the email to {to}")

@@ -18,12 +18,7 @@ PERMANENT = {"InvalidParameter", "OptedOut", "AuthorizationError"}
 
 
 def send(number: str, text: str) -> Outcome:
-    attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
-
-    def publish() -> dict:
-        return aws.client("sns").publish(PhoneNumber=number, Message=text[:MAX_LENGTH], MessageAttributes=attributes)
-
-    failed, _ = aws.call("SNS", publish, REFUSALS, PERMANENT)
+    failed, _ = aws.call("SNS", lambda: aws.publish_sms(number, text[:MAX_LENGTH]), REFUSALS, PERMANENT)
     return failed or Outcome(True, f"SNS took the SMS to {masked(number)}")
 
 
