@@ -12,7 +12,7 @@ from chalicelib.models import NOTIFIER_STREAM_FILTER, Incident
 from chalicelib.notify import delivery
 from tests.capacity import metered
 from tests.capacity_model import Stream
-from tests.flows import acknowledge, metrics, post, resolve, trigger
+from tests.flows import acknowledge, metrics, on_call_now, post, resolve, trigger
 
 STATS = "oncall-test-stats"
 
@@ -115,3 +115,26 @@ def test_the_stream_wakes_the_notifier_for_transitions_and_not_for_folded_alerts
     # Handing over the last transition takes the incident out of the outbox: no wake-up.
     assert len(incident_writes(handing_over)) == 1 and stream.passing(incident_writes(handing_over)) == []
     assert len(stream.passing(incident_writes(acknowledging))) == 1
+
+
+def test_a_page_costs_eleven_write_units_and_six_reads(client, monkeypatch):
+    """The notifier's pass over a new incident, without and with its assignee paged by
+    one SMS rule: the page is made in the hand-over (+3, a delivery of about 1.5 KB in
+    the transaction), claimed (3) and recorded with its timeline entry (5); it reads
+    the person (their user, methods and rules) when made, and the due delivery, its
+    contact method and the incident when sent."""
+    from tests.test_pages import email_sender, person  # noqa: F401
+
+    monkeypatch.setenv("ONCALL_EMAIL_FROM", "oncall@example.com")
+    trigger(client, "payments", "warm up")  # the service's first incident writes more
+    delivery.run()
+    person(client, "alice", sms="+14155550100")
+    trigger(client, "payments", "nobody paged")
+    with metered() as unpaged:
+        delivery.run()
+    on_call_now(client, "payments", "alice")
+    trigger(client, "payments", "alice paged")
+    with metered() as paged:
+        assert delivery.run()["delivered"] == 1
+    assert paged.write_units - unpaged.write_units == 11
+    assert paged.read_units - unpaged.read_units == 6
