@@ -17,7 +17,7 @@ from chalicelib.apikey import access
 from chalicelib.config import settings
 from chalicelib.incident import incidents, store
 from chalicelib.models import NOTIFIER_STREAM_FILTER, Delivery, Incident
-from chalicelib.notify import channels, delivery, outbox
+from chalicelib.notify import channels, delivery, delivery_store, outbox
 from chalicelib.transport import aws
 from tests.capacity import metered
 from tests.capacity_model import Stream
@@ -746,7 +746,7 @@ def test_a_claimed_delivery_whose_sender_died_is_retried_once_after_the_lease(cl
     webhook(client, "payments", receiver)
     number = trigger_ok(client, "payments", "the sender died")["id"]
     outbox.dispatch_waiting(clock.now())
-    [due] = list(shards.read_all(Delivery, shards.keys_in(Delivery.due_index, outbox.DELIVERY_QUEUE, None)))
+    [due] = list(shards.read_all(Delivery, shards.keys_in(Delivery.due_index, delivery_store.QUEUE, None)))
     assert delivery._claim(due, clock.now()) is True
     # ...and the process that claimed it died before sending or recording anything.
 

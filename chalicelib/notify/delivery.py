@@ -14,7 +14,7 @@ from chalicelib.config import settings
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.incident import timeline
 from chalicelib.models import Channel, ContactMethod, Delivery, Incident
-from chalicelib.notify import channels, outbox, pages, senders
+from chalicelib.notify import channels, delivery_store, outbox, pages, senders
 from chalicelib.people import contact_methods
 from chalicelib.transport.outcome import Outcome
 
@@ -51,7 +51,7 @@ def run() -> dict:
     started = time.monotonic()
     handed = outbox.dispatch_waiting(clock.now())
     now = clock.now()
-    due_keys = shards.keys_in(Delivery.due_index, outbox.DELIVERY_QUEUE, Delivery.due_at <= now, limit=BATCH)
+    due_keys = shards.keys_in(Delivery.due_index, delivery_store.QUEUE, Delivery.due_at <= now, limit=BATCH)
     # The index may be behind the items: one another run claimed since is no longer due.
     listed = shards.read_all(Delivery, sorted(due_keys, key=lambda d: d.due_at)[:BATCH])
     due = [delivery for delivery in listed if delivery.due_at is not None and delivery.due_at <= now]

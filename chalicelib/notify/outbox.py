@@ -19,12 +19,10 @@ from chalicelib.config import settings
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.incident import store, timeline
 from chalicelib.models import Channel, Delivery, Incident, IncidentEvent
-from chalicelib.notify import channels, pages
+from chalicelib.notify import channels, delivery_store, pages
 
 # The dispatcher re-reads an incident whose events grew while it worked; this bounds it.
 MAX_PASSES = 4
-# The queue of deliveries due for an attempt.
-DELIVERY_QUEUE = "deliveries"
 
 STATUS_AFTER = {
     "triggered": status.TRIGGERED,
@@ -163,27 +161,18 @@ def _hand_over(
     body = message(incident, event, index, *after)
     deliveries = []
     for channel in targets:
-        delivery = Delivery(
-            incident.id,
-            f"{index:05d}#{channel.id}",
-            service_name=incident.service_name,
-            channel_id=channel.id,
-            event_kind=event.kind,
-            message=body,
-            state="pending",
-            attempts=0,
-            created_at=now,
-            due_partition=shards.partition(DELIVERY_QUEUE, incident.id),
-            due_at=now,
+        key = f"{index:05d}#{channel.id}"
+        deliveries.append(
+            delivery_store.owed(
+                incident.id, key, incident.service_name, event.kind, body, now, now, channel_id=channel.id
+            )
         )
-        tx.put(delivery, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
-        deliveries.append(delivery)
-    paging, warnings = pages.plan(incident, event, index, body, DELIVERY_QUEUE, now)
-    for page in paging:
-        tx.put(page, condition=Delivery.delivery_key.does_not_exist(), tag="delivery")
+    paging, warnings = pages.plan(incident, event, index, body, now)
+    deliveries += paging
+    for delivery in deliveries:
+        tx.put(delivery, condition=delivery_store.is_new(), tag="delivery")
     for warning in warnings:
         tx.put(warning)
-    deliveries += paging
     tx.put(timeline.moved(incident.id, event, index))
     actions, condition = store.handed_over(index, *after, last=last)
     tx.update(Incident(incident.id), actions, condition=condition, tag="incident")

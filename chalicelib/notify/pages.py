@@ -11,12 +11,12 @@ acknowledged or resolved by then, the page is cancelled, not sent."""
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import shards, status
+from chalicelib import status
 from chalicelib.config import settings
 from chalicelib.escalation import policy
 from chalicelib.incident import links, timeline
 from chalicelib.models import ContactMethod, Delivery, EscalationLevel, Incident, IncidentEvent, TimelineEntry, User
-from chalicelib.notify import senders
+from chalicelib.notify import delivery_store, senders
 from chalicelib.people import rules
 from chalicelib.schedule import oncall
 from chalicelib.transport import email, slack, sms
@@ -56,7 +56,7 @@ def in_quiet_hours(user: User, at: datetime) -> bool:
 
 
 def plan(
-    incident: Incident, event: IncidentEvent, index: int, message: dict, queue: str, now: datetime
+    incident: Incident, event: IncidentEvent, index: int, message: dict, now: datetime
 ) -> tuple[list[Delivery], list[TimelineEntry]]:
     """The pages `event` makes, and a timeline warning for each person it makes the
     incident's who cannot be paged (no user, no usable rule of its urgency)."""
@@ -89,20 +89,19 @@ def plan(
             if len(pages) == MAX_PAGES:
                 warn(f"Stopped at {MAX_PAGES} pages for one transition.")
                 return pages, warnings
+            key = f"{index:05d}#page#{name}#{rule.id}"
+            due = event.at + timedelta(minutes=int(rule.delay_minutes))
             pages.append(
-                Delivery(
+                delivery_store.owed(
                     incident.id,
-                    f"{index:05d}#page#{name}#{rule.id}",
-                    service_name=incident.service_name,
+                    key,
+                    incident.service_name,
+                    event.kind,
+                    personal,
+                    now,
+                    due,
                     user=name,
                     contact_method_id=method.id,
-                    event_kind=event.kind,
-                    message=personal,
-                    state="pending",
-                    attempts=0,
-                    created_at=now,
-                    due_partition=shards.partition(queue, incident.id),
-                    due_at=event.at + timedelta(minutes=int(rule.delay_minutes)),
                 )
             )
     return pages, warnings
