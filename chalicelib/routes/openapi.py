@@ -216,6 +216,13 @@ def _responses(operation: Operation, schemas: dict) -> dict:
                 "content": {"application/json": {"schema": _schema_ref(model, schemas, "serialization")}},
             }
             continue
+        if operation.media_type == "text/html" and status in PAGE_ERRORS:
+            # A page a person opened answers its own errors as pages (http.html_errors).
+            responses[str(status)] = {
+                "description": DESCRIPTIONS[status],
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            }
+            continue
         error = {"allOf": [_ref("Error"), {"properties": {"code": {"enum": ERROR_CODES[status]}}}]}
         responses[str(status)] = {
             "description": DESCRIPTIONS[status],
@@ -224,6 +231,10 @@ def _responses(operation: Operation, schemas: dict) -> dict:
         if status == 503:
             responses[str(status)]["headers"] = {"Retry-After": RETRY_AFTER}
     return responses
+
+
+# The errors a page's view raises (links refused, transitions refused, nothing found).
+PAGE_ERRORS = (400, 403, 404, 409)
 
 
 class _BodySchema(GenerateJsonSchema):
