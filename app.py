@@ -7,7 +7,7 @@ from chalice import Chalice, Rate
 from chalicelib import config, logs, routes
 from chalicelib.escalation import sweep
 from chalicelib.integration import cloudwatch, inbound_sms, sns
-from chalicelib.notify import delivery
+from chalicelib.notify import delivery, shift_notices
 from chalicelib.routes import http, routing
 
 app = Chalice(app_name="oncall")
@@ -29,6 +29,12 @@ def escalation_sweep(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def notification_retries(event):
     return delivery.run()
+
+
+# "You are on call" notices before each turn starts.
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def on_call_notices(event):
+    return shift_notices.run()
 
 
 # A transition writes the incident; its stream record wakes this within about a second.

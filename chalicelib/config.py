@@ -91,6 +91,8 @@ class Settings:
     # for direct messages (the bot token, and where the API is, so tests point it
     # at a local fake).
     email_from: str = ""
+    # How long before someone's turn on call they are told (chalicelib/notify/shift_notices.py); 0: never.
+    shift_notice_minutes: int = 60
     slack_bot_token: str = ""
     slack_api_url: str = "https://slack.com/api"
     # Verifies the button presses Slack sends (docs/integrations/slack.md); without it
@@ -141,6 +143,7 @@ def settings() -> Settings:
         or f"arn:aws:dynamodb:us-east-1:000000000000:table/oncall-{stage}-incidents/stream/set-at-packaging",
         cloudwatch_insufficient_data=_choice("ONCALL_CLOUDWATCH_INSUFFICIENT_DATA", ("nothing", "trigger", "resolve")),
         email_from=os.environ.get("ONCALL_EMAIL_FROM", "").strip(),
+        shift_notice_minutes=_int("ONCALL_SHIFT_NOTICE_MINUTES", 60, minimum=0, maximum=24 * 60),
         slack_bot_token=os.environ.get("ONCALL_SLACK_BOT_TOKEN", "").strip(),
         slack_api_url=os.environ.get("ONCALL_SLACK_API_URL", "").strip().rstrip("/") or "https://slack.com/api",
         slack_signing_secret=os.environ.get("ONCALL_SLACK_SIGNING_SECRET", "").strip(),

@@ -365,6 +365,9 @@ class Stats(Model):
     alerts = NumberAttribute(default=0)
     # kind "channels", scope the service: how many channels it has (capped).
     channel_count = NumberAttribute(null=True)
+    # kind "notice#<service>", scope "<start>#<user>": that shift's notice was sent
+    # (chalicelib/notify/shift_notices.py); DynamoDB TTL (epoch seconds) drops it later.
+    expires_at = NumberAttribute(null=True)
 
     service_index = StatsServiceIndex()
 

@@ -35,6 +35,7 @@ EXPIRES_BY = {
     "Delivery": "expires_at",
     "SnsMessage": "expires_at",
     "AlarmState": "expires_at",
+    "Stats": "expires_at",
 }
 
 STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")

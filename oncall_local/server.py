@@ -199,7 +199,7 @@ def main() -> int:
     from chalicelib.config import settings
     from chalicelib.escalation import sweep
     from chalicelib.models import ALL_MODELS, Incident
-    from chalicelib.notify import delivery
+    from chalicelib.notify import delivery, shift_notices
     from oncall_local import demo
 
     created = db.create_tables(ALL_MODELS)
@@ -223,6 +223,7 @@ def main() -> int:
     timers = [
         Timer("escalation-sweep", settings().sweep_interval_seconds, sweep.run, lambda r: r["escalated"]),
         Timer("notifications", settings().deliver_interval_seconds, delivery.run, lambda r: r["attempted"]),
+        Timer("on-call-notices", 60, shift_notices.run, lambda r: r["noticed"]),
     ]
     for timer in timers:
         timer.start()

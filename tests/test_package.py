@@ -203,7 +203,7 @@ def test_requests_the_gateway_answers_itself_get_the_json_error_shape(package):
         assert json.loads(filled) == {"error": "Missing Authentication Token", "code": "gateway"}
 
 
-def test_only_dedup_alert_tally_delivery_sns_message_and_alarm_state_items_expire(package):
+def test_only_dedup_alert_tally_delivery_sns_message_alarm_state_and_stats_items_expire(package):
     tables = of_type(package["template"], "AWS::DynamoDB::Table").values()
     ttl = {t["Properties"]["TableName"]: t["Properties"].get("TimeToLiveSpecification") for t in tables}
     assert ttl.pop(f"{PREFIX}-dedup") == {"AttributeName": "expires_at", "Enabled": True}
@@ -211,6 +211,8 @@ def test_only_dedup_alert_tally_delivery_sns_message_and_alarm_state_items_expir
     assert ttl.pop(f"{PREFIX}-deliveries") == {"AttributeName": "expires_at", "Enabled": True}
     assert ttl.pop(f"{PREFIX}-sns-messages") == {"AttributeName": "expires_at", "Enabled": True}
     assert ttl.pop(f"{PREFIX}-alarm-states") == {"AttributeName": "expires_at", "Enabled": True}
+    # Only the on-call notices' claims carry it there (chalicelib/notify/shift_notices.py).
+    assert ttl.pop(f"{PREFIX}-stats") == {"AttributeName": "expires_at", "Enabled": True}
     assert set(ttl.values()) == {None}
 
 
@@ -410,12 +412,16 @@ def test_the_escalation_sweep_and_notification_retries_are_scheduled_every_minut
         "app.cloudwatch_alarms",
         "app.sms_replies",
         "app.notification_retries",
+        "app.on_call_notices",
         STREAM_HANDLER,
     }
     for scheduled in ("app.escalation_sweep", "app.notification_retries"):
         assert list(handlers[scheduled]["Properties"]["Events"].values()) == [
             {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
         ], scheduled
+    assert list(handlers["app.on_call_notices"]["Properties"]["Events"].values()) == [
+        {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}
+    ]
 
 
 def test_the_notification_function_reads_the_stream_of_the_incidents_table_the_stack_makes(package):

@@ -381,6 +381,10 @@ class ChannelPage(Answer):
     next_cursor: Cursor
 
 
+class NoticeRun(Answer):
+    noticed: Count
+
+
 class DeliveryRun(Answer):
     dispatched: Count
     attempted: Count

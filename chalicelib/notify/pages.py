@@ -76,16 +76,16 @@ def plan(
             warn(f"Did not page {name}: a low-urgency incident during their quiet hours.")
             continue
         methods = {method.id: method for method in ContactMethod.query(name, consistent_read=True)}
-        usable = []
+        reachable = []
         for rule in rules.NotificationRule.query(name, consistent_read=True):
             method = methods.get(rule.contact_method_id)
-            if rule.urgency == urgency and method is not None and _usable(method):
-                usable.append((rule, method))
-        if not usable:
+            if rule.urgency == urgency and method is not None and usable(method):
+                reachable.append((rule, method))
+        if not reachable:
             warn(f"Could not page {name}: no verified contact method in a {urgency}-urgency rule.")
             continue
         personal = with_actions(message, incident.id, name, now)
-        for rule, method in usable:
+        for rule, method in reachable:
             if len(pages) == MAX_PAGES:
                 warn(f"Stopped at {MAX_PAGES} pages for one transition.")
                 return pages, warnings
@@ -113,7 +113,7 @@ def with_actions(message: dict, incident_id: int, user: str, now: datetime) -> d
     return {**message, "actions": actions} if actions["acknowledge"] else message
 
 
-def _usable(method: ContactMethod) -> bool:
+def usable(method: ContactMethod) -> bool:
     # Slack direct messages need the bot's token; without it the rule cannot page.
     reachable = method.kind != "slack" or bool(settings().slack_bot_token)
     return method.verified and method.failed_at is None and reachable
@@ -149,6 +149,19 @@ def send(method: ContactMethod, message: dict, delivery_id: str) -> Outcome:
         layout = senders.slack_message(message)
         return slack.post_message(method.address, layout["text"], layout["blocks"])
     return Outcome(False, f"{KIND_NAMES.get(method.kind, method.kind)} pages are not sent", permanent=True)
+
+
+def send_text(method: ContactMethod, text: str, message: dict) -> Outcome:
+    """A short message that is no incident's (an on-call notice), by any kind of method."""
+    if method.kind == "sms":
+        return sms.send(method.address, text)
+    if method.kind == "email":
+        return email.send(method.address, text[:120], text)
+    if method.kind == "webhook":
+        return senders.post_webhook(method.address, method.secret, message, message["event"])
+    if method.kind == "slack":
+        return slack.post_message(method.address, text)
+    return Outcome(False, f"{KIND_NAMES.get(method.kind, method.kind)} messages are not sent", permanent=True)
 
 
 def sms_text(message: dict) -> str:

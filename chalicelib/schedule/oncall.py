@@ -10,7 +10,7 @@ from chalicelib.api import pagination, responses
 from chalicelib.api.payloads import ShiftBody
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.models import Rotation, ScheduleEntry, Shift
-from chalicelib.schedule import rotations
+from chalicelib.schedule import catalogue, rotations
 
 FEED = "shift"
 DEFAULT_SPAN = timedelta(days=14)
@@ -48,6 +48,7 @@ def create_shift(body: ShiftBody) -> dict:
         created_at=clock.now(),
         feed=FEED,
     )
+    catalogue.add(body.service_name)
     db.save_new(shift, Shift.shift_key.does_not_exist(), Conflict(f"A shift with id {shift_id} already exists."))
     return responses.Shift.of(shift).body()
 

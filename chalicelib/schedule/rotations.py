@@ -13,7 +13,7 @@ from chalicelib.api import pagination, responses
 from chalicelib.api.payloads import WEEKDAYS, RotationBody
 from chalicelib.errors import Conflict
 from chalicelib.models import Rotation
-from chalicelib.schedule import wallclock
+from chalicelib.schedule import catalogue, wallclock
 
 FEED = "rotation"
 # Rotation keys sort after every shift key ("<end time>#<id>"), so the Query for
@@ -153,6 +153,7 @@ def create_rotation(body: RotationBody) -> dict:
         created_at=clock.now(),
         feed=FEED,
     )
+    catalogue.add(body.service_name)
     db.save_new(
         rotation, Rotation.shift_key.does_not_exist(), Conflict(f"A rotation with id {rotation.id} already exists.")
     )
