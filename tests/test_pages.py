@@ -176,3 +176,34 @@ def test_a_page_that_fails_for_good_marks_the_method_failed(client, manual_clock
     assert "Could not page alice: no verified contact method in a high-urgency rule." in timeline_messages(
         client, later["id"]
     )
+
+
+class FlakySns:
+    """SNS that throttles the first publish and takes the next ones."""
+
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, **fields) -> dict:
+        from botocore.exceptions import ClientError
+
+        self.published.append(fields)
+        if len(self.published) == 1:
+            raise ClientError({"Error": {"Code": "Throttled", "Message": "slow down"}}, "Publish")
+        return {"MessageId": "0d6a1f3e-7c55-5a3b-9b1e-000000000001"}
+
+
+def test_a_page_that_fails_for_now_is_retried_with_backoff(client, manual_clock):
+    person(client, "alice", sms="+14155550100")
+    on_call_now(client, "payments", "alice")
+    flaky = FlakySns()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aws, "sns_client", lambda: flaky)
+        incident = trigger_ok(client, "payments", "checkout errors")
+        assert delivery.run()["retrying"] == 1
+        messages = " ".join(timeline_messages(client, incident["id"]))
+        assert "Could not page alice by SMS ...0100 of triggered (attempt 1 of 8): SNS is throttling SMS" in messages
+        assert delivery.run()["attempted"] == 0  # not due yet: the backoff holds it
+        manual_clock.advance(seconds=config.settings().notify_retry_seconds)
+        assert delivery.run()["delivered"] == 1
+    assert [call["PhoneNumber"] for call in flaky.published] == ["+14155550100", "+14155550100"]
