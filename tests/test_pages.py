@@ -207,3 +207,15 @@ def test_a_page_that_fails_for_now_is_retried_with_backoff(client, manual_clock)
         manual_clock.advance(seconds=config.settings().notify_retry_seconds)
         assert delivery.run()["delivered"] == 1
     assert [call["PhoneNumber"] for call in flaky.published] == ["+14155550100", "+14155550100"]
+
+
+def test_a_reassignment_cancels_the_pages_of_the_one_it_was_taken_from(client, manual_clock):
+    person(client, "alice", sms="+14155550100", email="alice@example.com")
+    on_call_now(client, "payments", "alice")
+    incident = trigger_ok(client, "payments", "checkout errors")
+    delivery.run()
+    assert post(client, f"/api/incidents/{incident['id']}/reassign/", {"user": "bob"}).status_code == 200
+    manual_clock.advance(seconds=5 * 60)
+    delivery.run()
+    assert sent_email() == []
+    assert "Did not page alice: it is bob's now." in timeline_messages(client, incident["id"])

@@ -1,4 +1,4 @@
-""""You are on call" notices: one message before someone's turn starts (a shift or a
+""" "You are on call" notices: one message before someone's turn starts (a shift or a
 rotation's handoff), by their most immediate high-urgency method, once however many
 passes run."""
 

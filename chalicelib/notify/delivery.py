@@ -210,7 +210,7 @@ def _page(delivery: Delivery, method: ContactMethod | None) -> tuple[str, Outcom
         incident = Incident.get(delivery.incident_id, consistent_read=True)
     except Incident.DoesNotExist:
         incident = None
-    why = pages.cancelled_because(incident)
+    why = pages.cancelled_because(incident, delivery)
     if why is not None:
         return _record(delivery, CANCELLED, f"Did not page {who}: {why}.", retry_in=None), None
     try:

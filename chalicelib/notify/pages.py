@@ -119,14 +119,18 @@ def usable(method: ContactMethod) -> bool:
     return method.verified and method.failed_at is None and reachable
 
 
-def cancelled_because(incident: Incident | None) -> str | None:
-    """Why a page that came due is not sent: the incident was acknowledged or resolved."""
+def cancelled_because(incident: Incident | None, page: Delivery) -> str | None:
+    """Why a page that came due is not sent: the incident was acknowledged or resolved,
+    or it was the person's as its assignee and is someone else's now."""
     if incident is None:
         return "the incident is gone"
     if incident.status == status.ACKNOWLEDGED:
         return f"acknowledged by {incident.acknowledged_by or 'someone'} first"
     if incident.status == status.RESOLVED:
         return f"resolved by {incident.resolved_by or 'its source'} first"
+    # An escalation level pages all its targets, though only the first is the assignee.
+    if page.event_kind in ("triggered", "reassigned") and incident.assigned_to not in (None, page.user):
+        return f"it is {incident.assigned_to}'s now"
     return None
 
 
