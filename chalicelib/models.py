@@ -57,7 +57,7 @@ class CompactJSON(JSONAttribute):
 
 
 # Every index names its projection. ALL only for the admin lists of configuration
-# (shifts and rotations, escalation levels, channels, keys): written only when an
+# (shifts and rotations, escalation levels, channels, keys, users): written only when an
 # admin adds or removes an item, never on an alert's path, and read as whole rows in
 # one Query a page.
 def _index(name: str, projection) -> type:
