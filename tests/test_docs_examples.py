@@ -19,7 +19,8 @@ VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 ASSIGNMENT = re.compile(r"([A-Za-z_]\w*)=(.*)", re.DOTALL)
 # How the documents name an admin key they do not make themselves.
 ADMIN_KEY_NAMES = ("ADMIN_KEY", "TOKEN")
-TOKEN_FROM_ANSWER = """json.load(sys.stdin)["token"]"""
+# How a document keeps a field of an answer: VAR=$(curl ... | python3 -c '...json.load(sys.stdin)["<field>"]...').
+FIELD_FROM_ANSWER = re.compile(r"""json\.load\(sys\.stdin\)\["(\w+)"\]""")
 
 
 def shell_commands(text: str):
@@ -90,8 +91,9 @@ def run(client, words: list[str], variables: dict[str, str]) -> bool:
         return False
     if assignment and assignment.group(2) == "$(curl":
         pipe = words.index("|")
-        assert TOKEN_FROM_ANSWER in " ".join(words[pipe:]), words
-        variables[assignment.group(1)] = curl(client, ["curl", *words[1:pipe]], variables).json_body["token"]
+        field = FIELD_FROM_ANSWER.search(" ".join(words[pipe:]))
+        assert field, words
+        variables[assignment.group(1)] = curl(client, ["curl", *words[1:pipe]], variables).json_body[field.group(1)]
         return True
     if words[0] == "curl":
         curl(client, words, variables)
