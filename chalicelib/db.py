@@ -286,6 +286,14 @@ def create_tables(models) -> list[str]:
     return created
 
 
+def find(model: type[Model], *key) -> Model | None:
+    """The item at `key`, read consistently, or None."""
+    try:
+        return model.get(*key, consistent_read=True)
+    except model.DoesNotExist:
+        return None
+
+
 def save_new(item: Model, condition: Condition, conflict: DomainError) -> None:
     """Put an item that must not exist yet; raise `conflict` when another one does.
     An item equal to this one is this very put, answered late."""

@@ -81,10 +81,7 @@ def create(name: str, body: ContactMethodBody, *, verified: bool = False) -> dic
 
 
 def find(name: str, method_id: str) -> ContactMethod | None:
-    try:
-        return ContactMethod.get(name, method_id, consistent_read=True)
-    except ContactMethod.DoesNotExist:
-        return None
+    return db.find(ContactMethod, name, method_id)
 
 
 def get(name: str, method_id: str) -> ContactMethod:

@@ -4,7 +4,7 @@ incidents, low is warning and info; quiet hours hold back low urgency."""
 
 import uuid
 
-from chalicelib import clock
+from chalicelib import clock, db
 from chalicelib.api import pagination, responses
 from chalicelib.api.payloads import NotificationRuleBody
 from chalicelib.db import Transaction, TransactionCancelled
@@ -47,7 +47,7 @@ def create(name: str, body: NotificationRuleBody) -> dict:
         return_found=True,
     )
     try:
-        tx.commit(landed=lambda: _find(name, rule.id) is not None)
+        tx.commit(landed=lambda: db.find(NotificationRule, name, rule.id) is not None)
     except TransactionCancelled as cancelled:
         if "method" in cancelled.failed:
             raise NotFound(
@@ -59,15 +59,8 @@ def create(name: str, body: NotificationRuleBody) -> dict:
     return responses.NotificationRule.of(rule).body()
 
 
-def _find(name: str, rule_id: str) -> NotificationRule | None:
-    try:
-        return NotificationRule.get(name, rule_id, consistent_read=True)
-    except NotificationRule.DoesNotExist:
-        return None
-
-
 def delete(name: str, rule_id: str) -> None:
-    rule = _find(name, rule_id)
+    rule = db.find(NotificationRule, name, rule_id)
     if rule is None:
         raise NotFound(f"{name} has no notification rule with id {rule_id}.", field="id")
     tx = Transaction()
@@ -75,7 +68,7 @@ def delete(name: str, rule_id: str) -> None:
     tx.update(ContactMethod(name, rule.contact_method_id), [ContactMethod.rule_count.add(-1)])
     tx.update(User(name), [User.rule_count.add(-1)])
     try:
-        tx.commit(landed=lambda: _find(name, rule_id) is None)
+        tx.commit(landed=lambda: db.find(NotificationRule, name, rule_id) is None)
     except TransactionCancelled:
         return  # deleted meanwhile, with its method or alone: what was asked for
 

@@ -29,10 +29,7 @@ def create(body: UserBody, actor: str | None) -> dict:
 
 
 def find(name: str) -> User | None:
-    try:
-        return User.get(name, consistent_read=True)
-    except User.DoesNotExist:
-        return None
+    return db.find(User, name)
 
 
 def get(name: str) -> User:
