@@ -6,7 +6,9 @@ import boto3
 import pytest
 
 from chalicelib import config
+from chalicelib.models import Delivery
 from chalicelib.notify import delivery
+from chalicelib.notify.pages import MAX_PAGES
 from chalicelib.transport import aws
 from tests.flows import (
     acknowledge,
@@ -219,3 +221,28 @@ def test_a_reassignment_cancels_the_pages_of_the_one_it_was_taken_from(client, m
     delivery.run()
     assert sent_email() == []
     assert "Did not page alice: it is bob's now." in timeline_messages(client, incident["id"])
+
+
+def test_a_level_with_more_rules_than_a_transaction_holds_pages_as_many_as_fit(client, manual_clock):
+    """Five targets with 20 rules each would be 100 pages: the hand-over writes 79 and
+    says where it stopped (80 items with the warning, and the incident and its timeline
+    entry: within DynamoDB's 100 a transaction)."""
+    names = [f"p{n}" for n in range(5)]
+    for name in names:
+        assert post(client, "/api/users/", {"name": name}).status_code == 201
+        method = post(
+            client, f"/api/users/{name}/contact-methods/", {"kind": "email", "address": f"{name}@example.com"}
+        )
+        for delay in range(20):
+            rule = {"contact_method_id": method.json_body["id"], "delay_minutes": delay, "urgency": "high"}
+            assert post(client, f"/api/users/{name}/notification-rules/", rule).status_code == 201
+    level = {"service_name": "db", "level": 1, "targets": [{"user": name} for name in names], "wait_minutes": 5}
+    assert post(client, "/api/escalation/levels/", level).status_code == 201
+    incident = trigger_ok(client, "db", "replication stopped")
+    delivery.run()
+    manual_clock.advance(seconds=301)
+    check_escalations(client)
+    assert delivery.run()["dispatched"] == 1
+    pages = [d for d in Delivery.query(incident["id"]) if d.contact_method_id]
+    assert len(pages) == MAX_PAGES - 1
+    assert "Stopped at 79 pages for one transition." in timeline_messages(client, incident["id"])

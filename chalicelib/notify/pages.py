@@ -23,8 +23,9 @@ from chalicelib.transport import email, slack, sms
 from chalicelib.transport.outcome import Outcome
 
 ACTOR = "notifications"
-# What one hand-over pages at most, so that its transaction stays within DynamoDB's
-# 100 items beside the channels' deliveries (10), the timeline item and the incident.
+# The pages and warnings one hand-over writes at most, so that its transaction stays
+# within DynamoDB's 100 items beside the channels' deliveries (10), the timeline item
+# and the incident.
 MAX_PAGES = 80
 KIND_NAMES = {"email": "email", "sms": "SMS", "slack": "Slack", "webhook": "webhook"}
 
@@ -67,6 +68,9 @@ def plan(
         warnings.append(timeline.entry(incident.id, "warning", ACTOR, text, now))
 
     for name in paged_users(incident, event):
+        if len(pages) + len(warnings) >= MAX_PAGES - 1:
+            warn(f"Stopped at {len(pages)} pages for one transition.")
+            break
         try:
             user = User.get(name, consistent_read=True)
         except User.DoesNotExist:
@@ -86,8 +90,8 @@ def plan(
             continue
         personal = with_actions(message, incident.id, name, now)
         for rule, method in reachable:
-            if len(pages) == MAX_PAGES:
-                warn(f"Stopped at {MAX_PAGES} pages for one transition.")
+            if len(pages) + len(warnings) == MAX_PAGES - 1:
+                warn(f"Stopped at {len(pages)} pages for one transition.")
                 return pages, warnings
             key = f"{index:05d}#page#{name}#{rule.id}"
             due = event.at + timedelta(minutes=int(rule.delay_minutes))
