@@ -55,20 +55,11 @@ def create(name: str, body: ContactMethodBody, *, verified: bool = False) -> dic
     )
     tx = Transaction()
     tx.put(method, condition=ContactMethod.id.does_not_exist())
-    # The count is on the user, so the cap is a condition, and a deleted user takes none.
-    tx.update(
-        User(name),
-        [User.method_count.add(1)],
-        condition=User.name.exists() & (User.method_count < MAX_PER_USER),
-        tag="user",
-        return_found=True,
-    )
+    users.count_one_more(tx, name, User.method_count, MAX_PER_USER)
     try:
         tx.commit(landed=lambda: find(name, method_id) is not None)
     except TransactionCancelled as cancelled:
-        if "user" in cancelled.found:
-            raise Conflict(f"{name} already has {MAX_PER_USER} contact methods; delete one first.") from None
-        raise NotFound(f"There is no user named {name}.", field="name") from None
+        raise users.refused(cancelled, name, MAX_PER_USER, "contact methods") from None
     verification = None
     if code:
         sent = sms.send(body.address, f"oncall: your verification code is {code}. It expires in 10 minutes.")

@@ -8,7 +8,7 @@ from chalicelib import clock, db
 from chalicelib.api import pagination, responses
 from chalicelib.api.payloads import NotificationRuleBody
 from chalicelib.db import Transaction, TransactionCancelled
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import NotFound
 from chalicelib.models import ContactMethod, NotificationRule, User
 from chalicelib.people import users
 
@@ -39,13 +39,7 @@ def create(name: str, body: NotificationRuleBody) -> dict:
         condition=ContactMethod.id.exists(),
         tag="method",
     )
-    tx.update(
-        User(name),
-        [User.rule_count.add(1)],
-        condition=User.name.exists() & (User.rule_count < MAX_PER_USER),
-        tag="user",
-        return_found=True,
-    )
+    users.count_one_more(tx, name, User.rule_count, MAX_PER_USER)
     try:
         tx.commit(landed=lambda: db.find(NotificationRule, name, rule.id) is not None)
     except TransactionCancelled as cancelled:
@@ -53,9 +47,7 @@ def create(name: str, body: NotificationRuleBody) -> dict:
             raise NotFound(
                 f"{name} has no contact method with id {body.contact_method_id}.", field="contact_method_id"
             ) from None
-        if "user" in cancelled.found:
-            raise Conflict(f"{name} already has {MAX_PER_USER} notification rules; delete one first.") from None
-        raise NotFound(f"There is no user named {name}.", field="name") from None
+        raise users.refused(cancelled, name, MAX_PER_USER, "notification rules") from None
     return responses.NotificationRule.of(rule).body()
 
 

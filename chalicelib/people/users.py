@@ -28,6 +28,22 @@ def create(body: UserBody, actor: str | None) -> dict:
     return responses.User.of(user).body()
 
 
+CAPPED = "user"
+
+
+def count_one_more(tx: Transaction, name: str, count, cap: int) -> None:
+    """Add one to the user's `count` in `tx`, on condition that the user exists and has
+    fewer than `cap`: the cap is a condition, and a deleted user takes none."""
+    tx.update(User(name), [count.add(1)], condition=User.name.exists() & (count < cap), tag=CAPPED, return_found=True)
+
+
+def refused(cancelled: TransactionCancelled, name: str, cap: int, things: str) -> Exception:
+    """Why count_one_more failed: the user has `cap` `things` already, or no such user."""
+    if CAPPED in cancelled.found:
+        return Conflict(f"{name} already has {cap} {things}; delete one first.")
+    return NotFound(f"There is no user named {name}.", field="name")
+
+
 def find(name: str) -> User | None:
     return db.find(User, name)
 
