@@ -4,14 +4,16 @@ reads its event and calls one function in chalicelib."""
 
 from chalice import Chalice, Rate
 
-from chalicelib import config, logs, routes
+from chalicelib import config, logs, routes, telemetry
 from chalicelib.escalation import sweep
 from chalicelib.integration import cloudwatch, inbound_sms, sns
 from chalicelib.notify import delivery, shift_notices
 from chalicelib.routes import http, routing
 
-app = Chalice(app_name="oncall")
-logs.setup(app.log)
+# app.log is the "oncall" logger, which chalicelib/logs.py configures, not Chalice.
+app = Chalice(app_name="oncall", configure_logs=False)
+logs.setup()
+app.register_middleware(telemetry.invocation, "all")
 app.register_middleware(http.uniform_errors, "http")
 for blueprint in routes.BLUEPRINTS:
     app.register_blueprint(blueprint)

@@ -104,6 +104,9 @@ class Settings:
     # Connections kept open to DynamoDB per table client. A Lambda serves one
     # request at a time, but the local server runs a thread per request.
     max_pool_connections: int = 64
+    # Metrics in CloudWatch's embedded metric format on standard output
+    # (chalicelib/telemetry.py): on in deployed stages, off under `make run`.
+    metrics: bool = False
 
     def table_name(self, concept: str) -> str:
         return f"{self.table_prefix}-{concept}"
@@ -147,6 +150,7 @@ def settings() -> Settings:
         slack_bot_token=os.environ.get("ONCALL_SLACK_BOT_TOKEN", "").strip(),
         slack_api_url=os.environ.get("ONCALL_SLACK_API_URL", "").strip().rstrip("/") or "https://slack.com/api",
         slack_signing_secret=os.environ.get("ONCALL_SLACK_SIGNING_SECRET", "").strip(),
+        metrics=_flag("ONCALL_METRICS") if os.environ.get("ONCALL_METRICS", "").strip() else stage not in LOCAL_STAGES,
     )
 
 

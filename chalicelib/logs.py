@@ -1,8 +1,12 @@
-"""Log lines: each record is one line, whatever user text it carries, and the AWS
-SDK's debug output (which shows item keys, among them token hashes) stays off."""
+"""Log lines: one JSON object per line (AWS Lambda Powertools' formatter, so CloudWatch
+Logs Insights reads the fields), each record one line whatever user text it
+carries, and the AWS SDK's debug output (which shows item keys, among them token
+hashes) off."""
 
 import logging
 import re
+
+from aws_lambda_powertools import Logger
 
 # What ends a line in some terminal or log viewer, or drives a terminal: C0 and C1
 # controls, DEL, and Unicode's line and paragraph separators.
@@ -38,13 +42,26 @@ def _record_with_printable_arguments(*args, **kwargs) -> logging.LogRecord:
     return record
 
 
-def setup(product: logging.Logger) -> None:
-    """`product` is the app's logger ("oncall"), which Chalice leaves at ERROR: its
-    warnings (a skipped record, a failed step) and information must be seen."""
-    product.setLevel(logging.INFO)
+PRODUCT = "oncall"
+_product: Logger | None = None
+
+
+def product() -> Logger:
+    """The product's logger, "oncall", parent of every module's "oncall.<part>": its
+    warnings (a skipped record, a failed step) and information are written as JSON
+    lines on standard output, with the keys the running invocation appended."""
+    global _product
+    if _product is None:
+        _product = Logger(service=PRODUCT, level="INFO")
+    return _product
+
+
+def setup() -> Logger:
+    """Configure logging once, before the first request; returns the product's logger."""
     for name in SDK_LOGGERS:
-        logger = logging.getLogger(name)
+        sdk = logging.getLogger(name)
         # An explicit level: inheriting would follow the root logger down to DEBUG.
-        if logger.level < logging.INFO:
-            logger.setLevel(logging.INFO)
+        if sdk.level < logging.INFO:
+            sdk.setLevel(logging.INFO)
     logging.setLogRecordFactory(_record_with_printable_arguments)
+    return product()

@@ -10,6 +10,8 @@ os.environ.update(
     ONCALL_STAGE="test",
     # The receivers of tests/receivers.py listen on loopback; tests of the refusal turn it off.
     ONCALL_ALLOW_PRIVATE_WEBHOOKS="1",
+    # The metrics a deployed stage writes (chalicelib/telemetry.py), written here too.
+    ONCALL_METRICS="1",
 )
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 

@@ -4,7 +4,7 @@ at its level ran out (chalicelib/escalation/policy.py says what the levels are).
 import logging
 from datetime import datetime, timedelta
 
-from chalicelib import clock, status
+from chalicelib import clock, status, telemetry
 from chalicelib.api import responses
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.escalation import policy
@@ -48,7 +48,9 @@ def run() -> dict:
     counts the steps that escalated (an exhausted policy's last word is not one)."""
     reads = _SweepReads(clock.now())
     escalated = []
+    lag = 0.0
     for incident in incidents.due(reads.now):
+        lag = max(lag, (reads.now - incident.due_at).total_seconds())
         try:
             stepped = _step(incident, reads)
         except Exception:  # one incident that cannot be written must not stop every other escalation
@@ -56,6 +58,8 @@ def run() -> dict:
             continue
         if stepped:
             escalated.append(incident.id)
+    telemetry.seconds(telemetry.SWEEP_LAG, lag)
+    telemetry.count(telemetry.SWEEP_RUNS)
     return responses.SweepResult(escalated=len(escalated), incidents=escalated).body()
 
 

@@ -7,11 +7,14 @@ import re
 import sys
 
 from chalicelib import clock, status
+from chalicelib.config import settings
 from chalicelib.logs import printable
 from chalicelib.models import Incident
 
 _log = logging.getLogger("oncall.alerts")
-if not _log.handlers:
+# Locally the alert log is the terminal's: its lines as they are. A deployed stage's
+# lines go through the product's logger, as JSON carrying the invocation's request id.
+if not _log.handlers and not settings().deployed:
     _handler = logging.StreamHandler(sys.stdout)
     _handler.setFormatter(logging.Formatter("%(message)s"))
     _log.addHandler(_handler)

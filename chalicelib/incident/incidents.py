@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from chalicelib import clock, db, itemsize, shards, status
+from chalicelib import clock, db, itemsize, shards, status, telemetry
 from chalicelib.api import pagination, responses
 from chalicelib.api.payloads import MAX_INCIDENT_ID, MAX_NAME_LENGTH, TriggerBody, whole_number
 from chalicelib.config import settings
@@ -57,6 +57,7 @@ def trigger(
     `actor` is who sent it, as the timeline and `created_by` record it; `origin`
     is what a monitoring integration knows of the alert, kept on a new incident.
     A new incident is opened only while `guard` holds (else db.Superseded)."""
+    telemetry.count(telemetry.ALERTS_RECEIVED)
     now = clock.now()
     request = timeline.new_request()
     key, explicit = dedup.key_for(body.service_name, body.title, body.dedup_key)
@@ -66,11 +67,13 @@ def trigger(
         if live is not None:
             counted, tally = _count_alert(int(live.incident_id), request, now)
             if counted:
+                telemetry.count(telemetry.ALERTS_FOLDED)
                 return _folded_json(live, key, tally, now), False
             # The incident resolved between the two steps: this alert opens a new one.
             dead_incident_id = live.incident_id
         incident = _open(body, actor, origin, key, explicit, now, dead_incident_id, request, guard)
         if incident is not None:
+            telemetry.count(telemetry.INCIDENTS_OPENED)
             alert_log.triggered(incident)
             return to_json(incident), True
         # Another request opened the incident first; fold into it on the next pass.

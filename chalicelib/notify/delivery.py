@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from chalicelib import clock, db, shards
+from chalicelib import clock, db, shards, telemetry
 from chalicelib.api import responses
 from chalicelib.config import settings
 from chalicelib.db import Transaction, TransactionCancelled
@@ -55,7 +55,9 @@ def run() -> dict:
     # The index may be behind the items: one another run claimed since is no longer due.
     listed = shards.read_all(Delivery, sorted(due_keys, key=lambda d: d.due_at)[:BATCH])
     due = [delivery for delivery in listed if delivery.due_at is not None and delivery.due_at <= now]
-    return _attempt_all(due, handed.events, started)
+    result = _attempt_all(due, handed.events, started)
+    telemetry.count(telemetry.NOTIFIER_RUNS)
+    return result
 
 
 def run_for(records: list) -> dict:
@@ -232,10 +234,13 @@ def _outcome(delivery: Delivery, outcome: Outcome, done: str, tried_to: str) -> 
     """Record the attempt: `done` and `tried_to` say what it was ("Paged alice by
     SMS ...0100", "page alice by SMS ...0100")."""
     event = delivery.event_kind
+    page = delivery.contact_method_id is not None
     if outcome.delivered:
+        telemetry.count(telemetry.PAGES_SENT if page else telemetry.CHANNEL_MESSAGES_SENT)
         return _record(delivery, DELIVERED, f"{done} of {event}: {outcome.detail}.", retry_in=None)
     tried = f"attempt {delivery.attempts} of {MAX_ATTEMPTS}"
     if outcome.permanent or delivery.attempts >= MAX_ATTEMPTS:
+        telemetry.count(telemetry.PAGES_FAILED if page else telemetry.CHANNEL_MESSAGES_FAILED)
         why = "will not retry" if outcome.permanent else "giving up"
         text = f"Could not {tried_to} of {event} ({tried}): {outcome.detail}; {why}."
         return _record(delivery, FAILED, text, retry_in=None, error=outcome.detail)
