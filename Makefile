@@ -27,24 +27,33 @@ format: $(INSTALLED)
 test: lint
 	$(PY) -m pytest
 
-# `make package`: the prod stage as a SAM template (build/package/sam.json) plus the
-# Lambda code with its compiled bytecode (build/package/deployment.zip), with the DynamoDB tables rendered from
-# chalicelib/models.py merged in. Packaging calls no AWS API, but Chalice insists on
-# a region, hence the default. See docs/deploy.md.
+# `make package`: the stage as a finished SAM template (build/package/sam.json) plus the
+# Lambda code with its compiled bytecode (build/package/deployment.zip). `chalice package`
+# writes the functions and the API; infra/stack.py adds the tables rendered from
+# chalicelib/models.py, the roles, the parameters and what watches the stack.
+# Packaging calls no AWS API, but Chalice insists on a region, hence the default.
+# See docs/deploy.md.
 STAGE = prod
 PACKAGE_DIR = build/package
-TABLES_FRAGMENT = build/tables-$(STAGE).json
 
-.PHONY: render-infra
-
-render-infra: $(INSTALLED)
-	$(PY) -m infra.render --stage $(STAGE) --output $(TABLES_FRAGMENT)
-
-package: render-infra
+package: $(INSTALLED)
 	rm -rf $(PACKAGE_DIR)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
-	  --stage $(STAGE) --merge-template $(TABLES_FRAGMENT) $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) $(PACKAGE_DIR)
+	$(PY) -m infra.stack --stage $(STAGE) $(PACKAGE_DIR)
 	$(PY) -m infra.bytecode $(PACKAGE_DIR)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
+
+# `make deploy STAGE=prod PARAMS="AlarmEmail=ops@example.com EmailFrom=oncall@example.com"`:
+# package, upload the code to the stage's artifacts bucket (stack oncall-<stage>-artifacts,
+# made on first use), then create or update the stack oncall-<stage>. Parameters left out
+# keep their last value. `make destroy STAGE=prod` deletes the stack and the bucket and keeps
+# the tables. Both need AWS credentials and a region; see infra/deploy.sh and docs/deploy.md.
+.PHONY: deploy destroy
+
+deploy: package
+	AWS_CLI=$(VENV)/bin/aws bash infra/deploy.sh deploy $(STAGE) $(PARAMS)
+
+destroy: $(INSTALLED)
+	AWS_CLI=$(VENV)/bin/aws CONFIRM='$(CONFIRM)' bash infra/deploy.sh destroy $(STAGE)

@@ -3,11 +3,13 @@
 The fixture runs the Makefile's `package` target (with the venv of the Python
 running pytest) into a temporary directory, from a shell that carries settings
 meant for the local runtime, then the tests read the SAM template it wrote:
-tables as the models declare them, least-privilege roles, the prod environment
-and nothing else, the schedules, the incidents stream that wakes the notification
-function, and a clean cfn-lint report.
-Nothing here talks to AWS; `chalice package` only fetches Linux wheels from PyPI
-(once: Chalice caches the built package under .chalice/deployments/).
+tables as the models declare them, a least-privilege role per function, the
+prod environment and its parameters, the schedules, the incidents stream that
+wakes the notification function, what watches the stack (alarms, failure
+destinations, log retention), the package importing on its own, and a clean
+cfn-lint report. tests/test_stack.py translates the template and creates it in
+moto. Nothing here talks to AWS; `chalice package` only fetches Linux wheels from
+PyPI (once: Chalice caches the built package under .chalice/deployments/).
 """
 
 import ast
@@ -21,8 +23,10 @@ from pathlib import Path
 import pytest
 from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
+from chalicelib import telemetry
 from chalicelib.config import settings
 from chalicelib.models import ALL_MODELS, NOTIFIER_STREAM_FILTER, Incident
+from infra import policies, stack
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.executable).parent.parent  # not resolved: a venv's python is a symlink
@@ -37,44 +41,17 @@ SHELL_LEFTOVERS = {
     "ONCALL_DEMO": "1",
 }
 
-ITEM_ACTIONS = {
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:Query",
-}
-LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
-# What Lambda's event source mapping needs of the function's role to poll a stream.
-STREAM_ACTIONS = {
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
-}
-TABLE_ARNS = {f"arn:aws:dynamodb:*:*:table/{PREFIX}-*", f"arn:aws:dynamodb:*:*:table/{PREFIX}-*/index/*"}
-LOG_ARNS = {
-    f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}",
-    f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}:*",
-    f"arn:aws:logs:*:*:log-group:/aws/lambda/{PREFIX}-*",
-}
-# SNS notification channels may only publish to the stage's own topics (docs/deploy.md).
-TOPIC_ARNS = {f"arn:aws:sns:*:*:{PREFIX}-*"}
-# The IAM action each AWS SDK call the code makes needs, and the resources it is granted on.
+# The IAM action each AWS SDK call the code makes needs.
 SDK_ACTIONS = {("sns", "publish"): "sns:Publish", ("ses", "send_email"): "ses:SendEmail"}
-# The resources each SDK action may be granted on, statement by statement. SMS to a phone
-# number has no ARN: IAM grants it only on "*" (docs/integrations/sms.md).
-SDK_RESOURCES = {
-    "sns:Publish": [TOPIC_ARNS, {"*"}],
-    "ses:SendEmail": [{"arn:aws:ses:*:*:identity/*"}],
+# What each function of chalicelib/transport/aws.py sends, and the one module that calls it.
+SENDING_CALLS = {
+    "publish_to_topic": ("chalicelib.notify.senders", policies.CHANNEL_TOPICS),
+    "publish_sms": ("chalicelib.transport.sms", policies.SMS),
+    "send_email": ("chalicelib.transport.email", policies.EMAIL),
 }
-# The stream function's own policy file (.chalice/config.json, lambda_functions).
-STREAM_HANDLER = "app.notification_stream"
-STREAM_POLICY = f"policy-{STAGE}-notification-stream.json"
 # Calls that need dynamodb:DescribeTable (or table management), which the roles do not grant.
 TABLE_CALLS = {"exists", "describe_table", "create_table", "delete_table", "update_ttl"}
+STREAM_HANDLER = "app.notification_stream"
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +63,6 @@ def tables():
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     out = tmp_path_factory.mktemp("package")
-    fragment = out / f"tables-{STAGE}.json"
     package_dir = out / "package"
     environment = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     environment.update(SHELL_LEFTOVERS)
@@ -97,7 +73,6 @@ def package(tmp_path_factory):
         "package",
         f"VENV={VENV}",
         f"PACKAGE_DIR={package_dir}",
-        f"TABLES_FRAGMENT={fragment}",
     ]
     done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
@@ -106,7 +81,6 @@ def package(tmp_path_factory):
         "dir": package_dir,
         "template_path": template_path,
         "template": json.loads(template_path.read_text()),
-        "fragment": json.loads(fragment.read_text()),
     }
 
 
@@ -179,26 +153,22 @@ def test_every_model_is_a_table_with_exactly_its_keys_and_indexes(package):
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
         assert "ProvisionedThroughput" not in properties
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert properties["DeletionProtectionEnabled"] is True
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
 
 
-def test_the_template_holds_the_rendered_tables_unchanged(package):
-    for name, resource in package["fragment"]["Resources"].items():
-        if "Type" in resource:  # not an amendment to a resource chalice made
-            assert package["template"]["Resources"][name] == resource, name
-
-
-def test_requests_the_gateway_answers_itself_get_the_json_error_shape(package):
-    responses = of_type(package["template"], "AWS::ApiGateway::GatewayResponse")
-    assert package["template"]["Resources"]["RestAPI"]["Type"] == "AWS::Serverless::Api"
-    by_type = {r["Properties"]["ResponseType"]: r["Properties"] for r in responses.values()}
-    assert set(by_type) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
-    assert all(props["RestApiId"] == {"Ref": "RestAPI"} for props in by_type.values())
-    missing = by_type["MISSING_AUTHENTICATION_TOKEN"]
-    assert missing["StatusCode"] == "404"
-    assert json.loads(missing["ResponseTemplates"]["application/json"])["code"] == "not_found"
+def test_requests_the_gateway_answers_itself_get_the_json_error_shape_from_the_swagger(package):
+    template = package["template"]
+    assert template["Resources"]["RestAPI"]["Type"] == "AWS::Serverless::Api"
+    assert not of_type(template, "AWS::ApiGateway::GatewayResponse")
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["statusCode"] == "404"
+    assert json.loads(missing["responseTemplates"]["application/json"])["code"] == "not_found"
     for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
-        template = by_type[kind]["ResponseTemplates"]["application/json"]
+        template = responses[kind]["responseTemplates"]["application/json"]
         filled = template.replace("$context.error.messageString", '"Missing Authentication Token"')
         assert json.loads(filled) == {"error": "Missing Authentication Token", "code": "gateway"}
 
@@ -226,56 +196,153 @@ def test_tables_have_the_streams_their_models_declare(package):
     assert streams[prod_table_name(Incident)] == {"StreamViewType": "NEW_IMAGE"}
 
 
-def test_roles_grant_only_what_the_functions_call(package):
-    """Items (through PynamoDB), logs, each SDK call the code makes, and, for the function
-    a stream invokes, reading that stream. Nothing else, and each on its own resources."""
+def _chalicelib_imports() -> dict[str, set[str]]:
+    """Each chalicelib module -> the chalicelib modules it imports (a name imported from a
+    package counts as both the package and that submodule)."""
+    graph = {}
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chalicelib"):
+                imported.add(node.module)
+                imported |= {f"{node.module}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names if alias.name.startswith("chalicelib")}
+        graph[name] = imported
+    return graph
+
+
+def _reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        module = todo.pop()
+        if module in graph and module not in seen:
+            seen.add(module)
+            todo.extend(graph[module])
+    return seen
+
+
+def _handler_entries() -> dict[str, set[str]]:
+    """The function name in app.py -> the chalicelib modules its body calls into."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    aliases = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chalicelib"):
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    entries = {stack.API_FUNCTION: {aliases["routes"]}}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.decorator_list:
+            called = {
+                aliases[call.func.value.id]
+                for call in ast.walk(node)
+                if isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in aliases
+            }
+            entries[node.name] = called
+    return entries
+
+
+def test_sending_calls_are_each_made_from_one_module():
+    callers: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "aws":
+                callers.setdefault(node.attr, set()).add(module)
+    sends = {name: modules for name, modules in callers.items() if name in SENDING_CALLS}
+    assert sends == {name: {module} for name, (module, _) in SENDING_CALLS.items()}
+
+
+def test_each_function_is_granted_what_the_code_it_runs_can_send_and_no_more():
+    """What infra/policies.py grants each function equals what the modules its handler
+    reaches (through imports) can send."""
+    graph = _chalicelib_imports()
+    entries = _handler_entries()
+    assert set(entries) == set(policies.SENDS)
+    for function, modules in entries.items():
+        assert modules, function
+        reached = set().union(*(_reached(graph, module) for module in modules))
+        can_send = {what for module, what in SENDING_CALLS.values() if module in reached}
+        assert set(policies.SENDS[function]) == can_send, function
+
+
+def test_each_function_has_a_role_of_its_own_pinned_to_this_stack(package):
     template = package["template"]
     functions = of_type(template, "AWS::Serverless::Function")
     roles = of_type(template, "AWS::IAM::Role")
-    role_of = {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
-    assert len(set(role_of.values())) == len(role_of) and set(role_of.values()) == set(roles)
-    assert not any("Policies" in f["Properties"] for f in functions.values())
-    stream_arns = {f"arn:aws:dynamodb:*:*:table/{prod_table_name(Incident)}/stream/*"}
-    sdk_actions = {SDK_ACTIONS[call] for call in sdk_calls()}
-    assert sdk_actions == {"sns:Publish", "ses:SendEmail"}
+    role_of = {}
+    for function in functions.values():
+        [role_id, attribute] = function["Properties"]["Role"]["Fn::GetAtt"]
+        assert attribute == "Arn"
+        role_of[function["Properties"]["FunctionName"].removeprefix(f"{PREFIX}-")] = role_id
+    assert set(role_of) == set(policies.SENDS)
+    assert len(set(role_of.values())) == len(role_of)
+    assert "set-by-infra-stack" not in package["template_path"].read_text()
 
-    for handler, name in role_of.items():
-        role = roles[name]
-        assert "ManagedPolicyArns" not in role["Properties"], name
-        [policy] = role["Properties"]["Policies"]
-        reads_stream = handler == STREAM_HANDLER
-        policy_file = ROOT / ".chalice" / (STREAM_POLICY if reads_stream else f"policy-{STAGE}.json")
-        assert policy["PolicyDocument"] == json.loads(policy_file.read_text()), name
-        granted = set()
-        for statement in policy["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow"
+    own_topics = sorted(of_type(template, "AWS::SNS::Topic"))
+    for function, role_id in role_of.items():
+        role = roles[role_id]["Properties"]
+        assert "ManagedPolicyArns" not in role
+        [policy] = role["Policies"]
+        statements = {}
+        for entry in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in entry:  # granted only with the Tracing parameter
+                condition, granted, otherwise = entry["Fn::If"]
+                assert (condition, otherwise) == ("TracingActive", {"Ref": "AWS::NoValue"})
+                entry = granted
+            statements[entry["Sid"]] = entry
+        for sid, statement in statements.items():
             assert "NotAction" not in statement and "NotResource" not in statement
-            actions = set(listed(statement["Action"]))
-            resources = set(listed(statement["Resource"]))
-            assert not any("*" in action for action in actions), actions
-            if actions <= ITEM_ACTIONS:
-                assert resources == TABLE_ARNS, name
-            elif actions <= STREAM_ACTIONS:
-                assert resources == stream_arns, name
-            elif actions <= sdk_actions:
-                assert all(resources in SDK_RESOURCES[action] for action in actions), name
-            else:
-                assert actions == LOG_ACTIONS and resources == LOG_ARNS, name
-            granted |= actions
-        assert granted == ITEM_ACTIONS | LOG_ACTIONS | sdk_actions | (STREAM_ACTIONS if reads_stream else set()), name
-        assert not granted & {"dynamodb:Scan", "dynamodb:CreateTable", "dynamodb:DescribeTable"}
+            assert not any("*" in action for action in listed(statement["Action"])), sid
+            for resource in listed(statement["Resource"]):
+                if resource == "*":  # only where IAM knows no narrower resource: a phone number, X-Ray
+                    assert sid in ("PagesBySms", "Traces"), sid
+                    continue
+                # Else a resource of this stack, or an ARN in this stack's region and account.
+                assert isinstance(resource, dict) and len(resource) == 1, resource
+                arn = resource.get("Fn::Sub", "")
+                if arn.startswith("arn:"):
+                    assert arn.startswith("arn:${AWS::Partition}:"), arn
+                    assert ":${AWS::Region}:${AWS::AccountId}:" in arn, arn
+        sends = policies.SENDS[function]
+        expected = {"TableItems", "OwnLogs", "Traces"}
+        expected |= {"IncidentStream"} if function == stack.STREAM_FUNCTION else set()
+        expected |= {"FailureDestination"} if function != stack.API_FUNCTION else set()
+        expected |= {"ChannelTopics"} if policies.CHANNEL_TOPICS in sends else set()
+        expected |= {"PagesBySms"} if policies.SMS in sends else set()
+        expected |= {"PagesByEmail"} if policies.EMAIL in sends else set()
+        expected |= {"NotTheStacksOwnTopics"} if sends & {policies.SMS, policies.CHANNEL_TOPICS} else set()
+        assert set(statements) == expected, function
+        for sid, statement in statements.items():
+            assert statement["Effect"] == ("Deny" if sid == "NotTheStacksOwnTopics" else "Allow"), sid
+        assert set(statements["TableItems"]["Action"]) == set(policies.ITEM_ACTIONS)
+        assert not set(statements["TableItems"]["Action"]) & {"dynamodb:Scan", "dynamodb:DescribeTable"}
+        assert statements["OwnLogs"]["Resource"] == [
+            {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
+                f"/aws/lambda/{PREFIX}-{function}:*"
+            }
+        ]
+        if "NotTheStacksOwnTopics" in statements:
+            assert sorted(r["Ref"] for r in statements["NotTheStacksOwnTopics"]["Resource"]) == own_topics
+        if "ChannelTopics" in statements:
+            [topics] = statements["ChannelTopics"]["Resource"]
+            assert topics["Fn::Sub"].endswith(f":sns:${{AWS::Region}}:${{AWS::AccountId}}:{PREFIX}-*")
+        if "IncidentStream" in statements:
+            assert statements["IncidentStream"]["Resource"] == [{"Fn::Sub": "${IncidentTable.Arn}/stream/*"}]
+            assert set(statements["IncidentStream"]["Action"]) == set(policies.STREAM_ACTIONS)
 
 
-def test_the_dev_policies_are_the_prod_policies_on_dev_resources():
-    for name in ("policy-{}.json", "policy-{}-notification-stream.json"):
-        prod = (ROOT / ".chalice" / name.format("prod")).read_text()
-        dev = (ROOT / ".chalice" / name.format("dev")).read_text()
-        assert json.loads(dev) == json.loads(prod.replace("oncall-prod", "oncall-dev")), name
+def test_chalice_makes_no_role_and_writes_no_policy_of_its_own():
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     for stage in ("dev", "prod"):
-        assert config["stages"][stage]["lambda_functions"] == {
-            "notification_stream": {"iam_policy_file": f"policy-{stage}-notification-stream.json"}
-        }
+        assert config["stages"][stage]["manage_iam_role"] is False
+    assert not list((ROOT / ".chalice").glob("policy-*.json"))
 
 
 class _SdkCalls(ast.NodeVisitor):
@@ -338,7 +405,7 @@ def sdk_calls() -> set[tuple[str | None, str]]:
 
 def test_every_aws_sdk_call_is_one_the_roles_grant():
     """PynamoDB's DynamoDB calls are the item actions; any other client call needs its IAM
-    action in SDK_ACTIONS and in the policy files, or this fails."""
+    action in SDK_ACTIONS and a grant in infra/policies.py, or this fails."""
     calls = sdk_calls()
     unknown = {call for call in calls if call not in SDK_ACTIONS}
     assert not unknown, f"AWS SDK calls with no IAM action here (add to SDK_ACTIONS and the policies): {unknown}"
@@ -385,22 +452,28 @@ def test_the_functions_never_need_table_management_permissions():
             assert "create_tables" not in path.read_text(), path.relative_to(ROOT)
 
 
-def test_functions_get_the_prod_stage_and_nothing_from_the_shell(package):
-    functions = of_type(package["template"], "AWS::Serverless::Function")
+def test_functions_get_the_prod_stage_the_parameters_and_nothing_from_the_shell(package):
+    template = package["template"]
+    functions = of_type(template, "AWS::Serverless::Function")
     assert functions
     expected = {"ONCALL_STAGE": STAGE, "ONCALL_KEY_CACHE_SECONDS": "60"}
-    # A stage deployed with `chalice deploy` names its incidents stream here (docs/deploy.md).
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    stream_arn = config["stages"][STAGE]["environment_variables"].get("ONCALL_INCIDENT_STREAM_ARN")
-    if stream_arn:
-        expected["ONCALL_INCIDENT_STREAM_ARN"] = stream_arn
+    expected |= {variable: {"Ref": name} for name, (variable, _) in stack.ENVIRONMENT_PARAMETERS.items()}
     for name, function in functions.items():
         assert function["Properties"]["Environment"] == {"Variables": expected}, name
-    assert "Globals" not in package["template"]
+    assert "Globals" not in template
     text = package["template_path"].read_text()
     for value in SHELL_LEFTOVERS.values():
         if value not in ("1", "local"):
             assert value not in text
+    # Each variable is one the code reads, and each parameter's default is what the code
+    # itself would take, so a stack deployed with defaults behaves as documented.
+    config_source = (ROOT / "chalicelib" / "config.py").read_text()
+    for name, (variable, declaration) in stack.ENVIRONMENT_PARAMETERS.items():
+        assert f'"{variable}"' in config_source, variable
+        assert template["Parameters"][name] == declaration
+        assert declaration["Description"]
+    for secret in ("SlackBotToken", "SlackSigningSecret"):
+        assert template["Parameters"][secret]["NoEcho"] is True
 
 
 def test_the_escalation_sweep_and_notification_retries_are_scheduled_every_minute(package):
@@ -445,35 +518,15 @@ def test_the_notification_function_reads_the_stream_of_the_incidents_table_the_s
     assert template["Outputs"][f"{table_id}StreamArn"]["Value"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
 
 
-def test_the_tables_only_template_gives_the_incident_stream_for_chalice_deploy(tmp_path):
-    """`chalice deploy` reads ONCALL_INCIDENT_STREAM_ARN from this template's output (docs/deploy.md)."""
-    output = tmp_path / "tables-only.json"
-    environment = {**os.environ, **SHELL_LEFTOVERS}
-    command = [sys.executable, "-m", "infra.render", "--stage", STAGE, "--tables-only", "--output", str(output)]
-    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    template = json.loads(output.read_text())
-    assert {r["Type"] for r in template["Resources"].values()} == {"AWS::DynamoDB::Table"}
-    [table_id] = [
-        name for name, t in template["Resources"].items() if t["Properties"]["TableName"] == prod_table_name(Incident)
-    ]
-    assert template["Outputs"][f"{table_id}StreamArn"]["Value"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
-    lint = subprocess.run(
-        [str(VENV / "bin" / "cfn-lint"), "--format", "json", str(output)], capture_output=True, text=True, timeout=300
-    )
-    assert lint.returncode & 1 == 0, lint.stderr
-    assert [f for f in json.loads(lint.stdout or "[]") if f["Level"] == "Error"] == []
-
-
 def test_cloudwatch_alarms_arrive_through_a_topic_the_stack_makes(package):
     template = package["template"]
     topics = of_type(template, "AWS::SNS::Topic")
-    assert sorted(topics) == ["AlarmTopic", "SmsReplyTopic"]
+    assert sorted(topics) == ["AlarmTopic", "OperationsTopic", "SmsReplyTopic"]
     assert topics["AlarmTopic"]["Properties"]["TopicName"] == f"oncall-{STAGE}-alarms"
     functions = of_type(template, "AWS::Serverless::Function")
     alarms = next(f for f in functions.values() if f["Properties"]["Handler"] == "app.cloudwatch_alarms")
     assert list(alarms["Properties"]["Events"].values()) == [
-        {"Type": "SNS", "Properties": {"Topic": {"Fn::Sub": "${AlarmTopic}"}}}
+        {"Type": "SNS", "Properties": {"Topic": {"Ref": "AlarmTopic"}}}
     ]
     assert template["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
 
@@ -485,7 +538,7 @@ def test_sms_replies_arrive_through_a_topic_the_stack_makes(package):
     functions = of_type(template, "AWS::Serverless::Function")
     replies = next(f for f in functions.values() if f["Properties"]["Handler"] == "app.sms_replies")
     assert list(replies["Properties"]["Events"].values()) == [
-        {"Type": "SNS", "Properties": {"Topic": {"Fn::Sub": "${SmsReplyTopic}"}}}
+        {"Type": "SNS", "Properties": {"Topic": {"Ref": "SmsReplyTopic"}}}
     ]
     assert template["Outputs"]["SmsReplyTopicArn"]["Value"] == {"Ref": "SmsReplyTopic"}
 
@@ -535,3 +588,177 @@ def test_cfn_lint_reports_no_errors(package):
         print(f"cfn-lint {finding['Level']} {finding['Rule']['Id']}: {finding['Message']}")
     assert [f for f in findings if f["Level"] == "Error"] == []
     assert lint.returncode & 2 == 0
+
+
+def functions_by_name(template: dict) -> dict[str, dict]:
+    """Each function's properties, by its name in app.py."""
+    return {
+        f["Properties"]["FunctionName"].removeprefix(f"{PREFIX}-"): f["Properties"]
+        for f in of_type(template, "AWS::Serverless::Function").values()
+    }
+
+
+def test_the_api_function_stops_before_api_gateway_gives_up(package):
+    functions = functions_by_name(package["template"])
+    assert functions[stack.API_FUNCTION]["Timeout"] < 29  # API Gateway's integration timeout
+    assert all(f["Timeout"] <= 30 for f in functions.values())
+
+
+def test_the_sweep_keeps_concurrency_no_flood_of_requests_can_take(package):
+    functions = functions_by_name(package["template"])
+    assert functions[stack.SWEEP_FUNCTION]["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesSweepConcurrency", {"Ref": "SweepReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert [name for name, f in functions.items() if "ReservedConcurrentExecutions" in f] == [stack.SWEEP_FUNCTION]
+    assert package["template"]["Parameters"]["SweepReservedConcurrency"]["Default"] >= 1
+
+
+def test_every_event_a_function_gives_up_on_lands_in_the_failure_queue(package):
+    template = package["template"]
+    queue = {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    assert of_type(template, "AWS::SQS::Queue")["FailureQueue"]["Properties"]["QueueName"] == f"{PREFIX}-failures"
+    for name, function in functions_by_name(template).items():
+        [kind] = {event["Type"] for event in function.get("Events", {}).values()} or {None}
+        if name == stack.API_FUNCTION:
+            assert "EventInvokeConfig" not in function
+        elif kind == "DynamoDB":
+            [event] = function["Events"].values()
+            source = event["Properties"]
+            assert source["BisectBatchOnFunctionError"] is True
+            assert 0 < source["MaximumRetryAttempts"] <= 10
+            assert 60 <= source["MaximumRecordAgeInSeconds"] <= 3600
+            assert source["DestinationConfig"] == {"OnFailure": {"Type": "SQS", "Destination": queue}}
+        else:
+            invoke = function["EventInvokeConfig"]
+            assert invoke["DestinationConfig"] == {"OnFailure": {"Type": "SQS", "Destination": queue}}
+            # A timer's next run is its retry; a message is retried, then kept.
+            assert invoke["MaximumRetryAttempts"] == (0 if kind == "Schedule" else 2), name
+            assert invoke["MaximumEventAgeInSeconds"] <= 3600
+
+
+def test_each_function_logs_to_a_group_with_a_retention_made_before_it(package):
+    template = package["template"]
+    groups = of_type(template, "AWS::Logs::LogGroup")
+    for function in of_type(template, "AWS::Serverless::Function").values():
+        name = function["Properties"]["FunctionName"]
+        [group_id] = function["DependsOn"]
+        assert groups[group_id]["Properties"] == {
+            "LogGroupName": f"/aws/lambda/{name}",
+            "RetentionInDays": {"Ref": "LogRetentionDays"},
+        }
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
+
+
+def _alarm_on(template: dict, namespace: str, metric: str, **dimensions) -> dict:
+    found = [
+        alarm["Properties"]
+        for alarm in of_type(template, "AWS::CloudWatch::Alarm").values()
+        if (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) == (namespace, metric)
+        and all({"Name": k, "Value": v} in alarm["Properties"]["Dimensions"] for k, v in dimensions.items())
+    ]
+    assert len(found) == 1, (metric, dimensions, len(found))
+    return found[0]
+
+
+def test_alarms_watch_the_heartbeats_lag_failures_and_every_function(package):
+    template = package["template"]
+    ours = {telemetry.DIMENSION: f"oncall-{STAGE}"}
+    for heartbeat in (telemetry.SWEEP_RUNS, telemetry.NOTIFIER_RUNS):
+        alarm = _alarm_on(template, telemetry.NAMESPACE, heartbeat, **ours)
+        # Three silent minutes page: a stopped timer writes no metric at all.
+        assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 60, 3)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+        assert alarm["TreatMissingData"] == "breaching"
+    lag = _alarm_on(template, telemetry.NAMESPACE, telemetry.SWEEP_LAG, **ours)
+    assert (lag["Statistic"], lag["ComparisonOperator"], lag["Threshold"]) == ("Maximum", "GreaterThanThreshold", 120)
+    for failed in (telemetry.PAGES_FAILED, telemetry.CHANNEL_MESSAGES_FAILED):
+        alarm = _alarm_on(template, telemetry.NAMESPACE, failed, **ours)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    queue = _alarm_on(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert queue["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailureQueue", "QueueName"]}}]
+    for logical_id in of_type(template, "AWS::Serverless::Function"):
+        for metric in ("Errors", "Throttles"):
+            _alarm_on(template, "AWS/Lambda", metric, FunctionName={"Ref": logical_id})
+    for alarm in of_type(template, "AWS::CloudWatch::Alarm").values():
+        # Straight to the operations topic, never through the oncall API or its alarm topic.
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": "OperationsTopic"}]
+
+
+def test_the_operations_topic_mails_whoever_the_parameter_names(package):
+    template = package["template"]
+    topic = of_type(template, "AWS::SNS::Topic")["OperationsTopic"]["Properties"]
+    assert topic["TopicName"] == f"{PREFIX}-operations"
+    [subscription] = of_type(template, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "OperationsTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert template["Outputs"]["OperationsTopicArn"]["Value"] == {"Ref": "OperationsTopic"}
+
+
+def test_the_dashboard_shows_the_figures_the_alarms_watch(package):
+    template = package["template"]
+    [dashboard] = of_type(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    shown = {metric[1] for widget in body["widgets"] for metric in widget["properties"]["metrics"]}
+    assert set(telemetry.COUNTS) | set(telemetry.SECONDS) | {"Errors", "Throttles"} <= shown
+    functions = set(of_type(template, "AWS::Serverless::Function"))
+    referenced = {
+        metric[3].strip("${}")
+        for widget in body["widgets"]
+        for metric in widget["properties"]["metrics"]
+        if metric[0] == "AWS/Lambda"
+    }
+    assert referenced == functions
+
+
+def test_the_api_stage_is_throttled_logged_and_traceable(package):
+    template = package["template"]
+    api = template["Resources"]["RestAPI"]["Properties"]
+    assert api["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+        }
+    ]
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert "$context.requestId" in json.loads(api["AccessLogSetting"]["Format"]).values()
+    assert api["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}
+    assert all(f["Tracing"] == {"Ref": "Tracing"} for f in functions_by_name(template).values())
+    assert template["Resources"]["RestAPI"]["DependsOn"] == ["ApiGatewayAccount"]
+
+
+def test_the_unzipped_package_imports_on_its_own(package, tmp_path):
+    """Only what the zip holds: no venv, no site-packages, no PYTHON* variables. boto3 and
+    botocore come from the zip, as a pair."""
+    with zipfile.ZipFile(package["dir"] / "deployment.zip") as archive:
+        archive.extractall(tmp_path)
+    probe = (
+        "import sys; sys.path[:0] = [sys.argv[1]];"
+        "import app, boto3, botocore, pynamodb, pydantic, aws_lambda_powertools;"
+        "import json;"
+        "print(json.dumps({m.__name__: m.__file__ for m in (app, boto3, botocore, pynamodb, pydantic)}"
+        " | {'boto3_version': boto3.__version__, 'botocore_version': botocore.__version__,"
+        " 'routes': len(app.app.routes), 'stage': __import__('chalicelib.config').config.settings().stage}))"
+    )
+    environment = {"ONCALL_STAGE": STAGE, "AWS_DEFAULT_REGION": "us-east-1", "PATH": os.environ["PATH"]}
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(tmp_path)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    for module in ("app", "boto3", "botocore", "pynamodb", "pydantic"):
+        assert found[module].startswith(str(tmp_path)), (module, found[module])
+    assert found["boto3_version"] == found["botocore_version"]
+    assert found["routes"] > 10 and found["stage"] == STAGE
