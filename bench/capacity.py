@@ -128,7 +128,7 @@ def chalice_memory_mb() -> int:
 
 def template_stream(incident_model) -> model.Stream:
     """The incidents stream as `make package` deploys it: the model's view type and the
-    filters infra/render.py gives the notifier's event source (none today)."""
+    filters infra/stack.py gives the notifier's event source (none today)."""
     from infra import render
 
     fragment = render.stream_source({render.STREAM_MODEL: render.logical_id(incident_model)})

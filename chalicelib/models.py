@@ -1,6 +1,6 @@
 """The tables, one PynamoDB model each. These classes are the single definition of
 the schema: the local runtime creates tables from them and `make package` renders
-them into the CloudFormation template (see infra/render.py)."""
+them into the CloudFormation template (see infra/tables.py)."""
 
 import json
 import re
@@ -34,7 +34,7 @@ def _meta(concept: str, *, stream_view_type: str | None = None) -> type:
         max_pool_connections = cfg.max_pool_connections
 
     # PynamoDB enables a stream when Meta has the attribute at all, so only a
-    # table that declares one gets it (create_table, and infra/render.py).
+    # table that declares one gets it (create_table, and infra/tables.py).
     if stream_view_type is not None:
         Meta.stream_view_type = stream_view_type
     return Meta

@@ -65,7 +65,7 @@ class FastRequestHandler(ChaliceRequestHandler):
     def _send_error_response(self, error) -> None:
         # Chalice's gateway answers a path no route matches as API Gateway does, a
         # 403 "Missing Authentication Token"; the deployed API maps that to a JSON
-        # 404 (infra/render.py), and so does this. The app defines no authorizer,
+        # 404 (infra/stack.py), and so does this. The app defines no authorizer,
         # so routing is the only source of these 403s.
         if isinstance(error, ForbiddenError):
             body = json.dumps({"error": "There is no such path or method.", "code": "not_found"}).encode()
