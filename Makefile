@@ -52,8 +52,9 @@ clean:
 # the tables. Both need AWS credentials and a region; see infra/deploy.sh and docs/deploy.md.
 .PHONY: deploy destroy
 
+# Not echoed: PARAMS may hold a secret (SlackSigningSecret); the script names only the keys.
 deploy: package
-	AWS_CLI=$(VENV)/bin/aws bash infra/deploy.sh deploy $(STAGE) $(PARAMS)
+	@AWS_CLI=$(VENV)/bin/aws bash infra/deploy.sh deploy $(STAGE) $(PARAMS)
 
 destroy: $(INSTALLED)
-	AWS_CLI=$(VENV)/bin/aws CONFIRM='$(CONFIRM)' bash infra/deploy.sh destroy $(STAGE)
+	@AWS_CLI=$(VENV)/bin/aws CONFIRM='$(CONFIRM)' bash infra/deploy.sh destroy $(STAGE)

@@ -98,8 +98,9 @@ class Settings:
     # Verifies the button presses Slack sends (docs/integrations/slack.md); without it
     # messages carry no buttons and the interactivity route refuses everything.
     slack_signing_secret: str = ""
-    # The incidents table's stream. `make package` puts the real one in the
-    # template; `chalice deploy` needs it in the environment (docs/deploy.md).
+    # The incidents table's stream: app.py names it when the module is imported,
+    # before any table exists; `make package` puts the real one in the template
+    # (infra/stack.py), so only a placeholder is needed here.
     incident_stream_arn: str = ""
     # Connections kept open to DynamoDB per table client. A Lambda serves one
     # request at a time, but the local server runs a thread per request.

@@ -53,6 +53,9 @@ MAX_EVENT_AGE_SECONDS = 3600
 STREAM_RETRIES = 5
 STREAM_MAX_RECORD_AGE_SECONDS = 600
 
+# Where API Gateway serves the stage (the console, and the /act links of a page).
+OWN_API_URL = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
+
 # Operator settings: template parameter -> (environment variable, declaration).
 ENVIRONMENT_PARAMETERS = {
     "EscalateAfterSeconds": (
@@ -123,6 +126,15 @@ ENVIRONMENT_PARAMETERS = {
             "Description": "What an alarm going to INSUFFICIENT_DATA does.",
         },
     ),
+    "ConsoleUrl": (
+        "ONCALL_CONSOLE_URL",
+        {
+            "Type": "String",
+            "Default": "",
+            "Description": "The console's address, for the links in pages and messages; empty: this stack's "
+            "API address (https://<api id>.execute-api.<region>.amazonaws.com/api). Set it for a custom domain.",
+        },
+    ),
     "EmailFrom": (
         "ONCALL_EMAIL_FROM",
         {
@@ -170,13 +182,14 @@ STACK_PARAMETERS = {
         "Type": "Number",
         "Default": 50,
         "MinValue": 1,
-        "Description": "Requests per second the API stage takes, steady state.",
+        "Description": "Requests per second each API method takes, steady state (API Gateway applies a "
+        "stage's limits to each method separately).",
     },
     "ApiThrottleBurstLimit": {
         "Type": "Number",
         "Default": 100,
         "MinValue": 1,
-        "Description": "Requests the API stage takes in a burst.",
+        "Description": "Requests each API method takes in a burst.",
     },
     "SweepReservedConcurrency": {
         "Type": "Number",
@@ -189,8 +202,9 @@ STACK_PARAMETERS = {
 }
 CONDITIONS = {
     "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+    "HasConsoleUrl": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ConsoleUrl"}, ""]}]},
     "TracingActive": {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]},
-    "ReservesSweepConcurrency": {"Fn::Not": [{"Fn::Equals": [{"Ref": "SweepReservedConcurrency"}, 0]}]},
+    "ReservesSweepConcurrency": {"Fn::Not": [{"Fn::Equals": [{"Ref": "SweepReservedConcurrency"}, "0"]}]},
 }
 
 # Requests API Gateway answers itself get the product's JSON error shape; a path
@@ -250,6 +264,30 @@ def _subscribe(resources: dict, stage: str, function_id: str, topic: tuple) -> N
     events[subscription]["Properties"]["Topic"] = {"Ref": logical_id}
 
 
+def _sms_replies_from_end_user_messaging(resources: dict, topic: str) -> None:
+    """Two-way SMS publishes a reply to the topic as AWS End User Messaging SMS, which
+    needs the topic's permission (for this account's numbers only)."""
+    resources[f"{topic}Policy"] = {
+        "Type": "AWS::SNS::TopicPolicy",
+        "Properties": {
+            "Topics": [{"Ref": topic}],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "RepliesFromThisAccountsNumbers",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sms-voice.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": {"Ref": topic},
+                        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                    }
+                ],
+            },
+        },
+    }
+
+
 def _stream_source(resources: dict, function_id: str, stream_table: str) -> None:
     """The notifier reads the stream of the incidents table the stack makes (chalice
     wrote a placeholder ARN), only for writes that leave work in the outbox."""
@@ -278,6 +316,11 @@ def _finish_function(resources: dict, stage: str, name: str, function_id: str, s
     variables = properties["Environment"]["Variables"]
     for parameter, (variable, _) in ENVIRONMENT_PARAMETERS.items():
         variables[variable] = {"Ref": parameter}
+    if name != API_FUNCTION:
+        # The functions that send pages link to this stack's own API unless told otherwise.
+        # (Not the API's own function: the API's definition names it, so that would be a cycle;
+        # it sends no links.)
+        variables["ONCALL_CONSOLE_URL"] = {"Fn::If": ["HasConsoleUrl", {"Ref": "ConsoleUrl"}, OWN_API_URL]}
     role_id = f"{function_id}Role"
     reads_stream = name == STREAM_FUNCTION
     asynchronous = name != API_FUNCTION and not reads_stream
@@ -312,6 +355,9 @@ def _finish_function(resources: dict, stage: str, name: str, function_id: str, s
 def _finish_api(resources: dict) -> None:
     properties = resources[API]["Properties"]
     properties["DefinitionBody"]["x-amazon-apigateway-gateway-responses"] = gateway_responses()
+    # Any value keeps SAM from adding a second stage, "Stage", that has none of the
+    # throttling, logging and tracing below.
+    properties["OpenApiVersion"] = "2.0"
     properties["MethodSettings"] = [
         {
             "ResourcePath": "/*",
@@ -370,6 +416,7 @@ def finish(template: dict, stage: str) -> dict:
     functions = functions_of(template)
     for name, topic in SUBSCRIBED_TOPICS.items():
         _subscribe(resources, stage, functions[name], topic)
+    _sms_replies_from_end_user_messaging(resources, SUBSCRIBED_TOPICS["sms_replies"][0])
     _stream_source(resources, functions[STREAM_FUNCTION], stream_table)
     for name, function_id in functions.items():
         # chalice's own role, replaced by the function's own (infra/policies.py).

@@ -16,8 +16,9 @@ Architectures, TracingConfig, DeadLetterConfig and tags), Lambda permissions and
 event source mappings (DynamoDB streams and SQS), log groups and dashboards.
 
 It does not create the types in MOTO_UNSUPPORTED. Those are left out of the stack,
-and so is every resource that refers to one of them (Ref, Fn::GetAtt, Fn::Sub),
-since it could not be created without it; DependsOn entries and outputs naming a
+and so is every resource that refers to one of them by Ref or Fn::GetAtt, since it
+could not be created without it (a name in an Fn::Sub string becomes the stand-in
+"left-out-<name>", so a function whose links name the API is still made); DependsOn entries and outputs naming a
 left-out resource go too. For the packaged template that is the API Gateway REST
 API with what hangs on it (deployment, stage, the permission to invoke the API
 handler, the API's outputs), API Gateway's account settings, the CloudWatch alarms,
@@ -59,6 +60,7 @@ MOTO_UNSUPPORTED = frozenset(
         "AWS::ApiGateway::GatewayResponse",
         "AWS::ApiGateway::Account",
         "AWS::SNS::Subscription",
+        "AWS::SNS::TopicPolicy",
         "AWS::CloudWatch::Alarm",
         "AWS::Lambda::EventInvokeConfig",
     }
@@ -117,6 +119,10 @@ def for_moto(template: dict) -> tuple[dict, dict[str, str]]:
         for name, resource in resources.items()
         if resource["Type"] in MOTO_UNSUPPORTED
     }
+    # An address built with Fn::Sub from a left-out resource (the functions' link to the
+    # API) keeps its referrer: the name becomes a stand-in literal.
+    for resource in resources.values():
+        _stand_in(resource, set(dropped))
     while True:
         dependents = {}
         for name, resource in resources.items():
@@ -141,6 +147,30 @@ def for_moto(template: dict) -> tuple[dict, dict[str, str]]:
             key: output for key, output in template["Outputs"].items() if not referenced(output) & dropped.keys()
         }
     return template, dropped
+
+
+def stand_in(name: str) -> str:
+    return f"left-out-{name}"
+
+
+def _stand_in(value, names: set[str]) -> None:
+    """Replace ${name} and ${name.Attribute} of `names` in every Fn::Sub string of value, in place."""
+    if isinstance(value, list):
+        for item in value:
+            _stand_in(item, names)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Fn::Sub" and isinstance(inner, str):
+                value[key] = _SUB_REFERENCE.sub(
+                    lambda match: (
+                        stand_in(match.group(1).split(".")[0])
+                        if match.group(1).split(".")[0] in names
+                        else match.group(0)
+                    ),
+                    inner,
+                )
+            else:
+                _stand_in(inner, names)
 
 
 class _SkippedTypes(logging.Handler):

@@ -458,8 +458,14 @@ def test_functions_get_the_prod_stage_the_parameters_and_nothing_from_the_shell(
     assert functions
     expected = {"ONCALL_STAGE": STAGE, "ONCALL_KEY_CACHE_SECONDS": "60"}
     expected |= {variable: {"Ref": name} for name, (variable, _) in stack.ENVIRONMENT_PARAMETERS.items()}
+    own_api = {"Fn::If": ["HasConsoleUrl", {"Ref": "ConsoleUrl"}, stack.OWN_API_URL]}
     for name, function in functions.items():
-        assert function["Properties"]["Environment"] == {"Variables": expected}, name
+        variables = dict(function["Properties"]["Environment"]["Variables"])
+        if function["Properties"]["Handler"] == stack.API_HANDLER:
+            assert variables == expected, name
+        else:
+            # Pages link to the stack's own API unless ConsoleUrl names another address.
+            assert variables == expected | {"ONCALL_CONSOLE_URL": own_api}, name
     assert "Globals" not in template
     text = package["template_path"].read_text()
     for value in SHELL_LEFTOVERS.values():
@@ -533,6 +539,13 @@ def test_cloudwatch_alarms_arrive_through_a_topic_the_stack_makes(package):
 
 def test_sms_replies_arrive_through_a_topic_the_stack_makes(package):
     template = package["template"]
+    [policy] = of_type(template, "AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": "SmsReplyTopic"}]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    # Two-way SMS publishes as AWS End User Messaging, for this account's numbers only.
+    assert statement["Principal"] == {"Service": "sms-voice.amazonaws.com"}
+    assert statement["Action"] == "sns:Publish" and statement["Resource"] == {"Ref": "SmsReplyTopic"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     topics = of_type(template, "AWS::SNS::Topic")
     assert topics["SmsReplyTopic"]["Properties"]["TopicName"] == f"oncall-{STAGE}-sms-replies"
     functions = of_type(template, "AWS::Serverless::Function")
@@ -733,6 +746,8 @@ def test_the_api_stage_is_throttled_logged_and_traceable(package):
     assert api["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}
     assert all(f["Tracing"] == {"Ref": "Tracing"} for f in functions_by_name(template).values())
     assert template["Resources"]["RestAPI"]["DependsOn"] == ["ApiGatewayAccount"]
+    # No second stage ("Stage", which SAM adds unless told the OpenAPI version) without all this.
+    assert api["OpenApiVersion"] == "2.0"
 
 
 def test_the_unzipped_package_imports_on_its_own(package, tmp_path):

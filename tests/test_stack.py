@@ -205,6 +205,18 @@ def test_the_translation_is_plain_cloudformation_with_the_code_in_s3(package, cl
         assert function["Properties"]["Code"] == {"S3Bucket": bucket, "S3Key": key}, name
 
 
+def test_the_api_has_one_stage_and_it_is_throttled_and_logged(cloudformation):
+    """SAM adds a stage named "Stage" beside the declared one unless the OpenAPI version is set;
+    that stage would serve the API with no throttling, access log or tracing."""
+    resources = cloudformation["Resources"]
+    [stage] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert stage["StageName"] == "api"
+    assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+    assert "DestinationArn" in stage["AccessLogSetting"]
+    deployments = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert deployments and all("StageName" not in deployment for deployment in deployments)
+
+
 def test_the_translation_calls_no_aws_api(package):  # noqa: F811
     refuse = AssertionError("the translation called an AWS API")
     with mock.patch.object(BaseClient, "_make_api_call", side_effect=refuse):
