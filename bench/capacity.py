@@ -128,11 +128,10 @@ def chalice_memory_mb() -> int:
 
 def template_stream(incident_model) -> model.Stream:
     """The incidents stream as `make package` deploys it: the model's view type and the
-    filters infra/stack.py gives the notifier's event source (none today)."""
-    from infra import render
+    filters infra/stack.py gives the notifier's event source."""
+    from infra import stack, tables
 
-    fragment = render.stream_source({render.STREAM_MODEL: render.logical_id(incident_model)})
-    source = fragment[render.STREAM_FUNCTION]["Properties"]["Events"][render.STREAM_EVENT]["Properties"]
+    source = stack.notifier_event_source(tables.logical_id(incident_model))
     keys = tuple(name for name in (incident_model._hash_keyname, incident_model._range_keyname) if name)
     return model.Stream(keys, incident_model.Meta.stream_view_type, source.get("FilterCriteria"))
 

@@ -81,64 +81,49 @@ def _lambda(name: str, function: str) -> dict:
     }
 
 
+# Alarms on oncall's own figures: (logical id, metric, statistic, comparison, threshold,
+# one-minute periods that must breach, what no data means, what it means for a person).
+# fmt: off
+OWN_ALARMS = (
+    ("SweepHeartbeatAlarm", telemetry.SWEEP_RUNS, "Sum", "LessThanThreshold", 1, 3, "breaching",
+     "The escalation sweep has not finished a run for 3 minutes: nobody is being escalated."),
+    ("NotifierHeartbeatAlarm", telemetry.NOTIFIER_RUNS, "Sum", "LessThanThreshold", 1, 3, "breaching",
+     "The notifier's minute run has not finished for 3 minutes: retries and delayed pages are not sent."),
+    ("SweepLagAlarm", telemetry.SWEEP_LAG, "Maximum", "GreaterThanThreshold", 120, 1, "notBreaching",
+     "The oldest due escalation step was more than 2 minutes late when the sweep found it."),
+    ("PagesFailedAlarm", telemetry.PAGES_FAILED, "Sum", "GreaterThanOrEqualToThreshold", 1, 1, "notBreaching",
+     "A page to a person was given up on (refused for good, or its last retry failed)."),
+    ("ChannelMessagesFailedAlarm", telemetry.CHANNEL_MESSAGES_FAILED, "Sum", "GreaterThanOrEqualToThreshold", 1, 1,
+     "notBreaching", "A channel message (Slack, webhook, SNS) was given up on after its last retry."),
+)
+# fmt: on
+
+
 def alarms(stage: str, functions: dict[str, str]) -> dict:
     """`functions`: the logical id of each function, by its name in app.py."""
-    found = {
-        "SweepHeartbeatAlarm": _alarm(
-            "The escalation sweep has not finished a run for 3 minutes: nobody is being escalated.",
-            _ours(telemetry.SWEEP_RUNS, "Sum", stage),
-            threshold=1,
-            comparison="LessThanThreshold",
-            periods=3,
-            missing="breaching",
-        ),
-        "NotifierHeartbeatAlarm": _alarm(
-            "The notifier's minute run has not finished for 3 minutes: retries and delayed pages are not sent.",
-            _ours(telemetry.NOTIFIER_RUNS, "Sum", stage),
-            threshold=1,
-            comparison="LessThanThreshold",
-            periods=3,
-            missing="breaching",
-        ),
-        "SweepLagAlarm": _alarm(
-            "The oldest due escalation step was more than 2 minutes late when the sweep found it.",
-            _ours(telemetry.SWEEP_LAG, "Maximum", stage),
-            threshold=120,
-            comparison="GreaterThanThreshold",
-            periods=1,
-            missing="notBreaching",
-        ),
-        "PagesFailedAlarm": _alarm(
-            "A page to a person was given up on (refused for good, or its last retry failed).",
-            _ours(telemetry.PAGES_FAILED, "Sum", stage),
-            threshold=1,
-            comparison="GreaterThanOrEqualToThreshold",
-            periods=1,
-            missing="notBreaching",
-        ),
-        "ChannelMessagesFailedAlarm": _alarm(
-            "A channel message (Slack, webhook, SNS) was given up on after its last retry.",
-            _ours(telemetry.CHANNEL_MESSAGES_FAILED, "Sum", stage),
-            threshold=1,
-            comparison="GreaterThanOrEqualToThreshold",
-            periods=1,
-            missing="notBreaching",
-        ),
-        "FailureQueueAlarm": _alarm(
-            "An event a function could not process (a timer run, an SNS message, a stream batch) is in the failure "
-            "queue.",
-            {
-                "Namespace": "AWS/SQS",
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [FAILURE_QUEUE, "QueueName"]}}],
-                "Statistic": "Maximum",
-            },
-            threshold=0,
-            comparison="GreaterThanThreshold",
-            periods=1,
-            missing="notBreaching",
-        ),
-    }
+    found = {}
+    for logical_id, metric, statistic, comparison, threshold, periods, missing, description in OWN_ALARMS:
+        found[logical_id] = _alarm(
+            description,
+            _ours(metric, statistic, stage),
+            threshold=threshold,
+            comparison=comparison,
+            periods=periods,
+            missing=missing,
+        )
+    found["FailureQueueAlarm"] = _alarm(
+        "An event a function could not process (a timer run, an SNS message, a stream batch) is in the failure queue.",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [FAILURE_QUEUE, "QueueName"]}}],
+            "Statistic": "Maximum",
+        },
+        threshold=0,
+        comparison="GreaterThanThreshold",
+        periods=1,
+        missing="notBreaching",
+    )
     for name, function in sorted(functions.items()):
         for metric, what in (("Errors", "failed"), ("Throttles", "was throttled")):
             found[f"{function}{metric}Alarm"] = _alarm(

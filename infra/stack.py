@@ -288,22 +288,19 @@ def _sms_replies_from_end_user_messaging(resources: dict, topic: str) -> None:
     }
 
 
-def _stream_source(resources: dict, function_id: str, stream_table: str) -> None:
-    """The notifier reads the stream of the incidents table the stack makes (chalice
-    wrote a placeholder ARN), only for writes that leave work in the outbox."""
+def notifier_event_source(stream_table: str) -> dict:
+    """The notifier's stream event: the stream of the incidents table the stack makes
+    (chalice wrote a placeholder ARN), only for writes that leave work in the outbox."""
     from chalicelib.models import NOTIFIER_STREAM_FILTER
 
-    properties = resources[function_id]["Properties"]["Events"][STREAM_EVENT]["Properties"]
-    properties.update(
-        {
-            "Stream": {"Fn::GetAtt": [stream_table, "StreamArn"]},
-            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(NOTIFIER_STREAM_FILTER, separators=(",", ":"))}]},
-            "BisectBatchOnFunctionError": True,
-            "MaximumRetryAttempts": STREAM_RETRIES,
-            "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_SECONDS,
-            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}},
-        }
-    )
+    return {
+        "Stream": {"Fn::GetAtt": [stream_table, "StreamArn"]},
+        "FilterCriteria": {"Filters": [{"Pattern": json.dumps(NOTIFIER_STREAM_FILTER, separators=(",", ":"))}]},
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": STREAM_RETRIES,
+        "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_SECONDS,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}},
+    }
 
 
 def _finish_function(resources: dict, stage: str, name: str, function_id: str, stream_table: str) -> None:
@@ -417,7 +414,8 @@ def finish(template: dict, stage: str) -> dict:
     for name, topic in SUBSCRIBED_TOPICS.items():
         _subscribe(resources, stage, functions[name], topic)
     _sms_replies_from_end_user_messaging(resources, SUBSCRIBED_TOPICS["sms_replies"][0])
-    _stream_source(resources, functions[STREAM_FUNCTION], stream_table)
+    stream_event = resources[functions[STREAM_FUNCTION]]["Properties"]["Events"][STREAM_EVENT]
+    stream_event["Properties"].update(notifier_event_source(stream_table))
     for name, function_id in functions.items():
         # chalice's own role, replaced by the function's own (infra/policies.py).
         resources.pop(f"{function_id}Role", None)

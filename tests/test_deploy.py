@@ -22,6 +22,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from infra import policies
+
 ROOT = Path(__file__).resolve().parent.parent
 AWS = Path(sys.executable).parent / "aws"  # not resolved: a venv's python is a symlink
 SCRIPT = ROOT / "infra" / "deploy.sh"
@@ -40,16 +42,7 @@ TEMPLATE = {
         "HandlerRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
+                "AssumeRolePolicyDocument": policies.LAMBDA_TRUST,
             },
         },
         "Handler": {
