@@ -150,7 +150,7 @@ def client(service: str, url: str):
     )
 
 
-def test_deploy_then_destroy(moto_url, package_dir, tmp_path):
+def test_a_stage_deploys_with_its_parameters_and_is_destroyed_keeping_its_tables(moto_url, package_dir, tmp_path):
     env = environment(tmp_path, AWS_ENDPOINT_URL=moto_url)
     cloudformation = client("cloudformation", moto_url)
     s3 = client("s3", moto_url)
@@ -189,13 +189,13 @@ def test_deploy_then_destroy(moto_url, package_dir, tmp_path):
     assert bucket not in [found["Name"] for found in s3.list_buckets()["Buckets"]]
 
 
-def test_no_region(tmp_path):
+def test_deploy_stops_with_a_message_without_a_region(tmp_path):
     done = run(environment(tmp_path, AWS_REGION=None, AWS_ENDPOINT_URL="http://127.0.0.1:9"), "upload", STAGE)
     assert done.returncode == 1
     assert "no AWS region: set AWS_REGION" in done.stderr
 
 
-def test_no_credentials(tmp_path):
+def test_deploy_stops_with_a_message_without_credentials(tmp_path):
     env = environment(
         tmp_path, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None, AWS_ENDPOINT_URL="http://127.0.0.1:9"
     )
@@ -215,7 +215,7 @@ def test_no_credentials(tmp_path):
         (["ship", STAGE], "usage:"),
     ],
 )
-def test_refuses_what_it_cannot_mean(tmp_path, args, message):
+def test_deploy_refuses_arguments_it_cannot_mean(tmp_path, args, message):
     done = run(environment(tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:9"), *args)
     assert done.returncode != 0
     assert message in done.stderr
