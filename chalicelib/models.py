@@ -365,6 +365,8 @@ class Stats(Model):
     alerts = NumberAttribute(default=0)
     # kind "channels", scope the service: how many channels it has (capped).
     channel_count = NumberAttribute(null=True)
+    # kind "calendar-feeds", scope a user: how many calendar feeds they have (capped).
+    feed_count = NumberAttribute(null=True)
     # kind "notice#<service>", scope "<start>#<user>": that shift's notice was sent
     # (chalicelib/notify/shift_notices.py); DynamoDB TTL (epoch seconds) drops it later.
     expires_at = NumberAttribute(null=True)
@@ -628,6 +630,33 @@ class AlarmState(Model):
     expires_at = NumberAttribute()
 
 
+class CalendarFeedOwnerIndex(GlobalSecondaryIndex):
+    """A person's feeds, oldest first: listing and revoking them, and the cap, never
+    read a token hash."""
+
+    Meta = _index("by-owner", lambda: IncludeProjection(["feed_id", "kind", "subject", "created_at"]))
+    owner = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class CalendarFeed(Model):
+    """A secret calendar URL (chalicelib/schedule/feeds.py): the token in the URL is the
+    only credential, so the item is keyed by its SHA-256 and a calendar app's fetch is
+    one GetItem. `kind` "service": a service's final schedule; "user": one person's turns."""
+
+    Meta = _meta("calendar-feeds")
+    token_hash = UnicodeAttribute(hash_key=True)
+    feed_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    # "<created_at>#<feed_id>": the owner index's order, unique per feed.
+    created_key = UnicodeAttribute()
+
+    owner_index = CalendarFeedOwnerIndex()
+
+
 ALL_MODELS = (
     Incident,
     Dedup,
@@ -647,4 +676,5 @@ ALL_MODELS = (
     SnsMessage,
     SnsCertificate,
     AlarmState,
+    CalendarFeed,
 )

@@ -81,6 +81,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/users/{name}/notification-rules"): READ,
     ("POST", "/api/users/{name}/notification-rules"): (401, 401, 401, 201, 201, 403),
     ("DELETE", "/api/users/{name}/notification-rules/{rule_id}"): (401, 401, 401, 204, 204, 403),
+    ("GET", "/api/users/{name}/calendar-feeds"): READ,
+    ("POST", "/api/users/{name}/calendar-feeds"): (401, 401, 401, 201, 201, 403),
+    ("DELETE", "/api/users/{name}/calendar-feeds/{feed_id}"): (401, 401, 401, 204, 204, 403),
+    # Public: the secret token in the path is the credential (tests/test_calendar_feeds.py).
+    ("GET", "/calendar/{token}"): PUBLIC,
     # Public: Slack's signature is the credential; with no signing secret set, as here,
     # every press is refused (tests/test_slack.py signs them).
     ("POST", "/api/integrations/slack/interactivity"): (403,) * len(COLUMNS),

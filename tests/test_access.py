@@ -145,6 +145,11 @@ class Fixtures:
             return {"kind": "sms", "address": f"+1415555{number:04d}"}
         return {"kind": "email", "address": f"matrix{number}@example.com"}
 
+    def calendar_feed(self, user: str) -> dict:
+        """A feed of `user`'s made by the admin: each cell of the matrix makes one, so the
+        feeds that are only fetched belong to a user of their own, clear of the cap."""
+        return admin_json(self.client, "POST", f"/api/users/{user}/calendar-feeds", {}, expect=201)
+
     def room(self) -> str:
         """The responder's own user, with none of the contact methods (nor rules) earlier
         cells made, so that no cell meets the caps."""
@@ -268,6 +273,19 @@ RECIPES = {
     ),
     ("DELETE", "/api/users/{name}/notification-rules/{rule_id}"): lambda f: (
         f"/api/users/{SELF}/notification-rules/{f.rule_id()}",
+        None,
+    ),
+    ("GET", "/api/users/{name}/calendar-feeds"): lambda f: (f"/api/users/{SELF}/calendar-feeds", None),
+    ("POST", "/api/users/{name}/calendar-feeds"): lambda f: (
+        f"/api/users/{SELF}/calendar-feeds",
+        {"service_name": SERVICE},
+    ),
+    ("DELETE", "/api/users/{name}/calendar-feeds/{feed_id}"): lambda f: (
+        f"/api/users/{SELF}/calendar-feeds/{f.calendar_feed(SELF)['id']}",
+        None,
+    ),
+    ("GET", "/calendar/{token}"): lambda f: (
+        "/calendar/" + f.calendar_feed(f"feeds{f.unique()}")["url"].rsplit("/", 1)[1],
         None,
     ),
     ("POST", "/api/integrations/slack/interactivity"): lambda f: ("/api/integrations/slack/interactivity", {}),

@@ -312,6 +312,12 @@ class UserChange(_Body):
     quiet_hours: QuietHours | None = None
 
 
+class CalendarFeedBody(_Body):
+    service_name: Name | None = Field(
+        default=None, description="a service's final schedule; left out: the user's own turns on call, every service"
+    )
+
+
 class ContactMethodBody(_Body):
     kind: ContactKind = Field(description="email, sms (E.164 number, verified before use), slack (member id), webhook")
     address: Annotated[str, StringConstraints(min_length=1, max_length=2048)] = Field(

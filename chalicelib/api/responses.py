@@ -443,6 +443,23 @@ class ContactMethodPage(Answer):
     next_cursor: Cursor
 
 
+class CalendarFeed(Answer):
+    id: PublicId
+    user: str
+    kind: Literal["service", "user"] = Field(description="service: its final schedule; user: their turns on call")
+    subject: str = Field(description="the service, or the user whose turns it shows")
+    created_at: Instant
+
+
+class NewCalendarFeed(CalendarFeed):
+    url: str = Field(description="the calendar's address (https), the token in it the only credential: keep it secret")
+    webcal: str = Field(description="the same address for calendar apps that subscribe to webcal:// links")
+
+
+class CalendarFeedList(Answer):
+    calendar_feeds: list[CalendarFeed] = Field(description="at most 10, oldest first")
+
+
 class NotificationRule(Answer):
     id: PublicId
     user: str

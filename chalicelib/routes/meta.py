@@ -29,7 +29,7 @@ def console_file(name):
 
 def _console_asset(name: str) -> Response:
     content, content_type = console.asset(name)
-    return Response(body=content, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+    return Response(body=content, headers={"Content-Type": content_type, **console.HEADERS})
 
 
 @routes(

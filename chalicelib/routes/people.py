@@ -4,10 +4,12 @@ as a user may read every user and change that user's own methods and rules."""
 from chalicelib import db
 from chalicelib.api import payloads, responses
 from chalicelib.apikey.access import MANAGE, READ, RESPOND
+from chalicelib.config import settings
 from chalicelib.errors import InvalidInput
 from chalicelib.people import contact_methods, rules, users
 from chalicelib.routes import http
 from chalicelib.routes.routing import Routes
+from chalicelib.schedule import feeds
 
 routes = Routes("people")
 
@@ -163,4 +165,53 @@ def create_notification_rule(caller, name):
 )
 def delete_notification_rule(caller, name, rule_id):
     rules.delete(_own(caller, name), _id(rule_id, "notification rule"))
+    return routes.no_content()
+
+
+def _base_url() -> str:
+    """Where this API is reached, for the feed's URL: the console's address when set,
+    else the host the request came to (with API Gateway's stage, when deployed)."""
+    if settings().console_url:
+        return settings().console_url
+    request = routes.request()
+    host = (request.headers or {}).get("host", "localhost")
+    stage = (request.context or {}).get("stage")
+    return f"https://{host}/{stage}" if settings().deployed and stage else f"http://{host}"
+
+
+@routes(
+    "/api/users/{name}/calendar-feeds",
+    "GET",
+    admits=READ,
+    summary="A user's calendar feeds (admins, or the user), without their secret URLs",
+    answer=responses.CalendarFeedList,
+)
+def list_calendar_feeds(caller, name):
+    return feeds.list_for(_own(caller, name))
+
+
+@routes(
+    "/api/users/{name}/calendar-feeds",
+    "POST",
+    admits=RESPOND,
+    summary="A secret calendar URL (admins, or the user): a service's final schedule, or the user's own turns on "
+    "call; the URL is shown once and needs no key",
+    body=payloads.CalendarFeedBody,
+    status=201,
+    answer=responses.NewCalendarFeed,
+)
+def create_calendar_feed(caller, name):
+    user = _own(caller, name)
+    return routes.created(feeds.create(user, routes.body(payloads.CalendarFeedBody), _base_url()))
+
+
+@routes(
+    "/api/users/{name}/calendar-feeds/{feed_id}",
+    "DELETE",
+    admits=RESPOND,
+    summary="Revoke a calendar feed: its URL stops working at once (admins, or the user)",
+    status=204,
+)
+def revoke_calendar_feed(caller, name, feed_id):
+    feeds.revoke(_own(caller, name), _id(feed_id, "calendar feed"))
     return routes.no_content()

@@ -4,10 +4,10 @@ from chalice import Response
 
 from chalicelib import clock
 from chalicelib.api import payloads, responses
-from chalicelib.apikey.access import MANAGE, READ
+from chalicelib.apikey.access import MANAGE, PUBLIC, READ
 from chalicelib.routes import http
 from chalicelib.routes.routing import Routes
-from chalicelib.schedule import ical, oncall, rotations
+from chalicelib.schedule import feeds, ical, oncall, rotations
 
 routes = Routes("schedules")
 
@@ -71,6 +71,19 @@ def final_schedule():
 
 def _requested_schedule() -> dict:
     return oncall.final_schedule(routes.service(required=True), routes.instant("from"), routes.instant("to"))
+
+
+@routes(
+    "/calendar/{token}",
+    "GET",
+    admits=PUBLIC,
+    summary="A calendar feed's iCalendar (the secret token in the path is the credential; "
+    "made with POST /api/users/{name}/calendar-feeds)",
+    media_type="text/calendar",
+)
+def calendar_feed(token):
+    headers = {"Content-Type": ical.MEDIA_TYPE, "Cache-Control": "private, max-age=300"}
+    return Response(body=feeds.calendar(token), headers=headers)
 
 
 @routes(

@@ -33,14 +33,20 @@ def _stamp(iso: str) -> str:
 
 
 def schedule(service_name: str, intervals: list[dict], now: datetime) -> str:
+    """A service's final schedule: an event per interval someone is on call."""
+    return calendar(f"On call: {service_name}", [(service_name, interval) for interval in intervals], now)
+
+
+def calendar(name: str, turns: list[tuple[str, dict]], now: datetime) -> str:
+    """A calendar called `name` of (service, final-schedule interval) turns; gaps are left out."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//oncall//final schedule//EN",
         "CALSCALE:GREGORIAN",
-        "X-WR-CALNAME:" + _text(f"On call: {service_name}"),
+        "X-WR-CALNAME:" + _text(name),
     ]
-    for interval in intervals:
+    for service_name, interval in turns:
         if interval["gap"]:
             continue
         user, source = interval["user"], interval["source"] or {}
