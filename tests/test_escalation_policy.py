@@ -364,3 +364,21 @@ def test_the_original_level_api_is_a_simple_policy(client, manual_clock, monkeyp
     monkeypatch.setenv("ONCALL_ESCALATE_AFTER_SECONDS", "90")
     config.settings.cache_clear()
     assert add_level(client, "web", 1, user="zed").json_body["wait_minutes"] == 2
+
+
+def test_an_incidents_detail_names_the_next_escalation_step_and_when(client, manual_clock):
+    add_level(client, "db", 1, user="alice")
+    add_level(client, "db", 2, user="bob")
+    incident = trigger_ok(client, "db", "disk full")
+    detail = get_incident(client, incident["id"])
+    assert detail["next_escalation"] == {
+        "at": "2026-03-01T12:05:00.000Z",
+        "level": 1,
+        "round": 1,
+        "targets": [{"user": "alice"}],
+    }
+    manual_clock.advance(seconds=301)
+    check_escalations(client)
+    assert get_incident(client, incident["id"])["next_escalation"]["level"] == 2
+    acknowledge(client, incident["id"])
+    assert get_incident(client, incident["id"])["next_escalation"] is None

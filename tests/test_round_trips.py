@@ -243,3 +243,12 @@ def test_who_is_on_call_and_the_final_schedule_cost_one_query_with_rotations_and
     response, calls = measured(requests_made, lambda: trigger(client, "payments", "rotation on call"))
     assert response.json_body["assigned_to"] == "carol"
     assert calls == NEW_INCIDENT
+
+
+def test_an_open_incidents_detail_also_reads_its_services_levels(client, requests_made):
+    number = trigger(client, "db", "disk full").json_body["id"]
+    response, calls = measured(requests_made, lambda: client.http.get(f"/api/incidents/{number}/"))
+    assert response.status_code == 200
+    assert response.json_body["next_escalation"]["level"] is None  # the service has no levels
+    # The incident and its tally, its history, and the levels its next step climbs.
+    assert calls == Counter({"BatchGetItem": 1, "Query": 2})

@@ -161,8 +161,19 @@ class Note(TimelineEntry):
     actor: str
 
 
+class NextEscalation(Answer):
+    at: Instant = Field(description="when the step is due (the sweep runs every minute)")
+    level: int | None = Field(description="the level it climbs to; null: the policy ends there")
+    round: int | None = Field(description="the policy's round of that level (1 unless it repeats)")
+    # Declared further down, with the escalation levels.
+    targets: "list[PagesUser | PagesOnCall]" = Field(description="whom that level pages")
+
+
 class IncidentDetail(Incident):
     timeline: list[TimelineEntry]
+    next_escalation: NextEscalation | None = Field(
+        default=None, description="the escalation step waiting for this incident; null when none is due"
+    )
 
 
 class FoldedAlert(Answer):

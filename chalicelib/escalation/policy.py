@@ -42,6 +42,24 @@ def wait_of(level: EscalationLevel) -> int:
     return int(level.wait_minutes) if level.wait_minutes is not None else default_wait_minutes()
 
 
+def next_step(incident) -> dict | None:
+    """The step the sweep takes next for `incident` (sweep.py's climb, read only), or
+    None when none is due: acknowledged, resolved, or out of the due index."""
+    if incident.due_at is None:
+        return None
+    levels = path_for(incident.service_name)
+    current_round = max(int(incident.escalation_round or 0), 1)
+    higher = [level for level in levels if level.level > incident.escalation_level]
+    if higher:
+        level, round_number = higher[0], current_round
+    elif levels and current_round <= repeat_of(incident.service_name):
+        level, round_number = levels[0], current_round + 1
+    else:
+        return {"at": incident.due_at, "level": None, "round": None, "targets": []}
+    targets = [_target_json(target) for target in targets_of(level)]
+    return {"at": incident.due_at, "level": level.level, "round": round_number, "targets": targets}
+
+
 def _target_json(target: EscalationTarget) -> dict:
     return {"user": target.user} if target.user is not None else {"oncall": target.oncall}
 

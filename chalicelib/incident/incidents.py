@@ -1,6 +1,6 @@
 """Incidents: trigger (with dedup), acknowledge, resolve, notes and reassignment, read and list."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -518,9 +518,13 @@ def _read_page(keys: list[Incident]) -> list[Incident]:
     return page
 
 
-def detail(incident_id: int) -> dict:
+def detail(incident_id: int, next_step: Callable[[Incident], dict | None] = lambda incident: None) -> dict:
+    """The incident with its history, and `next_step` of it (what the escalation
+    policy, a layer above, says comes next)."""
     incident = get_item(incident_id)
-    return responses.IncidentDetail.of(incident, timeline=timeline.history(incident)).body()
+    return responses.IncidentDetail.of(
+        incident, timeline=timeline.history(incident), next_escalation=next_step(incident)
+    ).body()
 
 
 def list_page(status_filter: str | None, service_name: str | None, limit: int, cursor: str | None) -> dict:

@@ -2,7 +2,7 @@
 
 from chalicelib.api import payloads, responses
 from chalicelib.apikey.access import READ, RESPOND, TRIGGER
-from chalicelib.escalation import sweep
+from chalicelib.escalation import policy, sweep
 from chalicelib.incident import bulk, incidents
 from chalicelib.routes.routing import Routes
 
@@ -51,7 +51,7 @@ def resolve_incident(caller, incident_id):
     answer=responses.IncidentDetail,
 )
 def get_incident(incident_id):
-    return incidents.detail(incidents.parse_id(incident_id))
+    return incidents.detail(incidents.parse_id(incident_id), policy.next_step)
 
 
 @routes(
