@@ -3,8 +3,8 @@
 
 import { api, explain, q } from "./api.js";
 import { $, h } from "./dom.js";
-import { age, assignee, servicesDatalist, severityDot, statusBadge, when } from "./format.js";
-import { notice, toast, updateTabTitle } from "./notices.js";
+import { assignee, errorSentence, refreshTimes, relTime, servicesDatalist, severityDot, showError, statusBadge } from "./format.js";
+import { toast, updateTabTitle } from "./notices.js";
 import { CAN_ACK, CAN_RESOLVE, OPEN, STATUSES, can, refreshMs, remember, state } from "./state.js";
 
 // Open incidents of every status, then the most recent ones: what a dashboard watches.
@@ -23,7 +23,28 @@ export async function watchedIncidents() {
   return incidents;
 }
 
+// The filters live in the hash's query, so a reload or a shared link shows the same list.
+function filtersFromRoute() {
+  const query = (state.route && state.route.query) || new URLSearchParams();
+  const status = query.get("status") || "";
+  return {
+    status: STATUSES.includes(status) ? status : "",
+    service: (query.get("service") || "").trim(),
+    q: (query.get("q") || "").trim(),
+    mine: query.get("mine") === "1",
+  };
+}
+
+function filtersHash(filters) {
+  return `#/incidents${q({ status: filters.status, service: filters.service, q: filters.q, mine: filters.mine ? "1" : "" })}`;
+}
+
+const filtering = (filters) => Boolean(filters.status || filters.service || filters.q || filters.mine);
+
 export function incidentsPage(view) {
+  state.filters = filtersFromRoute();
+  rowErrors.clear();
+  state.listHash = filtersHash(state.filters);
   const statusSelect = h(
     "select",
     { id: "filter-status", name: "status" },
@@ -35,21 +56,52 @@ export function incidentsPage(view) {
     id: "filter-service",
     name: "service",
     list: "known-services",
-    placeholder: "all services",
+    placeholder: "any service",
     value: state.filters.service,
     autocomplete: "off",
   });
+  const searchInput = h("input", {
+    id: "filter-q",
+    name: "q",
+    type: "search",
+    placeholder: "words in the title (press /)",
+    value: state.filters.q,
+    autocomplete: "off",
+  });
+  const mineBox = state.me && state.me.user ? h("input", { type: "checkbox", id: "filter-mine", name: "mine", checked: state.filters.mine }) : null;
   const filters = h(
     "form",
     { class: "filters", id: "filters", role: "search", "aria-label": "Filter incidents" },
     h("div", { class: "field" }, h("label", { for: "filter-status" }, "Status"), statusSelect),
     h("div", { class: "field" }, h("label", { for: "filter-service" }, "Service"), serviceInput),
+    h("div", { class: "field" }, h("label", { for: "filter-q" }, "Search"), searchInput),
+    mineBox ? h("div", { class: "field check-field" }, mineBox, h("label", { for: "filter-mine" }, "Assigned to me")) : null,
     servicesDatalist(),
-    h("div", { class: "field end" }, h("button", { type: "submit" }, "Apply"), " ", h("button", { type: "button", class: "ghost", id: "filters-clear" }, "Clear")),
+    h(
+      "div",
+      { class: "field end" },
+      h("button", { type: "submit" }, "Apply"),
+      " ",
+      h("button", { type: "button", class: "ghost", id: "filters-clear" }, "Clear"),
+      " ",
+      h("button", { type: "button", class: "ghost", id: "keys-help", "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)", onclick: showKeys }, "?"),
+    ),
   );
+  let typing = null;
   const apply = () => {
-    state.filters = { status: statusSelect.value, service: serviceInput.value.trim() };
+    clearTimeout(typing);
+    const next = {
+      status: statusSelect.value,
+      service: serviceInput.value.trim(),
+      q: searchInput.value.trim(),
+      mine: Boolean(mineBox && mineBox.checked),
+    };
+    state.filters = next;
     state.selected.clear();
+    // Replace the address without a hashchange: the page stays, the link now says what it shows.
+    history.replaceState(history.state, "", `${location.pathname}${location.search}${filtersHash(next)}`);
+    state.listHash = filtersHash(next);
+    state.route.query = new URLSearchParams(state.listHash.split("?")[1] || "");
     renderIncidentRows();
   };
   filters.addEventListener("submit", (event) => {
@@ -57,9 +109,18 @@ export function incidentsPage(view) {
     apply();
   });
   statusSelect.addEventListener("change", apply);
+  if (mineBox) mineBox.addEventListener("change", apply);
+  for (const input of [serviceInput, searchInput]) {
+    input.addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(apply, 300);
+    });
+  }
   filters.querySelector("#filters-clear").addEventListener("click", () => {
     statusSelect.value = "";
     serviceInput.value = "";
+    searchInput.value = "";
+    if (mineBox) mineBox.checked = false;
     apply();
   });
 
@@ -86,12 +147,42 @@ export function incidentsPage(view) {
   renderIncidentRows();
 }
 
+const MAX_FILTER_PAGES = 5;
+
+async function pagesOf(params) {
+  const incidents = [];
+  let cursor = null;
+  for (let page = 0; page < MAX_FILTER_PAGES; page += 1) {
+    const answer = await api("GET", `/api/incidents/list/all${q({ ...params, limit: 100, cursor })}`);
+    incidents.push(...answer.incidents);
+    cursor = answer.next_cursor;
+    if (!cursor) break;
+  }
+  return incidents;
+}
+
+// The server filters by status (and by a service named exactly); the service substring,
+// the title search and "assigned to me" are applied here, over the pages loaded.
 async function listForFilters(watched) {
-  const { status, service } = state.filters;
-  if (!status && !service && watched) return watched;
-  if (!status && !service) return watchedIncidents();
-  const page = await api("GET", `/api/incidents/list/all${q({ status, service_name: service, limit: 100 })}`);
-  return page.incidents;
+  const { status, service, q: words, mine } = state.filters;
+  let incidents;
+  if (!status) incidents = watched || (await watchedIncidents());
+  else incidents = await pagesOf({ status });
+  if (service && state.services.has(service)) {
+    const exact = await pagesOf({ status, service_name: service });
+    const byId = new Map(incidents.map((incident) => [incident.id, incident]));
+    for (const incident of exact) byId.set(incident.id, incident);
+    incidents = [...byId.values()];
+  }
+  const serviceText = service.toLowerCase();
+  const terms = words.toLowerCase().split(/\s+/).filter(Boolean);
+  const me = state.me && state.me.user;
+  return incidents.filter(
+    (incident) =>
+      (!serviceText || String(incident.service_name).toLowerCase().includes(serviceText)) &&
+      terms.every((term) => String(incident.title).toLowerCase().includes(term)) &&
+      (!mine || (me && incident.assigned_to === me)),
+  );
 }
 
 const URGENCY = ["ESCALATED", "TRIGGERED", "ACKNOWLEDGED", "RESOLVED"];
@@ -105,7 +196,7 @@ function byUrgency(incidents) {
 function summaryText(incidents) {
   const waiting = incidents.filter((incident) => CAN_ACK.includes(incident.status)).length;
   const acknowledged = incidents.filter((incident) => incident.status === "ACKNOWLEDGED").length;
-  if (!waiting && !acknowledged) return state.filters.status || state.filters.service ? "No open incidents match." : "No open incidents.";
+  if (!waiting && !acknowledged) return filtering(state.filters) ? "No open incidents match." : "No open incidents.";
   return `${waiting || "No"} unacknowledged incident${waiting === 1 ? "" : "s"}, ${acknowledged || "none"} acknowledged`;
 }
 
@@ -139,9 +230,9 @@ export async function renderIncidentRows(watched) {
   for (const id of [...state.selected]) if (!ids.has(id)) state.selected.delete(id);
 
   // Nothing changed since the last refresh: only the ages move (no flicker, no re-announcing).
-  const signature = JSON.stringify(incidents.map((i) => [i.id, i.status, i.assigned_to, i.alert_count, i.severity]));
+  const signature = JSON.stringify([incidents.map((i) => [i.id, i.status, i.assigned_to, i.alert_count, i.severity, rowErrors.get(i.id)]), filtersHash(state.filters)]);
   if (holder.dataset.signature === signature && holder.querySelector("table, .empty")) {
-    for (const cell of holder.querySelectorAll("time.age")) cell.textContent = age(cell.getAttribute("datetime"));
+    refreshTimes(holder);
     return;
   }
   holder.dataset.signature = signature;
@@ -202,7 +293,11 @@ export async function renderIncidentRows(watched) {
 }
 
 function incidentRow(incident, responder, incidents) {
-  const row = h("tr", { "data-id": incident.id, "data-status": incident.status, class: `row-${incident.status.toLowerCase()}` });
+  const row = h("tr", {
+    "data-id": incident.id,
+    "data-status": incident.status,
+    class: `row-${incident.status.toLowerCase()}${state.highlighted === incident.id ? " current" : ""}`,
+  });
   if (responder) {
     const box = h("input", {
       type: "checkbox",
@@ -234,9 +329,19 @@ function incidentRow(incident, responder, incidents) {
     h("td", { "data-label": "Status" }, statusBadge(incident.status)),
     h("td", { "data-label": "Assigned to", class: "assignee" }, assignee(incident)),
     h("td", { "data-label": "Alerts", class: "num" }, String(incident.alert_count)),
-    h("td", { "data-label": "Age" }, h("time", { class: "age", datetime: incident.created_at, title: when(incident.created_at) }, age(incident.created_at))),
+    h("td", { "data-label": "Age", class: "age-cell" }, relTime(incident.created_at)),
   );
-  if (responder) row.append(h("td", { class: "row-actions" }, actionButtons(incident)));
+  const failed = rowErrors.get(incident.id);
+  if (responder) {
+    row.append(
+      h(
+        "td",
+        { class: "row-actions" },
+        actionButtons(incident),
+        failed ? h("p", { class: "inline-error", role: "alert", id: `row-error-${incident.id}` }, failed) : null,
+      ),
+    );
+  }
   return row;
 }
 
@@ -244,8 +349,22 @@ export function actionButtons(incident, afterwards) {
   const buttons = [];
   if (!can("respond")) return buttons;
   const act = (action) => async (event) => {
-    event.currentTarget.disabled = true;
-    await transition(incident.id, action);
+    const button = event.currentTarget;
+    button.disabled = true;
+    const outcome = await transition(incident.id, action);
+    if (outcome.error) {
+      if (outcome.error.status === 401) return;
+      const sentence = errorSentence(outcome.error);
+      if (afterwards) {
+        // On the incident's page: beside the button, until the next try or another page.
+        button.disabled = false;
+        showError(button, sentence);
+        return;
+      }
+      rowErrors.set(incident.id, sentence);
+    } else {
+      rowErrors.delete(incident.id);
+    }
     if (afterwards) afterwards();
     else renderIncidentRows();
   };
@@ -270,16 +389,17 @@ export function actionButtons(incident, afterwards) {
   return buttons;
 }
 
+// An action's refusal is shown beside the row or button that asked (rowErrors for the list).
+const rowErrors = new Map();
+
 async function transition(id, action) {
   try {
     const incident = await api("POST", `/api/incidents/${encodeURIComponent(id)}/${action}`);
     remember(incident);
     updateTabTitle();
-    notice(null);
-    return incident;
+    return { incident };
   } catch (error) {
-    if (error.status !== 401) notice(`Could not ${action} incident #${id}: ${explain(error)}`);
-    return null;
+    return { error };
   }
 }
 
@@ -310,14 +430,15 @@ async function bulkAction(action) {
   for (const button of bar.querySelectorAll("button")) button.disabled = true;
   // One request per 100 incidents; each incident answers for itself in the results.
   const results = [];
+  const problem = $("#bulk-error");
+  if (problem) problem.remove();
   try {
     for (let start = 0; start < ids.length; start += MAX_BULK_IDS) {
       const answer = await api("POST", `/api/incidents/bulk/${action}`, { ids: ids.slice(start, start + MAX_BULK_IDS) });
       results.push(...answer.results);
     }
-    notice(null);
   } catch (error) {
-    if (error.status !== 401) notice(`Could not ${action} the selected incidents: ${explain(error)}`);
+    if (error.status !== 401) bar.append(h("p", { class: "inline-error", role: "alert", id: "bulk-error" }, `Could not ${action} the selected incidents: ${errorSentence(error)}`));
   }
   for (const result of results) if (result.incident) remember(result.incident);
   updateTabTitle();
@@ -336,3 +457,89 @@ function bulkSummary(action, results) {
   const more = failed.length > why.length ? ` …and ${failed.length - why.length} more.` : "";
   return `${verb} ${done.length} of ${results.length} incidents.${failed.length ? ` Not ${action}d: ${why.join(" ")}${more}` : ""}`;
 }
+
+// The list by keyboard: j/k move the highlighted row, a acknowledges it, r resolves it,
+// / goes to the search, ? lists the keys. Ignored while typing in a field.
+const KEYS = [
+  ["j", "next incident"],
+  ["k", "previous incident"],
+  ["a", "acknowledge the highlighted incident"],
+  ["r", "resolve the highlighted incident"],
+  ["Enter", "open the highlighted incident"],
+  ["/", "search titles"],
+  ["?", "show these keys"],
+  ["Esc", "close this list"],
+];
+
+function showKeys() {
+  let dialog = $("#keys-dialog");
+  if (!dialog) {
+    dialog = h(
+      "dialog",
+      { id: "keys-dialog", class: "keys-dialog", "aria-labelledby": "keys-head" },
+      h("h2", { id: "keys-head" }, "Keyboard shortcuts"),
+      h("dl", { class: "keys" }, KEYS.map(([key, does]) => h("div", {}, h("dt", {}, h("kbd", {}, key)), h("dd", {}, does)))),
+      h("form", { method: "dialog" }, h("button", { type: "submit", class: "primary" }, "Close")),
+    );
+    document.body.append(dialog);
+  }
+  if (!dialog.open) dialog.showModal();
+}
+
+function typingIn(target) {
+  if (!target || !target.closest) return false;
+  const field = "textarea, select, [contenteditable], input:not([type=checkbox]):not([type=radio]):not([type=button]):not([type=submit])";
+  return Boolean(target.isContentEditable || target.closest(field));
+}
+
+function moveHighlight(step) {
+  const rows = [...document.querySelectorAll("#incidents tbody tr[data-id]")];
+  if (!rows.length) return;
+  const at = rows.findIndex((row) => Number(row.dataset.id) === state.highlighted);
+  const next = rows[at < 0 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, at + step))];
+  for (const row of rows) row.classList.toggle("current", row === next);
+  state.highlighted = Number(next.dataset.id);
+  next.scrollIntoView({ block: "nearest" });
+}
+
+function highlightedRow() {
+  return state.highlighted === null ? null : document.querySelector(`#incidents tr[data-id="${state.highlighted}"]`);
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+  if (!state.me || !state.route || state.route.page !== "incidents" || state.route.id) return;
+  if (typingIn(event.target) || document.querySelector("dialog[open]")) return;
+  const row = highlightedRow();
+  const press = (label) => {
+    const button = row && row.querySelector(`button[aria-label^="${label} incident"]`);
+    if (button && !button.disabled) button.click();
+  };
+  switch (event.key) {
+    case "j":
+      moveHighlight(1);
+      break;
+    case "k":
+      moveHighlight(-1);
+      break;
+    case "a":
+      press("Acknowledge");
+      break;
+    case "r":
+      press("Resolve");
+      break;
+    case "Enter":
+      if (!row || event.target.closest("a, button")) return;
+      location.hash = `#/incidents/${row.dataset.id}`;
+      break;
+    case "/":
+      $("#filter-q")?.focus();
+      break;
+    case "?":
+      showKeys();
+      break;
+    default:
+      return;
+  }
+  event.preventDefault();
+});

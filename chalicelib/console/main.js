@@ -9,17 +9,20 @@ import { incidentPage, keepDrafts } from "./incident.js";
 import { incidentsPage } from "./incidents.js";
 import { messagesPage } from "./messages.js";
 import { metricsPage } from "./metrics.js";
-import { notice, updateTabTitle } from "./notices.js";
+import { notice, setupAlerts, updateTabTitle } from "./notices.js";
 import { oncallPage } from "./oncall.js";
 import { afterSignIn, signInPage, signOut } from "./session.js";
 import { KEY_STORAGE, can, refreshMs, state } from "./state.js";
 import { triggerPage } from "./trigger.js";
 
 function parseRoute() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+  // "#/incidents?status=TRIGGERED&q=disk": the page's path, then its own query (filters).
+  const [path, search] = location.hash.replace(/^#\/?/, "").split(/\?(.*)/s);
+  const query = new URLSearchParams(search || "");
+  const parts = path.split("/").filter(Boolean);
   const page = parts[0] || (state.me ? (can("read") ? "incidents" : "trigger") : "signin");
   const id = page === "incidents" && parts[1] && /^\d+$/.test(parts[1]) ? Number(parts[1]) : null;
-  return { page, id };
+  return { page, id, query };
 }
 
 export function render() {
@@ -73,6 +76,7 @@ export function render() {
 
 async function start() {
   $("#sign-out").addEventListener("click", () => signOut());
+  setupAlerts();
   // The skip link must not touch the hash: the hash is the route.
   $(".skip").addEventListener("click", (event) => {
     event.preventDefault();

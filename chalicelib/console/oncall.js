@@ -2,10 +2,10 @@
 // shifts and overrides, escalation policies; for admins, the forms that change them.
 
 import { ApiError, allPages, api, explain, mutate, q } from "./api.js";
-import { h } from "./dom.js";
+import { $, h } from "./dom.js";
 import { servicesDatalist, timeEl, when } from "./format.js";
 import { render } from "./main.js";
-import { notice } from "./notices.js";
+import { notice, toast } from "./notices.js";
 import { KEY_STORAGE, UNASSIGNED, can, state } from "./state.js";
 
 function localInput(date) {
@@ -159,7 +159,8 @@ export async function oncallPage(view) {
   view.replaceChildren(
     h("div", { class: "page-head" }, h("h1", {}, "On-call")),
     h("section", { "aria-labelledby": "now-head" }, h("h2", { id: "now-head" }, "On call now"), cards),
-    h("section", { class: "panel", "aria-labelledby": "schedule-head" }, h("h2", { id: "schedule-head" }, "The next two weeks"), finalSchedules(schedules)),
+    h("section", { class: "panel", "aria-labelledby": "schedule-head" }, h("h2", { id: "schedule-head" }, "The next two weeks"), finalSchedules(schedules, now)),
+    h("section", { class: "panel", "aria-labelledby": "calendar-head" }, h("h2", { id: "calendar-head" }, "Calendar subscriptions"), calendarPanel()),
     h("section", { class: "panel", "aria-labelledby": "rotations-head" }, h("h2", { id: "rotations-head" }, "Rotations"), rotationsTable(rotations, admin, reload), admin ? rotationForm(reload) : null),
     h("section", { class: "panel", "aria-labelledby": "shifts-head" }, h("h2", { id: "shifts-head" }, "Current and upcoming shifts and overrides"), h("div", { class: "table-wrap" }, shiftsTable), admin ? shiftForm(reload) : null),
     h("section", { class: "panel", "aria-labelledby": "levels-head" }, h("h2", { id: "levels-head" }, "Escalation policies"), policiesTable ? h("div", { class: "table-wrap" }, policiesTable) : null, h("h3", {}, "Escalation levels"), h("div", { class: "table-wrap" }, levelsTable), admin ? levelForm(levels, reload) : null, admin ? policyForm(reload) : null),
@@ -173,69 +174,269 @@ function sourceLabel(source) {
   return "Shift";
 }
 
+// "1 interval", "2 intervals".
+function count(n, noun, plural = `${noun}s`) {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
+// Distinct colours, one per person on the page, in the order of their names; past the
+// palette, hues a golden angle apart.
+const PALETTE = ["#b9d5f7", "#bfe8cf", "#f8dca6", "#d8cff7", "#b5e6eb", "#f2c7e1", "#e3e8a8", "#f5c4b5", "#c9d3e0", "#a9e0c0"];
+
+function colourOf(index) {
+  return index < PALETTE.length ? PALETTE[index] : `hsl(${Math.round((index * 137.508) % 360)} 70% 82%)`;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
 // Each service's final schedule: a bar whose segments are as long as the time they
-// cover (gaps stand out), and the same intervals as a table for reading and for
-// screen readers.
-function finalSchedules(schedules) {
+// cover (gaps stand out) over a time axis of days with a "now" marker, a legend of
+// who is who, and the same intervals as a table for reading and for screen readers.
+function finalSchedules(schedules, now) {
   if (!schedules.length) return h("p", { class: "muted" }, "No services yet.");
-  return schedules.map((schedule) => {
-    const from = new Date(schedule.from).getTime();
-    const span = new Date(schedule.to).getTime() - from;
-    const gaps = schedule.intervals.filter((interval) => interval.gap).length;
-    const segments = schedule.intervals.map((interval) => {
-      const start = new Date(interval.start).getTime();
-      const length = new Date(interval.end).getTime() - start;
-      const who = interval.gap ? "Nobody on call" : interval.user;
-      const segment = h(
-        "span",
-        { class: `segment ${interval.gap ? "gap" : `tone-${toneOf(interval.user)}`}`, title: `${who}: ${when(interval.start)} – ${when(interval.end)}` },
-        length / span > 0.06 ? who : "",
-      );
-      // Through the CSSOM: the page's CSP allows no inline style attributes.
-      segment.style.flexGrow = String(Math.max(length / span, 0.0001));
-      return segment;
-    });
-    const rows = schedule.intervals.map((interval) =>
+  const people = [...new Set(schedules.flatMap((schedule) => schedule.intervals.filter((i) => !i.gap).map((i) => i.user)))].sort();
+  const colours = new Map(people.map((user, index) => [user, colourOf(index)]));
+  const swatch = (colour, gap) => {
+    const mark = h("span", { class: `swatch${gap ? " gap" : ""}`, "aria-hidden": "true" });
+    if (colour) mark.style.backgroundColor = colour;
+    return mark;
+  };
+  const legend = h(
+    "ul",
+    { class: "schedule-legend", id: "schedule-legend", "aria-label": "Who is who in the schedules" },
+    people.map((user) => h("li", { "data-user": user }, swatch(colours.get(user)), user)),
+    schedules.some((schedule) => schedule.intervals.some((i) => i.gap)) ? h("li", { class: "legend-gap" }, swatch(null, true), "Nobody on call (gap)") : null,
+  );
+  return [legend, ...schedules.map((schedule) => oneSchedule(schedule, colours, now))];
+}
+
+function oneSchedule(schedule, colours, now) {
+  const from = new Date(schedule.from).getTime();
+  const to = new Date(schedule.to).getTime();
+  const span = to - from;
+  const at = (moment) => `${(((moment - from) / span) * 100).toFixed(3)}%`;
+  const gaps = schedule.intervals.filter((interval) => interval.gap).length;
+  const segments = schedule.intervals.map((interval) => {
+    const start = new Date(interval.start).getTime();
+    const length = new Date(interval.end).getTime() - start;
+    const who = interval.gap ? "Nobody on call" : interval.user;
+    const label = `${who}: ${when(interval.start)} – ${when(interval.end)}`;
+    // Wide enough for a few letters: the name (cut with an ellipsis); narrower, only the title and the label.
+    const roomy = length / span >= 0.02;
+    const segment = h("span", { class: `segment${interval.gap ? " gap" : ""}`, role: "img", title: label, "aria-label": label }, roomy ? h("span", { class: "segment-text" }, who) : null);
+    // Through the CSSOM: the page's CSP allows no inline style attributes.
+    segment.style.flexGrow = String(Math.max(length / span, 0.0001));
+    if (!interval.gap) segment.style.backgroundColor = colours.get(interval.user);
+    return segment;
+  });
+  // A tick at each local midnight inside the span, a date under it.
+  const ticks = [];
+  const midnight = new Date(from);
+  midnight.setHours(0, 0, 0, 0);
+  for (let day = midnight.getTime() + DAY_MS; day < to; ) {
+    const date = new Date(day);
+    const tick = h(
+      "span",
+      { class: `tick${date.getDay() === 1 ? " week" : ""}` },
+      h("span", { class: "tick-label" }, date.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" })),
+    );
+    tick.style.left = at(day);
+    ticks.push(tick);
+    const next = new Date(date);
+    next.setDate(next.getDate() + 1);
+    day = next.getTime();
+  }
+  const marker = now >= from && now <= to ? h("span", { class: "now-marker", title: `Now: ${when(new Date(now).toISOString())}` }, h("span", { class: "now-label" }, "now")) : null;
+  if (marker) marker.style.left = at(now);
+  const rows = schedule.intervals.map((interval) =>
+    h(
+      "tr",
+      { class: interval.gap ? "gap-row" : "" },
+      h("td", { "data-label": "From" }, timeEl(interval.start)),
+      h("td", { "data-label": "Until" }, timeEl(interval.end)),
+      h("td", { "data-label": "Who" }, interval.gap ? h("strong", { class: "error-text" }, "Nobody (gap)") : interval.user),
+      h("td", { "data-label": "Because of" }, interval.gap ? "—" : sourceLabel(interval.source)),
+    ),
+  );
+  const subscribing = Boolean(state.me && state.me.user && can("respond"));
+  return h(
+    "div",
+    { class: "schedule", "data-service": schedule.service_name },
+    h(
+      "h3",
+      {},
+      schedule.service_name,
+      " ",
+      gaps ? h("span", { class: "badge gap-badge" }, count(gaps, "gap")) : h("span", { class: "badge now" }, "No gaps"),
+      " ",
+      subscribing
+        ? h("button", { type: "button", class: "small", "aria-label": `Subscribe to the schedule of ${schedule.service_name} in a calendar app`, onclick: () => subscribe({ service_name: schedule.service_name }, `the schedule of ${schedule.service_name}`) }, "Subscribe")
+        : null,
+      " ",
+      h("button", { type: "button", class: "small", "aria-label": `Download the schedule of ${schedule.service_name} as a calendar file`, onclick: () => downloadCalendar(schedule.service_name) }, "Download .ics"),
+    ),
+    h(
+      "div",
+      { class: "schedule-timeline" },
+      h("div", { class: "bar", role: "group", "aria-label": `Who is on call for ${schedule.service_name}, in time order` }, segments),
+      h("div", { class: "schedule-axis", "aria-hidden": "true" }, ticks),
+      marker,
+    ),
+    h(
+      "details",
+      {},
+      h("summary", {}, `${count(schedule.intervals.length, "interval")} from `, timeEl(schedule.from), " to ", timeEl(schedule.to)),
       h(
-        "tr",
-        { class: interval.gap ? "gap-row" : "" },
-        h("td", { "data-label": "From" }, timeEl(interval.start)),
-        h("td", { "data-label": "Until" }, timeEl(interval.end)),
-        h("td", { "data-label": "Who" }, interval.gap ? h("strong", { class: "error-text" }, "Nobody (gap)") : interval.user),
-        h("td", { "data-label": "Because of" }, interval.gap ? "—" : sourceLabel(interval.source)),
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "grid schedule-table" },
+          h("caption", { class: "sr-only" }, `Final schedule of ${schedule.service_name}`),
+          h("thead", {}, h("tr", {}, ["From", "Until", "Who", "Because of"].map((l) => h("th", { scope: "col" }, l)))),
+          h("tbody", {}, rows),
+        ),
+      ),
+    ),
+  );
+}
+
+// Calendar subscriptions: a secret URL per feed that a calendar app polls without a
+// key. The console shows a new one once, and lists the signed-in user's feeds to revoke.
+function calendarPanel() {
+  const user = state.me && state.me.user;
+  if (!user || !can("respond")) {
+    return h(
+      "p",
+      { class: "muted" },
+      "Calendar subscriptions belong to a person: sign in with a key that acts as a user to subscribe to a schedule or to your own shifts. Download .ics above gives a one-off file.",
+    );
+  }
+  const list = h("div", { id: "calendar-feeds" }, h("p", { class: "muted" }, "Loading…"));
+  loadFeeds(list);
+  return [
+    h(
+      "p",
+      { class: "muted" },
+      "A subscription is a secret link a calendar app (Google Calendar, Outlook, Apple Calendar) checks by itself, with no API key: Subscribe next to a schedule above, or to your own turns on call in every service. Anyone with the link reads that calendar; revoke a link to stop it at once.",
+    ),
+    h("div", { class: "actions" }, h("button", { type: "button", id: "subscribe-mine", onclick: () => subscribe({}, "your shifts") }, "Subscribe to my shifts")),
+    h("div", { id: "feed-new", "aria-live": "polite" }),
+    h("h3", {}, `Your calendar subscriptions (${user})`),
+    list,
+  ];
+}
+
+async function subscribe(body, what) {
+  const user = state.me.user;
+  const made = await mutate("POST", `/api/users/${encodeURIComponent(user)}/calendar-feeds`, body, `Made a calendar subscription to ${what}`);
+  const box = $("#feed-new");
+  if (!made || !box) return;
+  const copyField = (id, label, value) =>
+    h(
+      "div",
+      { class: "field copy-field" },
+      h("label", { for: id }, label),
+      h(
+        "div",
+        { class: "copy-row" },
+        h("input", { id, type: "text", readonly: true, value, spellcheck: "false", autocomplete: "off" }),
+        h("button", { type: "button", class: "small", "aria-label": `Copy the ${label.toLowerCase()}`, onclick: () => copy(id) }, "Copy"),
       ),
     );
-    return h(
+  box.replaceChildren(
+    h(
       "div",
-      { class: "schedule", "data-service": schedule.service_name },
+      { class: "feed-once", "data-id": made.id },
+      h("h3", {}, `New subscription to ${what}`),
+      h("p", {}, h("strong", {}, "Shown only this once: "), "copy it into your calendar app now. Keep it secret; revoke it below if it leaks."),
+      h("p", {}, h("a", { href: made.webcal, id: "feed-webcal-link" }, "Open in your calendar app")),
+      copyField("feed-webcal", "Calendar app link (webcal)", made.webcal),
+      copyField("feed-url", "Web address (https)", made.url),
+      h("button", { type: "button", class: "ghost small", onclick: () => box.replaceChildren() }, "Done, hide the link"),
+    ),
+  );
+  box.scrollIntoView({ block: "nearest" });
+  $("#feed-webcal").focus();
+  const list = $("#calendar-feeds");
+  if (list) loadFeeds(list);
+}
+
+async function copy(id) {
+  const field = $(`#${id}`);
+  field.select();
+  try {
+    await navigator.clipboard.writeText(field.value);
+  } catch (error) {
+    // Without the asynchronous clipboard (an http page, or no permission): the old way.
+    if (!document.execCommand("copy")) {
+      notice("The browser would not copy: the link is selected, copy it with the keyboard.");
+      return;
+    }
+  }
+  toast("Copied to the clipboard", null, "ok");
+}
+
+async function loadFeeds(list) {
+  const user = state.me.user;
+  let feeds;
+  try {
+    feeds = (await api("GET", `/api/users/${encodeURIComponent(user)}/calendar-feeds`)).calendar_feeds;
+  } catch (error) {
+    if (error.status !== 401) list.replaceChildren(h("p", { class: "error-text", role: "alert" }, explain(error)));
+    return;
+  }
+  if (!feeds.length) {
+    list.replaceChildren(h("p", { class: "muted" }, "None yet."));
+    return;
+  }
+  const whatOf = (feed) => (feed.kind === "service" ? `The schedule of ${feed.subject}` : `The shifts of ${feed.subject}`);
+  list.replaceChildren(
+    h("p", { class: "muted small" }, count(feeds.length, "subscription"), " (at most 10)"),
+    h(
+      "div",
+      { class: "table-wrap" },
       h(
-        "h3",
-        {},
-        schedule.service_name,
-        " ",
-        gaps ? h("span", { class: "badge gap-badge" }, `${gaps} gap${gaps === 1 ? "" : "s"}`) : h("span", { class: "badge now" }, "No gaps"),
-        " ",
-        h("button", { type: "button", class: "small", "aria-label": `Download the schedule of ${schedule.service_name} as a calendar file`, onclick: () => downloadCalendar(schedule.service_name) }, "Download .ics"),
-      ),
-      h("div", { class: "bar", "aria-hidden": "true" }, segments),
-      h(
-        "details",
-        {},
-        h("summary", {}, `${schedule.intervals.length} intervals from `, timeEl(schedule.from), " to ", timeEl(schedule.to)),
+        "table",
+        { class: "grid", id: "feeds-table" },
+        h("caption", { class: "sr-only" }, "Your calendar subscriptions"),
+        h("thead", {}, h("tr", {}, ["Calendar", "Made"].map((l) => h("th", { scope: "col" }, l)), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
         h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            { class: "grid schedule-table" },
-            h("caption", { class: "sr-only" }, `Final schedule of ${schedule.service_name}`),
-            h("thead", {}, h("tr", {}, ["From", "Until", "Who", "Because of"].map((l) => h("th", { scope: "col" }, l)))),
-            h("tbody", {}, rows),
+          "tbody",
+          {},
+          feeds.map((feed) =>
+            h(
+              "tr",
+              { "data-id": feed.id },
+              h("td", { "data-label": "Calendar" }, whatOf(feed)),
+              h("td", { "data-label": "Made" }, timeEl(feed.created_at)),
+              h(
+                "td",
+                { class: "row-actions" },
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "danger small",
+                    "aria-label": `Revoke the subscription to ${whatOf(feed).toLowerCase()} made ${when(feed.created_at)}`,
+                    onclick: async (event) => {
+                      event.currentTarget.disabled = true;
+                      if (await mutate("DELETE", `/api/users/${encodeURIComponent(user)}/calendar-feeds/${encodeURIComponent(feed.id)}`, undefined, `Revoked: ${whatOf(feed)} no longer reaches that link`)) {
+                        const shown = $(`#feed-new .feed-once[data-id="${feed.id}"]`);
+                        if (shown) shown.parentElement.replaceChildren();
+                      }
+                      loadFeeds(list);
+                    },
+                  },
+                  "Revoke",
+                ),
+              ),
+            ),
           ),
         ),
       ),
-    );
-  });
+    ),
+  );
 }
 
 // The calendar needs the key in a header, so it is fetched and handed to the
@@ -253,13 +454,6 @@ async function downloadCalendar(service) {
   } catch (error) {
     notice(error instanceof ApiError ? explain(error) : "The calendar could not be downloaded.");
   }
-}
-
-// A stable colour per person, so one person's shifts look alike across the bars.
-function toneOf(user) {
-  let hash = 0;
-  for (const char of user) hash = (hash * 31 + char.codePointAt(0)) % 6;
-  return hash;
 }
 
 function rotationText(rotation) {

@@ -1,12 +1,13 @@
 // Polling: every few seconds the watched incidents are fetched again; new incidents
-// and status changes become toasts, and the page on show is brought up to date.
+// and status changes become toasts (and, for new and escalated incidents, browser
+// notifications), and the page on show is brought up to date.
 
 import { explain } from "./api.js";
 import { $ } from "./dom.js";
 import { renderIncidentRows, watchedIncidents } from "./incidents.js";
 import { render } from "./main.js";
-import { toast } from "./notices.js";
-import { can, refreshMs, state } from "./state.js";
+import { alertOutside, toast, unstickToasts } from "./notices.js";
+import { CAN_ACK, can, refreshMs, state } from "./state.js";
 
 export function startPolling() {
   stopPolling();
@@ -30,18 +31,22 @@ function announce(incidents) {
   for (const incident of ordered) {
     const before = known.get(incident.id);
     const link = `#/incidents/${incident.id}`;
+    const waiting = CAN_ACK.includes(incident.status);
     if (!first && before === undefined) {
-      news.push([`New incident #${incident.id} on ${incident.service_name}: ${incident.title}`, link, "new"]);
+      news.push([`New incident #${incident.id} on ${incident.service_name}: ${incident.title}`, link, "new", incident, waiting]);
+      if (waiting) alertOutside(`New incident #${incident.id} on ${incident.service_name}`, incident.title, link, incident.id);
     } else if (!first && before !== incident.status) {
-      news.push([`Incident #${incident.id} (${incident.title}) is now ${incident.status}`, link, "info"]);
+      news.push([`Incident #${incident.id} (${incident.title}) is now ${incident.status}`, link, "info", incident, waiting]);
+      if (incident.status === "ESCALATED") alertOutside(`Incident #${incident.id} escalated (${incident.service_name})`, incident.title, link, incident.id);
     }
+    if (!waiting && before !== undefined && before !== incident.status) unstickToasts(incident.id);
     known.set(incident.id, incident.status);
     state.services.add(incident.service_name);
   }
   state.known = known;
   // An alert storm gives a summary, not a wall of toasts for a screen reader to read out.
   const shown = news.length > MAX_TOASTS_PER_REFRESH ? news.slice(0, MAX_TOASTS_PER_REFRESH - 1) : news;
-  for (const [message, link, kind] of shown) toast(message, link, kind);
+  for (const [message, link, kind, incident, sticky] of shown) toast(message, link, kind, { incident: incident.id, sticky });
   if (shown.length < news.length) {
     toast(`…and ${news.length - shown.length} more new incidents or status changes`, "#/incidents", "new");
   }

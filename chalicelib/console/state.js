@@ -27,7 +27,9 @@ export const state = {
   timer: null,
   refreshing: false,
   route: null,
-  filters: { status: "", service: "" },
+  filters: { status: "", service: "", q: "", mine: false }, // kept in the hash: #/incidents?status=&service=&q=&mine=1
+  highlighted: null, // the incident list's row that j/k moved to (its id)
+  listHash: "#/incidents", // the list as last filtered, for the detail page's way back
   selected: new Set(),
   focusAfterRender: null, // the id of what to focus once the page is drawn again
   drafts: null, // {id, values, focused}: the detail page's forms across a re-draw
