@@ -17,14 +17,15 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? String(iso) : timeFormat.format(date);
 }
 
-const preciseFormat = new Intl.DateTimeFormat(undefined, {
+const TO_THE_SECOND = {
   year: "numeric",
   month: "short",
   day: "numeric",
   hour: "2-digit",
   minute: "2-digit",
   second: "2-digit",
-});
+};
+const preciseFormat = new Intl.DateTimeFormat(undefined, TO_THE_SECOND);
 
 export function timeEl(iso, precise = false) {
   if (!iso) return "—";
@@ -88,15 +89,7 @@ export function relative(iso, now = Date.now()) {
   return seconds > 0 ? `in ${text}` : `${text} ago`;
 }
 
-const zonedFormat = new Intl.DateTimeFormat(undefined, {
-  year: "numeric",
-  month: "short",
-  day: "numeric",
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-  timeZoneName: "short",
-});
+const zonedFormat = new Intl.DateTimeFormat(undefined, { ...TO_THE_SECOND, timeZoneName: "short" });
 
 // The absolute time with its zone: what a relative time shows on hover.
 export function absolute(iso) {
