@@ -91,3 +91,21 @@ def test_at_most_ten_feeds_a_person_even_when_made_at_once(client):
     assert alice.http.delete(f"/api/users/alice/calendar-feeds/{listed[0]['id']}").status_code == 204
     assert make_feed(alice, "alice").status_code == 201
     assert make_feed(alice, "alice").status_code == 409
+
+
+def test_deleting_a_person_revokes_their_feeds(client):
+    assert post(client, "/api/users", {"name": "alice"}).status_code == 201
+    urls = [make_feed(client, "alice", **body).json_body["url"] for body in ({}, {"service_name": SERVICE})]
+    assert all(fetch(client, url).status_code == 200 for url in urls)
+    assert client.http.delete("/api/users/alice").status_code == 204
+    assert all(fetch(client, url).status_code == 404 for url in urls)
+    assert client.http.get("/api/users/alice/calendar-feeds").json_body["calendar_feeds"] == []
+    # Their count went with them: a new alice starts with none.
+    assert post(client, "/api/users", {"name": "alice"}).status_code == 201
+    assert all(make_feed(client, "alice").status_code == 201 for _ in range(feeds.MAX_FEEDS))
+
+
+def test_deleting_someone_who_is_not_a_user_touches_no_feed(client):
+    url = make_feed(client, "admin").json_body["url"]
+    assert client.http.delete("/api/users/admin").status_code == 404
+    assert fetch(client, url).status_code == 200

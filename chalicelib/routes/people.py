@@ -72,11 +72,14 @@ def change_user(caller, name):
     "/api/users/{name}",
     "DELETE",
     admits=MANAGE,
-    summary="Remove a user with their contact methods and rules",
+    summary="Remove a user with their contact methods, rules and calendar feeds",
     status=204,
 )
 def delete_user(name):
-    users.delete(_user(name))
+    user = users.get(_user(name)).name
+    # The feeds first: a person's calendar URLs must not outlive them, even if the rest fails.
+    feeds.revoke_all(user)
+    users.delete(user)
     return routes.no_content()
 
 

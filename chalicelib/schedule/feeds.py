@@ -86,6 +86,25 @@ def revoke(user: str, feed_id: str) -> None:
         raise NotFound(f"{user} has no calendar feed {feed_id}.") from None
 
 
+def revoke_all(user: str) -> None:
+    """Every feed of `user`'s, with their count, in one transaction conditioned on the
+    count: a feed made meanwhile (or not yet in the owner index) fails it, and the
+    caller tries again, so no feed outlives its person."""
+    owned = _owned(user)
+    count = db.find(Stats, COUNT_KIND, user)
+    if count is None and not owned:
+        return
+    tx = Transaction()
+    for feed in owned:
+        tx.delete(CalendarFeed(feed.token_hash))
+    held = Stats.feed_count == len(owned) if owned else Stats.feed_count.does_not_exist() | (Stats.feed_count == 0)
+    tx.delete(Stats(COUNT_KIND, user), condition=held, tag="count")
+    try:
+        tx.commit(landed=lambda: db.find(Stats, COUNT_KIND, user) is None)
+    except TransactionCancelled:
+        raise db.retry_later(f"{user}'s calendar feeds changed meanwhile") from None
+
+
 def calendar(token: str) -> str:
     """The iCalendar text a feed's URL answers with."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
