@@ -220,7 +220,9 @@ ACCESS_LOG_FORMAT = {
     "time": "$context.requestTime",
     "ip": "$context.identity.sourceIp",
     "method": "$context.httpMethod",
-    "path": "$context.path",
+    # The route as declared ("/calendar/{token}"), not the path requested: a path may
+    # carry a secret (a calendar feed's token, a page's signed link).
+    "route": "$context.resourcePath",
     "status": "$context.status",
     "length": "$context.responseLength",
     "latencyMs": "$context.responseLatency",

@@ -742,7 +742,10 @@ def test_the_api_stage_is_throttled_logged_and_traceable(package):
         }
     ]
     assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
-    assert "$context.requestId" in json.loads(api["AccessLogSetting"]["Format"]).values()
+    logged = json.loads(api["AccessLogSetting"]["Format"]).values()
+    assert "$context.requestId" in logged
+    # Never the requested path: a calendar feed's URL or a page's link carries its secret there.
+    assert "$context.resourcePath" in logged and "$context.path" not in logged
     assert api["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}
     assert all(f["Tracing"] == {"Ref": "Tracing"} for f in functions_by_name(template).values())
     assert template["Resources"]["RestAPI"]["DependsOn"] == ["ApiGatewayAccount"]
