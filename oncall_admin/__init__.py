@@ -1,1 +1,2 @@
-"""Operator commands that talk to a stage's tables directly (see __main__.py)."""
+"""Operator commands (see __main__.py): create-key writes a stage's tables directly;
+export and apply (configuration as code) speak its HTTP API."""

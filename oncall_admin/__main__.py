@@ -1,10 +1,17 @@
-"""Create the first API key of a stage, straight into its table:
+"""Operator commands.
+
+Create the first API key of a stage, straight into its table:
 
     python -m oncall_admin create-key --stage prod --role admin --user alice --name "alice's admin key"
 
 Uses the AWS credentials and region of the environment (AWS_PROFILE, AWS_REGION, ...)
 and the same table names the stage's functions use. The token is printed once;
 only its SHA-256 is stored.
+
+Configuration as code, over the HTTP API of any stage or `make run` (docs/config-as-code.md):
+
+    python -m oncall_admin export --url URL --key KEY > oncall.yaml
+    python -m oncall_admin apply oncall.yaml --url URL --key KEY [--yes] [--no-delete]
 """
 
 import argparse
@@ -12,9 +19,13 @@ import json
 import os
 import sys
 
+from oncall_admin.commands import add_commands
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m oncall_admin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m oncall_admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-key", help="create an API key and print its token once")
     create.add_argument("--stage", required=True, help="dev, prod, or local (with AWS_ENDPOINT_URL_DYNAMODB)")
@@ -22,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True, help="what the key is for")
     create.add_argument("--user", help="the user an admin or responder key acts as")
     create.add_argument("--services", help="comma-separated services an integration key may trigger")
+    add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command != "create-key":
+        return args.run(args)
 
     # The stage decides the table names; set it before chalicelib reads its settings.
     os.environ["ONCALL_STAGE"] = args.stage
