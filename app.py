@@ -6,6 +6,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import config, logs, routes, telemetry
 from chalicelib.escalation import sweep
+from chalicelib.heartbeat import overdue
 from chalicelib.integration import cloudwatch, inbound_sms, sns
 from chalicelib.notify import delivery, shift_notices
 from chalicelib.routes import http, routing
@@ -24,7 +25,8 @@ API = routing.CATALOGUE
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def escalation_sweep(event):
-    return sweep.run()
+    # The same minute also opens the incidents of heartbeats that missed their check-in.
+    return {**sweep.run(), "heartbeats_fired": overdue.run()["fired"]}
 
 
 # Retries come due with time, not with a write: this picks them up in AWS.

@@ -4,6 +4,7 @@ them into the CloudFormation template (see infra/tables.py)."""
 
 import json
 import re
+from datetime import datetime
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -20,6 +21,7 @@ from pynamodb.constants import STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib import status
 from chalicelib.config import settings
 
 
@@ -172,12 +174,31 @@ class Incident(Model):
     handed_assignee = UnicodeAttribute(null=True)
     outbox_partition = UnicodeAttribute(null=True)
     outbox_at = UTCDateTimeAttribute(null=True)
+    # Opened during this maintenance window: its transitions page nobody and announce
+    # nowhere until the window's end (`suppressed_until`), or until the sweep, finding
+    # no window, ends the suppression (`suppression_ended_at`) (chalicelib/incident/suppression.py).
+    suppressed_by = UnicodeAttribute(null=True)
+    suppressed_until = UTCDateTimeAttribute(null=True)
+    suppression_ended_at = UTCDateTimeAttribute(null=True)
 
     feed_index = IncidentFeedIndex()
     service_index = IncidentServiceIndex()
     status_index = IncidentStatusIndex()
     due_index = IncidentDueIndex()
     outbox_index = IncidentOutboxIndex()
+
+    def suppressed_at(self, at: datetime) -> bool:
+        """Whether the incident is suppressed at `at` (opened in a maintenance window).
+        While it waits for the sweep (not acknowledged), it is until the sweep ends the
+        suppression; once acknowledged or resolved it is the sweep's no more, and the
+        window's end decides."""
+        if self.suppressed_by is None:
+            return False
+        if self.suppression_ended_at is not None:
+            return at < self.suppression_ended_at
+        if self.status in status.ESCALATE_FROM:
+            return True
+        return self.suppressed_until is None or at < self.suppressed_until
 
 
 # The incidents stream reaches the notifier only for a write that leaves the incident
@@ -657,6 +678,124 @@ class CalendarFeed(Model):
     owner_index = CalendarFeedOwnerIndex()
 
 
+class MaintenanceIdIndex(GlobalSecondaryIndex):
+    Meta = _index("by-id", KeysOnlyProjection)
+    id = UnicodeAttribute(hash_key=True)
+
+
+class MaintenanceFeedIndex(GlobalSecondaryIndex):
+    """Every service's windows by end, for the list that names no service: written
+    only when an admin adds, ends or removes a window."""
+
+    Meta = _index(
+        "feed",
+        lambda: IncludeProjection(["id", "start", "end", "reason", "created_at", "created_by", "ended_early_at"]),
+    )
+    feed = UnicodeAttribute(hash_key=True)
+    window_key = UnicodeAttribute(range_key=True)
+
+
+class MaintenanceWindow(Model):
+    """A time when a service's alerts open incidents that page nobody
+    (chalicelib/maintenance/windows.py). Keyed as shifts are, "<end>#<id>", so the
+    windows not yet ended are one key range of the service: what a new incident reads."""
+
+    Meta = _meta("maintenance-windows")
+    service_name = UnicodeAttribute(hash_key=True)
+    window_key = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
+    reason = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    # Set when an admin ended the window before its planned end (then `end`).
+    ended_early_at = UTCDateTimeAttribute(null=True)
+    planned_end = UTCDateTimeAttribute(null=True)
+    feed = UnicodeAttribute()
+
+    id_index = MaintenanceIdIndex()
+    feed_index = MaintenanceFeedIndex()
+
+
+# Keys only, and their keys never change: written when a heartbeat is made or
+# deleted, never by a ping (what a list shows of each is read from the table).
+class HeartbeatFeedIndex(GlobalSecondaryIndex):
+    Meta = _index("feed", KeysOnlyProjection)
+    feed = UnicodeAttribute(hash_key=True)
+    listed = UnicodeAttribute(range_key=True)
+
+
+class HeartbeatServiceIndex(GlobalSecondaryIndex):
+    Meta = _index("by-service", KeysOnlyProjection)
+    service_name = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+# Sparse: only heartbeats pinged and not yet overdue-and-fired carry due_partition and
+# due_ms, so the check reads what is due and nothing else. Sharded and keys only, as
+# the incidents' due index.
+class HeartbeatDueIndex(GlobalSecondaryIndex):
+    Meta = _index("due", KeysOnlyProjection)
+    due_partition = UnicodeAttribute(hash_key=True)
+    due_ms = NumberAttribute(range_key=True)
+
+
+class Heartbeat(Model):
+    """A job that must check in every `interval_seconds` (chalicelib/heartbeat/). The id
+    is a digest of (service, name), so the pair is unique by a put's condition and a
+    ping is one UpdateItem by key. The ping URL's secret is stored as its SHA-256."""
+
+    Meta = _meta("heartbeats")
+    id = UnicodeAttribute(hash_key=True)
+    service_name = UnicodeAttribute()
+    name = UnicodeAttribute()
+    interval_seconds = NumberAttribute()
+    grace_seconds = NumberAttribute()
+    # interval + grace in milliseconds: a ping sets due_ms = period_ms + its time in
+    # the UpdateItem itself, without reading the heartbeat first.
+    period_ms = NumberAttribute()
+    secret_hash = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_ping_at = UTCDateTimeAttribute(null=True)
+    # The incident the overdue check opened; a ping removes it.
+    late_incident = NumberAttribute(null=True)
+    feed = UnicodeAttribute()
+    listed = UnicodeAttribute()
+    due_partition = UnicodeAttribute(null=True)
+    due_ms = NumberAttribute(null=True)
+
+    feed_index = HeartbeatFeedIndex()
+    service_index = HeartbeatServiceIndex()
+    due_index = HeartbeatDueIndex()
+
+
+class ReportBucket(Model):
+    """A service's counts of one UTC day, for reports over time (chalicelib/report/buckets.py),
+    written by the transactions that make the transitions they count. `bucket_key` is
+    "<YYYY-MM-DD>#alert#<digest of the dedup key>": the incidents opened that day under
+    one dedup key and what became of them (the counters are named as Stats' are); or
+    "<YYYY-MM-DD>#pages#<user>": the pages sent to that person that day. A fixed set
+    of attributes each, so no item grows with history; a report is one Query a service."""
+
+    Meta = _meta("reports")
+    service_name = UnicodeAttribute(hash_key=True)
+    bucket_key = UnicodeAttribute(range_key=True)
+    total_incidents = NumberAttribute(null=True)
+    alerts = NumberAttribute(null=True)
+    escalated_incidents = NumberAttribute(null=True)
+    resolved_incidents = NumberAttribute(null=True)
+    resolved_acknowledged = NumberAttribute(null=True)
+    ack_seconds_sum = NumberAttribute(null=True)
+    resolve_seconds_sum = NumberAttribute(null=True)
+    # The first incident's title that day, and the caller's dedup key (none when derived
+    # from the title), both cut short: what the noisy alerts list shows.
+    title = UnicodeAttribute(null=True)
+    dedup_key = UnicodeAttribute(null=True)
+    pages = NumberAttribute(null=True)
+    night_pages = NumberAttribute(null=True)
+
+
 ALL_MODELS = (
     Incident,
     Dedup,
@@ -677,4 +816,7 @@ ALL_MODELS = (
     SnsCertificate,
     AlarmState,
     CalendarFeed,
+    ReportBucket,
+    MaintenanceWindow,
+    Heartbeat,
 )

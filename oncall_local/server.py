@@ -24,6 +24,7 @@ from chalice.local import (
     ForbiddenError,
     LocalChalice,
     LocalDevServer,
+    RouteMatcher,
     ThreadedHTTPServer,
 )
 
@@ -45,6 +46,18 @@ class FastRequestHandler(ChaliceRequestHandler):
     # The handler writes headers and body separately; without TCP_NODELAY a
     # keep-alive client waits out the peer's delayed ACK (~40 ms) every request.
     disable_nagle_algorithm = True
+    # The app's routes as declared, set once the app is imported (main).
+    routes: RouteMatcher | None = None
+
+    def log_request(self, code="-", size="-") -> None:
+        # The route as declared, as the deployed access log records it (infra/stack.py),
+        # never the requested path: a heartbeat's ping URL, a calendar feed and a page's
+        # signed link carry their secret in it.
+        try:
+            route = self.routes.match_route(getattr(self, "path", "")).route if self.routes else "-"
+        except ValueError:
+            route = "(no route)"
+        self.log_message('"%s %s" %s %s', self.command, route, code, size)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server answers what never reaches the app (a method it has no handler
@@ -198,6 +211,7 @@ def main() -> int:
     from chalicelib import db
     from chalicelib.config import settings
     from chalicelib.escalation import sweep
+    from chalicelib.heartbeat import overdue
     from chalicelib.models import ALL_MODELS, Incident
     from chalicelib.notify import delivery, shift_notices
     from oncall_local import demo
@@ -218,10 +232,12 @@ def main() -> int:
     # thread-local current_request, so concurrent requests do not see each other's.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
+    FastRequestHandler.routes = RouteMatcher(list(app.routes))
     server = LocalDevServer(app, chalice_config, host, port, handler_cls=FastRequestHandler, server_cls=BacklogServer)
     # In AWS the incidents table's stream wakes the deliverer; here a short timer does.
     timers = [
         Timer("escalation-sweep", settings().sweep_interval_seconds, sweep.run, lambda r: r["escalated"]),
+        Timer("heartbeats", settings().sweep_interval_seconds, overdue.run, lambda r: r["fired"]),
         Timer("notifications", settings().deliver_interval_seconds, delivery.run, lambda r: r["attempted"]),
         Timer("on-call-notices", 60, shift_notices.run, lambda r: r["noticed"]),
     ]

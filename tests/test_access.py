@@ -89,6 +89,18 @@ class Fixtures:
     def shift_id(self) -> str:
         return admin_json(self.client, "POST", "/api/oncall/schedules", self.shift_body(), expect=201)["id"]
 
+    def window_body(self) -> dict:
+        now = clock.now()
+        return {
+            "service_name": SERVICE,
+            "start": clock.iso(now),
+            "end": clock.iso(now + timedelta(hours=1)),
+            "reason": f"upgrade {self.unique()}",
+        }
+
+    def window_id(self) -> str:
+        return admin_json(self.client, "POST", "/api/maintenance", self.window_body(), expect=201)["id"]
+
     def level_body(self) -> dict:
         self.levels += 1
         return {"service_name": SERVICE, "level": self.levels, "user": f"user{self.unique()}"}
@@ -110,6 +122,16 @@ class Fixtures:
 
     def rotation_id(self) -> str:
         return admin_json(self.client, "POST", "/api/oncall/rotations", self.rotation_body(), expect=201)["id"]
+
+    def heartbeat_body(self) -> dict:
+        return {"service_name": SERVICE, "name": f"matrix job {self.unique()}", "interval_seconds": 60}
+
+    def heartbeat(self) -> dict:
+        return admin_json(self.client, "POST", "/api/heartbeats", self.heartbeat_body(), expect=201)
+
+    def heartbeat_ping_path(self) -> str:
+        """The path of a fresh heartbeat's ping URL, secret included."""
+        return "/api/" + self.heartbeat()["ping_url"].split("/api/", 1)[1]
 
     def key_body(self) -> dict:
         number = self.unique()
@@ -221,9 +243,14 @@ RECIPES = {
     ("POST", "/api/incidents/bulk/resolve"): lambda f: ("/api/incidents/bulk/resolve", {"ids": [f.incident(True)]}),
     ("GET", "/api/metrics"): lambda f: (f"/api/metrics?service_name={SERVICE}", None),
     ("GET", "/api/metrics/services"): lambda f: ("/api/metrics/services", None),
+    ("GET", "/api/reports"): lambda f: (f"/api/reports?service_name={SERVICE}&bucket=week", None),
     ("GET", "/api/oncall/schedules"): lambda f: (f"/api/oncall/schedules?service_name={SERVICE}", None),
     ("POST", "/api/oncall/schedules"): lambda f: ("/api/oncall/schedules", f.shift_body()),
     ("DELETE", "/api/oncall/schedules/{schedule_id}"): lambda f: (f"/api/oncall/schedules/{f.shift_id()}", None),
+    ("GET", "/api/maintenance"): lambda f: (f"/api/maintenance?service_name={SERVICE}", None),
+    ("POST", "/api/maintenance"): lambda f: ("/api/maintenance", f.window_body()),
+    ("POST", "/api/maintenance/{window_id}/end"): lambda f: (f"/api/maintenance/{f.window_id()}/end", None),
+    ("DELETE", "/api/maintenance/{window_id}"): lambda f: (f"/api/maintenance/{f.window_id()}", None),
     ("GET", "/api/oncall/current"): lambda f: (f"/api/oncall/current?service_name={SERVICE}", None),
     ("GET", "/api/oncall/shifts"): lambda f: (f"/api/oncall/shifts?service_name={SERVICE}", None),
     ("GET", "/api/oncall/shifts.ics"): lambda f: (f"/api/oncall/shifts.ics?service_name={SERVICE}", None),
@@ -238,6 +265,19 @@ RECIPES = {
         f"/api/escalation/policies/{SERVICE}",
         {"repeat": 1},
     ),
+    ("GET", "/api/heartbeats"): lambda f: (f"/api/heartbeats?service_name={SERVICE}", None),
+    ("POST", "/api/heartbeats"): lambda f: ("/api/heartbeats", f.heartbeat_body()),
+    ("POST", "/api/heartbeats/check"): lambda f: ("/api/heartbeats/check", None),
+    ("GET", "/api/heartbeats/{heartbeat_id}"): lambda f: (f"/api/heartbeats/{f.heartbeat()['id']}", None),
+    ("PATCH", "/api/heartbeats/{heartbeat_id}"): lambda f: (
+        f"/api/heartbeats/{f.heartbeat()['id']}",
+        {"interval_seconds": 120},
+    ),
+    ("DELETE", "/api/heartbeats/{heartbeat_id}"): lambda f: (f"/api/heartbeats/{f.heartbeat()['id']}", None),
+    ("POST", "/api/heartbeats/{heartbeat_id}/ping"): lambda f: (f"/api/heartbeats/{f.heartbeat()['id']}/ping", None),
+    ("GET", "/api/heartbeats/{heartbeat_id}/ping"): lambda f: (f"/api/heartbeats/{f.heartbeat()['id']}/ping", None),
+    ("POST", "/api/heartbeats/{heartbeat_id}/ping/{secret}"): lambda f: (f.heartbeat_ping_path(), None),
+    ("GET", "/api/heartbeats/{heartbeat_id}/ping/{secret}"): lambda f: (f.heartbeat_ping_path(), None),
     ("GET", "/api/keys"): lambda f: ("/api/keys", None),
     ("POST", "/api/keys"): lambda f: ("/api/keys", f.key_body()),
     ("DELETE", "/api/keys/{key_id}"): lambda f: (f"/api/keys/{f.key_id()}", None),

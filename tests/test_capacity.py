@@ -12,7 +12,7 @@ from chalicelib.models import NOTIFIER_STREAM_FILTER, Incident
 from chalicelib.notify import delivery
 from tests.capacity import metered
 from tests.capacity_model import Stream
-from tests.flows import acknowledge, metrics, on_call_now, post, resolve, trigger
+from tests.flows import acknowledge, add_level, check_escalations, metrics, on_call_now, post, resolve, trigger
 
 STATS = "oncall-test-stats"
 
@@ -80,10 +80,11 @@ def test_write_units_per_operation_do_not_grow_with_the_history(client, history)
         resolve(client, number)
 
     # (the incident 4 in a transaction, its dedup item 2, the service's metrics row 2,
-    # the number 1, an entry in each of the feed, by-service, by-status, due and outbox
-    # indexes; the service's first also enters the services index)
-    assert opening.write_units == 14
-    assert first_of_service.write_units == 15
+    # its report row of the day and dedup key 2 (chalicelib/report/buckets.py, under
+    # 1 KB), the number 1, an entry in each of the feed, by-service, by-status, due and
+    # outbox indexes; the service's first also enters the services index)
+    assert opening.write_units == 16
+    assert first_of_service.write_units == 17
     # (the count 2 on the incident's alert tally, an item of under 1 KB, in a
     # transaction of one item; the explicit key's dedup item is read, not written, and
     # the incident is not written: it was 4)
@@ -91,8 +92,9 @@ def test_write_units_per_operation_do_not_grow_with_the_history(client, history)
     # (the incident 2; the due entry leaves, the outbox entry comes, the status list moves)
     assert acknowledging.write_units == 6
     # (the incident 4, the dedup item's delete 2, the tally closed 2, the service's
-    # metrics row 2, the outbox entry comes, the status list moves)
-    assert resolving.write_units == 13
+    # metrics row 2, the report row of its opening day 2, the outbox entry comes, the
+    # status list moves)
+    assert resolving.write_units == 15
     assert [written.table for written in folding.writes].count(INCIDENTS) == 0
     assert [written.table for written in folding.writes].count(TALLIES) == 1
 
@@ -117,12 +119,13 @@ def test_the_stream_wakes_the_notifier_for_transitions_and_not_for_folded_alerts
     assert len(stream.passing(incident_writes(acknowledging))) == 1
 
 
-def test_a_page_costs_eleven_write_units_and_six_reads(client, monkeypatch):
+def test_a_page_costs_thirteen_write_units_and_seven_reads(client, monkeypatch):
     """The notifier's pass over a new incident, without and with its assignee paged by
     one SMS rule: the page is made in the hand-over (+3, a delivery of about 1.5 KB in
-    the transaction), claimed (3) and recorded with its timeline entry (5); it reads
-    the person (their user, methods and rules) when made, and the due delivery, its
-    contact method and the incident when sent."""
+    the transaction), claimed (3) and recorded with its timeline entry (5) and the
+    person's report row of the day (2); it reads the person (their user, methods and
+    rules) when made, and the due delivery, its contact method, and the incident with
+    the person (their time zone) when sent."""
     from tests.test_pages import email_sender, person  # noqa: F401
 
     monkeypatch.setenv("ONCALL_EMAIL_FROM", "oncall@example.com")
@@ -136,5 +139,24 @@ def test_a_page_costs_eleven_write_units_and_six_reads(client, monkeypatch):
     trigger(client, "payments", "alice paged")
     with metered() as paged:
         assert delivery.run()["delivered"] == 1
-    assert paged.write_units - unpaged.write_units == 11
-    assert paged.read_units - unpaged.read_units == 6
+    assert paged.write_units - unpaged.write_units == 13
+    assert paged.read_units - unpaged.read_units == 7
+
+
+def test_an_escalation_step_costs_two_more_units_the_first_time_for_the_report(client, manual_clock):
+    """The sweep's step: the incident 4 (a transaction) and its due entry moved 2; the
+    first step also moves the status list (2) and counts the incident as escalated on
+    the service's metrics row (2) and on the report row of its opening day (2)."""
+    add_level(client, "payments", 1, "alice")
+    add_level(client, "payments", 2, "bob")
+    number = typical_alert("checkout")["id"]
+    steps = []
+    for _ in range(2):
+        manual_clock.advance(minutes=16)
+        with metered() as stepping:
+            assert check_escalations(client)["incidents"] == [number]
+        steps.append(stepping)
+    first, second = steps
+    assert (first.write_units, second.write_units) == (12, 6)
+    assert Counter(written.table for written in first.writes)["oncall-test-reports"] == 1
+    assert Counter(written.table for written in second.writes)["oncall-test-reports"] == 0

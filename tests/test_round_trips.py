@@ -48,7 +48,9 @@ def warm(key_cache, client):
     signing.CURSORS.sign(b"")
 
 
-NEW_INCIDENT = Counter({"UpdateItem": 2, "Query": 1, "TransactWriteItems": 1})
+# The dedup item's window, the incident number, who is on call and the service's
+# maintenance windows (a Query each), and the transaction.
+NEW_INCIDENT = Counter({"UpdateItem": 2, "Query": 2, "TransactWriteItems": 1})
 
 
 def measured(requests_made, call):
@@ -58,7 +60,7 @@ def measured(requests_made, call):
     return response, calls
 
 
-def test_trigger_new_incident_costs_4_and_a_duplicate_3(client, requests_made):
+def test_trigger_new_incident_costs_5_and_a_duplicate_3(client, requests_made):
     shift = add_shift(client, "payments", "alice", "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
     assert shift.status_code == 201, shift.body
 
@@ -252,3 +254,17 @@ def test_an_open_incidents_detail_also_reads_its_services_levels(client, request
     assert response.json_body["next_escalation"]["level"] is None  # the service has no levels
     # The incident and its tally, its history, and the levels its next step climbs.
     assert calls == Counter({"BatchGetItem": 1, "Query": 2})
+
+
+def test_a_report_costs_one_query_a_service_and_over_every_service_one_more(client, requests_made):
+    for service in ("api", "web", "db"):
+        trigger(client, service, "one a service")
+    # The service's rows of the range, however long (a year here), in one Query.
+    response, calls = measured(requests_made, lambda: client.http.get("/api/reports/?service_name=api&from=2025-03-02"))
+    assert response.status_code == 200
+    assert response.json_body["totals"]["incidents"] == 1
+    assert calls == Counter({"Query": 1})
+    # The services the metrics list (a Query of their index a hundred), then each one's, in parallel.
+    response, calls = measured(requests_made, lambda: client.http.get("/api/reports/"))
+    assert response.json_body["totals"]["incidents"] == 3
+    assert calls == Counter({"Query": 1 + 3})

@@ -111,9 +111,17 @@ def table_page(model, hash_key: str, limit: int, cursor: str | None, condition=N
 
 def feed_page(model, feed: str, limit: int, cursor: str | None, condition=None):
     """One page of the model's `feed_index` partition `feed`. Returns (items, next cursor)."""
+    return index_page(model, model.feed_index, feed, limit, cursor, condition)
+
+
+def index_page(model, index, partition: str, limit: int, cursor: str | None, condition=None):
+    """One page of the partition `partition` of one of the model's indexes (as the
+    index projects them). Returns (items, next cursor)."""
     table_keys = _key_types(model.get_attributes().values())
-    index_keys = _key_types(model.feed_index.Meta.attributes.values())
-    start = decode(cursor, {**table_keys, **index_keys}, {"feed": feed})
-    page = model.feed_index.query(feed, condition, page_size=limit, last_evaluated_key=start)
+    index_attributes = index.Meta.attributes.values()
+    index_keys = _key_types(index_attributes)
+    [hash_name] = [attribute.attr_name for attribute in index_attributes if attribute.is_hash_key]
+    start = decode(cursor, {**table_keys, **index_keys}, {hash_name: partition})
+    page = index.query(partition, condition, page_size=limit, last_evaluated_key=start)
     items, resume_at = one_page(model, page)
     return items, encode(resume_at)

@@ -127,6 +127,17 @@ class ShiftBody(_Body):
     is_override: bool = False
 
 
+MAX_REASON_LENGTH = 512
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=MAX_REASON_LENGTH), AfterValidator(_not_blank)]
+
+
+class MaintenanceBody(_Body):
+    service_name: Name
+    start: Instant
+    end: Instant
+    reason: Reason = Field(description="why pages stop, as the console and the incident's timeline say it")
+
+
 Role = Literal["admin", "responder", "integration"]
 
 
@@ -381,6 +392,39 @@ class RotationBody(_Body):
     def _weekday_only_for_weeks(self) -> "RotationBody":
         if self.handoff_weekday is not None and self.shift_unit != "weeks":
             raise ValueError("handoff_weekday: only weekly rotations hand off on a weekday")
+        return self
+
+
+# --- heartbeats
+
+MIN_HEARTBEAT_INTERVAL = 60
+MAX_HEARTBEAT_SECONDS = 86400
+DEFAULT_GRACE_SECONDS = 300
+HeartbeatInterval = Annotated[int, Field(ge=MIN_HEARTBEAT_INTERVAL, le=MAX_HEARTBEAT_SECONDS)]
+HeartbeatGrace = Annotated[int, Field(ge=0, le=MAX_HEARTBEAT_SECONDS)]
+
+
+class HeartbeatBody(_Body):
+    service_name: Name = Field(description="the service whose incident a missed check-in opens")
+    name: Name = Field(description="unique within the service, e.g. nightly-backup")
+    interval_seconds: HeartbeatInterval = Field(description="how often the job checks in, 60 to 86400")
+    grace_seconds: HeartbeatGrace = Field(
+        default=DEFAULT_GRACE_SECONDS,
+        description=f"how much later than the interval a check-in may come, 0 to 86400 (default "
+        f"{DEFAULT_GRACE_SECONDS})",
+    )
+
+
+class HeartbeatChange(_Body):
+    """What PATCH changes; a field left out keeps its value. The ping URL stays the same."""
+
+    interval_seconds: HeartbeatInterval | None = None
+    grace_seconds: HeartbeatGrace | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "HeartbeatChange":
+        if self.interval_seconds is None and self.grace_seconds is None:
+            raise ValueError("interval_seconds: give interval_seconds, grace_seconds or both")
         return self
 
 

@@ -6,7 +6,7 @@ names it with `answer=`, from which chalicelib/routes/openapi.py renders the doc
 schema. Every field is present in the answer, null where the type allows, except
 those declared with `_left_out_when_none`."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
@@ -143,10 +143,13 @@ class Incident(Answer):
     dedup_key: DedupKey
     source: str | None = Field(description="where a monitoring integration's alert came from")
     details: dict[str, Any] | None = Field(description="what the integration sent with it, as sent")
+    suppressed: bool = Field(description="opened in a maintenance window that is not over yet: it pages nobody")
+    suppressed_by: str | None = Field(description="the maintenance window it was opened in, if any")
 
     @classmethod
     def of(cls, incident: object, **given: Any) -> "Answer":
-        return super().of(incident, dedup_key=Dedup.public_key(incident.dedup_key), **given)
+        suppressed = incident.suppressed_at(clock.now())
+        return super().of(incident, dedup_key=Dedup.public_key(incident.dedup_key), suppressed=suppressed, **given)
 
 
 class TimelineEntry(Answer):
@@ -250,6 +253,27 @@ class Shift(Answer):
 
 class ShiftPage(Answer):
     schedules: list[Shift]
+    next_cursor: Cursor
+
+
+# --- maintenance windows ------------------------------------------------------------
+
+
+class MaintenanceWindow(Answer):
+    id: PublicId
+    service_name: str
+    start: Instant
+    end: Instant = Field(description="when pages resume (now, for a window ended early)")
+    reason: str
+    state: Literal["upcoming", "active", "ended"]
+    created_at: Instant
+    created_by: str | None
+    ended_early_at: Instant = _left_out_when_none("when an admin ended the window before its planned end")
+    planned_end: Instant = _left_out_when_none("a window ended early: the end it was planned with")
+
+
+class MaintenanceWindowPage(Answer):
+    windows: list[MaintenanceWindow]
     next_cursor: Cursor
 
 
@@ -512,6 +536,45 @@ class AlertmanagerOutcome(Answer):
     alert_count: Positive | None
 
 
+class Heartbeat(Answer):
+    id: PublicId
+    service_name: str
+    name: str
+    interval_seconds: int = Field(ge=60, le=86400)
+    grace_seconds: int = Field(ge=0, le=86400)
+    status: Literal["waiting", "up", "late"] = Field(
+        description="waiting: never pinged; up: pinged; late: it missed a check-in and its incident was opened"
+    )
+    last_ping_at: Instant | None
+    next_due_at: Instant | None = Field(
+        description="when it is late without another ping (last ping + interval + grace); null before the first "
+        "ping and once it fired"
+    )
+    created_at: Instant
+
+
+class NewHeartbeat(Heartbeat):
+    ping_url: str = Field(description="POST or GET it to check in; the secret in it is the only credential")
+    secret: str = Field(description="shown only in this answer, stored as its SHA-256")
+
+
+class HeartbeatPage(Answer):
+    heartbeats: list[Heartbeat]
+    next_cursor: Cursor
+
+
+class HeartbeatPing(Answer):
+    id: PublicId
+    status: Literal["up"]
+    last_ping_at: Instant
+    next_due_at: Instant
+
+
+class HeartbeatCheck(Answer):
+    fired: Count
+    heartbeats: list[PublicId] = Field(description="the heartbeats whose missed check-in opened or folded an incident")
+
+
 class SnsOutcome(Answer):
     message_type: Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
     # stale: a later state change of the alarm was applied first.
@@ -531,3 +594,54 @@ class PagerDutyError(Answer):
     status: str
     message: str
     errors: list[str]
+
+
+# --- reports ---------------------------------------------------------------------------
+
+Day = Annotated[
+    date,
+    PlainSerializer(date.isoformat, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date", "description": "a UTC day, YYYY-MM-DD"}),
+]
+
+
+class UserPages(Answer):
+    user: str
+    pages: Count
+    night_pages: Count = Field(description="sent 22:00-08:00 or on a Saturday or Sunday in the user's time zone")
+
+
+class ReportBucket(Answer):
+    """The counts of a day or an ISO week. Incidents, alerts, escalations, acknowledgements
+    and the means belong to the day an incident was opened; pages to the day sent."""
+
+    start: Day = Field(description="the bucket's first day")
+    end: Day = Field(description="the day after its last")
+    incidents: Count
+    alerts: Count = Field(description="the first alert of each incident, and those folded into it once it resolved")
+    escalated: Count = Field(description="incidents that escalated at least once")
+    resolved: Count
+    acknowledged: Count = Field(description="resolved incidents that had been acknowledged")
+    mtta_seconds: Seconds
+    mttr_seconds: Seconds
+    pages_sent: Count
+    night_pages: Count
+    pages_by_user: list[UserPages] = Field(description="by user name")
+
+
+class NoisyAlert(Answer):
+    service_name: str
+    title: str | None
+    dedup_key: str | None = Field(description="the caller's dedup key; null when derived from the title")
+    alerts: Count
+    incidents: Count
+
+
+class Report(Answer):
+    service_name: str | None = Field(description="null: every service")
+    bucket: Literal["day", "week"]
+    from_: Day = Field(alias="from", description="the first day counted")
+    to: Day = Field(description="the last day counted")
+    buckets: list[ReportBucket]
+    totals: ReportBucket
+    noisy_alerts: list[NoisyAlert] = Field(description="the range's 10 with the most alerts")

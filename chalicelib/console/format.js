@@ -57,6 +57,10 @@ export function statusBadge(status) {
   return h("span", { class: `badge status-${String(status).toLowerCase()}` }, status);
 }
 
+export function maintenanceBadge() {
+  return h("span", { class: "badge maintenance", title: "Opened in a maintenance window: it pages nobody until the window is over" }, "maintenance");
+}
+
 export function severityBadge(severity) {
   return h("span", { class: `sev sev-${SEVERITIES.includes(severity) ? severity : "info"}` }, severity);
 }

@@ -3,10 +3,11 @@
 
 import { allPages, api, explain } from "./api.js";
 import { $, h } from "./dom.js";
-import { assignee, clearError, errorSentence, linkOrText, relTime, safeUrl, severityBadge, showError, statusBadge } from "./format.js";
+import { assignee, linkOrText, maintenanceBadge, relTime, safeUrl, severityBadge, showError, statusBadge } from "./format.js";
+import { clearErrors, sendForm } from "./forms.js";
 import { actionButtons } from "./incidents.js";
 import { render } from "./main.js";
-import { toast, updateTabTitle } from "./notices.js";
+import { updateTabTitle } from "./notices.js";
 import { OPEN, can, remember, state } from "./state.js";
 
 export async function incidentPage(view, id) {
@@ -96,6 +97,16 @@ function targetName(target) {
 }
 
 function nextStep(incident) {
+  if (incident.suppressed && OPEN.includes(incident.status)) {
+    return h(
+      "p",
+      { class: "next-step", id: "next-step" },
+      maintenanceBadge(),
+      " Opened in a maintenance window: it pages nobody and escalates only once the window is over (",
+      h("a", { href: "#/maintenance" }, "windows"),
+      ").",
+    );
+  }
   const next = incident.next_escalation;
   if (!next || !OPEN.includes(incident.status)) return null;
   if (next.level === null || next.level === undefined) {
@@ -207,33 +218,6 @@ function timelineList(entries) {
 // Working together: a note for the timeline (any incident), a new assignee (open ones).
 const MAX_NOTE_LENGTH = 4096;
 
-// The action's refusal beside the field the API names (or the form's button), in its words.
-function placeError(form, error) {
-  if (error.status === 401) return;
-  const named = error.field ? form.querySelector(`[name="${CSS.escape(error.field)}"]`) : null;
-  showError(named || form.querySelector("button[type=submit]"), errorSentence(error));
-}
-
-function clearErrors(form) {
-  for (const control of form.querySelectorAll("[aria-invalid]")) clearError(control);
-}
-
-async function send(form, method, path, body, success) {
-  clearErrors(form);
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try {
-    const answer = await api(method, path, body);
-    toast(success, null, "ok");
-    return answer || true;
-  } catch (error) {
-    placeError(form, error);
-    return null;
-  } finally {
-    button.disabled = false;
-  }
-}
-
 function workTogether(incident) {
   const noteText = h("textarea", { id: "note-text", name: "text", rows: 3, required: true, maxlength: MAX_NOTE_LENGTH, "aria-describedby": "note-help" });
   const noteForm = h(
@@ -254,7 +238,7 @@ function workTogether(incident) {
       return;
     }
     const path = `/api/incidents/${encodeURIComponent(incident.id)}/notes`;
-    if (await send(noteForm, "POST", path, { text: noteText.value }, `Added a note to incident #${incident.id}`)) {
+    if (await sendForm(noteForm, "POST", path, { text: noteText.value }, `Added a note to incident #${incident.id}`)) {
       noteText.value = "";
       state.focusAfterRender = "note-text";
       render();
@@ -279,7 +263,7 @@ function workTogether(incident) {
       const name = user.value.trim();
       if (!name) return;
       const path = `/api/incidents/${encodeURIComponent(incident.id)}/reassign`;
-      if (await send(reassignForm, "POST", path, { user: name }, `Incident #${incident.id} is now assigned to ${name}`)) {
+      if (await sendForm(reassignForm, "POST", path, { user: name }, `Incident #${incident.id} is now assigned to ${name}`)) {
         user.value = "";
         state.focusAfterRender = "reassign-user";
         render();

@@ -3,7 +3,7 @@
 
 import { api, explain, q } from "./api.js";
 import { $, h } from "./dom.js";
-import { assignee, errorSentence, refreshTimes, relTime, servicesDatalist, severityDot, showError, statusBadge } from "./format.js";
+import { assignee, errorSentence, maintenanceBadge, refreshTimes, relTime, servicesDatalist, severityDot, showError, statusBadge } from "./format.js";
 import { toast, updateTabTitle } from "./notices.js";
 import { CAN_ACK, CAN_RESOLVE, OPEN, STATUSES, can, refreshMs, remember, state } from "./state.js";
 
@@ -17,7 +17,7 @@ export async function watchedIncidents() {
   const byId = new Map();
   for (const page of pages) for (const incident of page.incidents) byId.set(incident.id, incident);
   const incidents = [...byId.values()];
-  state.unacknowledged = new Set(incidents.filter((incident) => CAN_ACK.includes(incident.status)).map((incident) => incident.id));
+  state.unacknowledged = new Set(incidents.filter(paging).map((incident) => incident.id));
   state.moreUnacknowledged = OPEN.some((status, index) => CAN_ACK.includes(status) && pages[index].next_cursor);
   updateTabTitle();
   return incidents;
@@ -187,17 +187,28 @@ async function listForFilters(watched) {
 
 const URGENCY = ["ESCALATED", "TRIGGERED", "ACKNOWLEDGED", "RESOLVED"];
 
-// Most urgent first: escalated, triggered, acknowledged, resolved; newest first within each.
+// Open, in a maintenance window: it pages nobody, so it is listed apart and not counted as waiting.
+const inMaintenance = (incident) => Boolean(incident.suppressed) && OPEN.includes(incident.status);
+// Waiting for someone: not acknowledged and paging.
+const paging = (incident) => CAN_ACK.includes(incident.status) && !incident.suppressed;
+
+// Most urgent first: escalated, triggered, acknowledged, then what is in maintenance, then
+// resolved; newest first within each.
 function byUrgency(incidents) {
-  const rank = (incident) => (URGENCY.includes(incident.status) ? URGENCY.indexOf(incident.status) : URGENCY.length);
+  const rank = (incident) => {
+    if (inMaintenance(incident)) return URGENCY.length - 1.5;
+    return URGENCY.includes(incident.status) ? URGENCY.indexOf(incident.status) : URGENCY.length;
+  };
   return [...incidents].sort((a, b) => rank(a) - rank(b) || b.id - a.id);
 }
 
 function summaryText(incidents) {
-  const waiting = incidents.filter((incident) => CAN_ACK.includes(incident.status)).length;
-  const acknowledged = incidents.filter((incident) => incident.status === "ACKNOWLEDGED").length;
-  if (!waiting && !acknowledged) return filtering(state.filters) ? "No open incidents match." : "No open incidents.";
-  return `${waiting || "No"} unacknowledged incident${waiting === 1 ? "" : "s"}, ${acknowledged || "none"} acknowledged`;
+  const waiting = incidents.filter(paging).length;
+  const acknowledged = incidents.filter((incident) => incident.status === "ACKNOWLEDGED" && !incident.suppressed).length;
+  const quiet = incidents.filter(inMaintenance).length;
+  const inWindow = quiet ? `, ${quiet} in maintenance` : "";
+  if (!waiting && !acknowledged && !quiet) return filtering(state.filters) ? "No open incidents match." : "No open incidents.";
+  return `${waiting || "No"} unacknowledged incident${waiting === 1 ? "" : "s"}, ${acknowledged || "none"} acknowledged${inWindow}`;
 }
 
 function showSummary(incidents) {
@@ -205,7 +216,7 @@ function showSummary(incidents) {
   if (!line) return;
   line.hidden = !incidents.length;
   line.textContent = summaryText(incidents);
-  line.classList.toggle("waiting", incidents.some((incident) => CAN_ACK.includes(incident.status)));
+  line.classList.toggle("waiting", incidents.some(paging));
 }
 
 export async function renderIncidentRows(watched) {
@@ -266,10 +277,16 @@ export async function renderIncidentRows(watched) {
   );
   const body = h("tbody");
   let openDone = false;
+  let quietDone = false;
+  const divider = (text) => h("tr", { class: "divider" }, h("td", { colspan: responder ? 9 : 7 }, text));
   for (const incident of incidents) {
     const isOpen = OPEN.includes(incident.status);
+    if (inMaintenance(incident) && !quietDone) {
+      body.append(divider("In maintenance: paging nobody until the window is over"));
+      quietDone = true;
+    }
     if (!isOpen && !openDone && incidents.some((other) => OPEN.includes(other.status))) {
-      body.append(h("tr", { class: "divider" }, h("td", { colspan: responder ? 9 : 7 }, "Recently resolved")));
+      body.append(divider("Recently resolved"));
     }
     if (!isOpen) openDone = true;
     body.append(incidentRow(incident, responder, incidents));
@@ -326,7 +343,7 @@ function incidentRow(incident, responder, incidents) {
         h("a", { href: `#/incidents/${incident.id}`, "data-focus": `title-${incident.id}`, title: incident.title }, incident.title),
       ),
     ),
-    h("td", { "data-label": "Status" }, statusBadge(incident.status)),
+    h("td", { "data-label": "Status" }, statusBadge(incident.status), incident.suppressed ? maintenanceBadge() : null),
     h("td", { "data-label": "Assigned to", class: "assignee" }, assignee(incident)),
     h("td", { "data-label": "Alerts", class: "num" }, String(incident.alert_count)),
     h("td", { "data-label": "Age", class: "age-cell" }, relTime(incident.created_at)),

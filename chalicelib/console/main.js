@@ -6,11 +6,14 @@
 import { api, explain, explain401 } from "./api.js";
 import { $, h } from "./dom.js";
 import { incidentPage, keepDrafts } from "./incident.js";
+import { heartbeatsPage } from "./heartbeats.js";
 import { incidentsPage } from "./incidents.js";
+import { maintenancePage } from "./maintenance.js";
 import { messagesPage } from "./messages.js";
 import { metricsPage } from "./metrics.js";
 import { notice, setupAlerts, updateTabTitle } from "./notices.js";
 import { oncallPage } from "./oncall.js";
+import { reportsPage } from "./reports.js";
 import { afterSignIn, signInPage, signOut } from "./session.js";
 import { KEY_STORAGE, can, refreshMs, state } from "./state.js";
 import { triggerPage } from "./trigger.js";
@@ -49,7 +52,10 @@ export function render() {
     incidents: ["read", (v) => (id ? incidentPage(v, id) : incidentsPage(v))],
     trigger: ["trigger", triggerPage],
     oncall: ["read", oncallPage],
+    maintenance: ["read", maintenancePage],
+    heartbeats: ["read", heartbeatsPage],
     metrics: ["read", metricsPage],
+    reports: ["read", reportsPage],
     messages: ["manage", messagesPage],
   };
   const entry = pages[page];

@@ -89,8 +89,10 @@ function countsChart(services) {
 }
 
 // Bars drawn to the width of the page: labels on the left on a wide screen, above each
-// group on a phone, so the text keeps its size instead of being scaled down.
-function barChart(rows, series, max, label, summary, id, stacked = false) {
+// group on a phone, so the text keeps its size instead of being scaled down. A row is
+// named by its `label`, else its service; `stacked` is true or, for other counts than
+// open and resolved, a function saying a row's counts.
+export function barChart(rows, series, max, label, summary, id, stacked = false) {
   const view = $("#view");
   const style = getComputedStyle(view);
   const inner = view.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
@@ -117,8 +119,9 @@ function barChart(rows, series, max, label, summary, id, stacked = false) {
     const y0 = top + index * groupHeight;
     const barsTop = y0 + headroom;
     const limit = narrow ? 40 : 22;
-    const name = row.service_name.length > limit ? `${row.service_name.slice(0, limit - 1)}…` : row.service_name;
-    const counts = stacked ? `${row.open} open · ${row.closed} resolved` : "";
+    const rowName = row.label ?? row.service_name;
+    const name = rowName.length > limit ? `${rowName.slice(0, limit - 1)}…` : rowName;
+    const counts = typeof stacked === "function" ? stacked(row) : stacked ? `${row.open} open · ${row.closed} resolved` : "";
     if (narrow) {
       chart.append(svg("text", { x: 0, y: y0 + 13, class: "axis-label" }, name, stacked ? svg("tspan", { class: "value", dx: 8 }, counts) : null));
     } else {
@@ -131,7 +134,7 @@ function barChart(rows, series, max, label, summary, id, stacked = false) {
       const w = Math.max(value > 0 ? 2 : 0, (value / max) * plot);
       const y = stacked ? barsTop : barsTop + j * (barHeight + 4);
       const bar = svg("rect", { x: labelWidth + (stacked ? offset : 0), y, width: w, height: barHeight, rx: 3, class: cls });
-      bar.append(svg("title", {}, `${row.service_name} ${seriesName}: ${label(row[field])}`));
+      bar.append(svg("title", {}, `${rowName} ${seriesName}: ${label(row[field])}`));
       chart.append(bar);
       if (!stacked) chart.append(svg("text", { x: labelWidth + w + 6, y: y + barHeight - 3, class: "value" }, label(row[field])));
       offset += w;

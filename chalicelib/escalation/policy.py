@@ -16,6 +16,7 @@ from chalicelib.api import pagination, responses
 from chalicelib.api.payloads import LevelBody, PolicyBody
 from chalicelib.config import settings
 from chalicelib.errors import Conflict
+from chalicelib.incident import suppression
 from chalicelib.models import EscalationLevel, EscalationPolicy, EscalationTarget
 
 log = logging.getLogger("oncall.escalation")
@@ -45,7 +46,7 @@ def wait_of(level: EscalationLevel) -> int:
 def next_step(incident) -> dict | None:
     """The step the sweep takes next for `incident` (sweep.py's climb, read only), or
     None when none is due: acknowledged, resolved, or out of the due index."""
-    if incident.due_at is None:
+    if incident.due_at is None or suppression.is_suppressed(incident):
         return None
     levels = path_for(incident.service_name)
     current_round = max(int(incident.escalation_round or 0), 1)

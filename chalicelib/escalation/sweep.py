@@ -8,8 +8,10 @@ from chalicelib import clock, status, telemetry
 from chalicelib.api import responses
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.escalation import policy
-from chalicelib.incident import alert_log, incidents, metrics, store, timeline
-from chalicelib.models import EscalationLevel, Incident
+from chalicelib.incident import alert_log, incidents, metrics, store, suppression, timeline
+from chalicelib.maintenance import windows
+from chalicelib.models import EscalationLevel, Incident, MaintenanceWindow
+from chalicelib.report import buckets
 from chalicelib.schedule import oncall
 
 log = logging.getLogger("oncall.escalation")
@@ -24,6 +26,7 @@ class _SweepReads:
         self._levels: dict[str, list[EscalationLevel]] = {}
         self._repeats: dict[str, int] = {}
         self._on_call: dict[str, str | None] = {}
+        self._windows: dict[str, list[MaintenanceWindow]] = {}
 
     def levels(self, service_name: str) -> list[EscalationLevel]:
         if service_name not in self._levels:
@@ -34,6 +37,13 @@ class _SweepReads:
         if service_name not in self._repeats:
             self._repeats[service_name] = policy.repeat_of(service_name)
         return self._repeats[service_name]
+
+    def windows(self, service_name: str) -> list[MaintenanceWindow]:
+        """The service's maintenance windows that cover now or ended within one
+        escalation wait (read only for suppressed incidents)."""
+        if service_name not in self._windows:
+            self._windows[service_name] = windows.around(service_name, self.now, suppression.waited_since(self.now))
+        return self._windows[service_name]
 
     def on_call(self, service_name: str) -> str | None:
         if service_name not in self._on_call:
@@ -64,6 +74,9 @@ def run() -> dict:
 
 
 def _step(incident: Incident, reads: _SweepReads) -> bool:
+    if suppression.is_suppressed(incident):
+        _while_suppressed(incident, reads)
+        return False
     if timeline.transitions(incident) >= timeline.ESCALATION_EVENTS:
         _stop(
             incident,
@@ -86,13 +99,48 @@ def _step(incident: Incident, reads: _SweepReads) -> bool:
     return False
 
 
-def _commit_step(incident: Incident, actions: list, *, put=None) -> bool:
+def _while_suppressed(incident: Incident, reads: _SweepReads) -> None:
+    """Look at a suppressed incident again later while its service is in a window.
+    Once none covers it, end the suppression: page whoever has it now (nothing for
+    what happened in the window) and start the escalation wait from the window's end."""
+    found = reads.windows(incident.service_name)
+    window = windows.covering(found, reads.now)
+    if window is not None:
+        actions = store.looked_at_later(suppression.look_again(window, reads.now), window.end)
+        _commit_step(incident, actions, escalates=False)
+        return
+    # A window ended early is in `found` when it ended within the last wait.
+    ended = min([w.end for w in found if w.id == incident.suppressed_by] + [reads.now])
+    due_at = suppression.resumes(ended)
+    event = timeline.event(
+        "resumed",
+        "maintenance",
+        suppression.resumed_message(incident.assigned_to, due_at),
+        reads.now,
+        assigned_to=incident.assigned_to,
+        request=timeline.new_request(),
+    )
+    # Conditioned on no transition since the read, too: one made meanwhile (a
+    # reassignment) would be in no image with the end of the suppression, and silenced.
+    _commit_step(
+        incident,
+        store.suppression_ended(incident.id, event, due_at),
+        escalates=False,
+        also=store.events_as_read(incident),
+    )
+
+
+def _commit_step(incident: Incident, actions: list, *, put=None, escalates: bool = True, also=None) -> bool:
+    """Write what the sweep decided, conditioned on the state it read (and `also`).
+    `escalates`: the write moves the incident up its policy."""
+    condition = store.as_swept(incident) if also is None else store.as_swept(incident) & also
     tx = Transaction()
-    tx.update(Incident(incident.id), actions, condition=store.as_swept(incident), tag="incident")
+    tx.update(Incident(incident.id), actions, condition=condition, tag="incident")
     if put is not None:
         tx.put(put)
-    if incident.status == status.TRIGGERED:
+    if escalates and incident.status == status.TRIGGERED:
         metrics.count(tx, incident.service_name, escalated_incidents=1)
+        buckets.count(tx, incident, escalated_incidents=1)
     try:
         tx.commit()
     except TransactionCancelled:

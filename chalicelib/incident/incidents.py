@@ -11,8 +11,10 @@ from chalicelib.api.payloads import MAX_INCIDENT_ID, MAX_NAME_LENGTH, TriggerBod
 from chalicelib.config import settings
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.errors import Busy, Conflict, InvalidInput, InvalidTransition, NotFound
-from chalicelib.incident import alert_log, dedup, details, metrics, store, timeline
+from chalicelib.incident import alert_log, dedup, details, metrics, store, suppression, timeline
+from chalicelib.maintenance import windows
 from chalicelib.models import AlertTally, Dedup, Incident, IncidentEvent, Stats
+from chalicelib.report import buckets
 from chalicelib.schedule import oncall
 
 
@@ -157,15 +159,20 @@ def _open(
     guard: db.Guard | None = None,
 ):
     assignee = oncall.on_call_user(body.service_name, now)
+    window = windows.active(body.service_name, now)
     number = _next_number()
     opened_by = f" by {actor}" if actor else ""
     assigned = f"assigned to {assignee}" if assignee else status.UNASSIGNED
+    if window is not None:
+        assigned += "; " + suppression.opening_note(window)
     incident = store.new(
         number,
         first_event=timeline.event(
             "triggered", actor, f"Triggered{opened_by}; {assigned}.", now, assigned_to=assignee, request=request
         ),
-        escalates_at=escalation_due(now),
+        escalates_at=escalation_due(now) if window is None else suppression.look_again(window, now),
+        suppressed_by=window.id if window is not None else None,
+        suppressed_until=window.end if window is not None else None,
         service_name=body.service_name,
         title=body.title,
         description=body.description,
@@ -183,6 +190,7 @@ def _open(
     tx.put(incident, condition=store.is_new())
     tx.put(claim, condition=free, tag="dedup")
     metrics.count(tx, body.service_name, total_incidents=1, alerts=1)
+    buckets.count(tx, incident, total_incidents=1, alerts=1)
     try:
         # The number is this request's alone: an incident under it is this write.
         tx.commit(landed=lambda: _exists(number))
@@ -222,6 +230,7 @@ def _later_life_bytes() -> int:
         handed_assignee=widest,
         outbox_partition=shards.partition(store.OUTBOX_QUEUE, MAX_ID),
         outbox_at=moment,
+        suppression_ended_at=moment,
     )
     fields = later.serialize(null_check=False)
     fields.pop("id")
@@ -322,10 +331,18 @@ def acknowledge(incident_id: int, actor: str | None) -> dict:
     return to_json(incident)
 
 
-def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, guard: db.Guard | None = None) -> dict:
+def resolve(
+    incident_id: int,
+    actor: str | None,
+    *,
+    by_source: bool = False,
+    guard: db.Guard | None = None,
+    message: str | None = None,
+) -> dict:
     """Resolve an incident. Responders may resolve only what they acknowledged; a
     monitoring source closing its own alert may resolve from any open status, and
-    may ask that it happen only while `guard` holds (else db.Superseded).
+    may ask that it happen only while `guard` holds (else db.Superseded). `message`
+    is what the timeline says, when the caller knows better than "Resolved.".
 
     The incident and its alert tally are read first (one BatchGetItem) because
     MTTA/MTTR and the alerts are added to the stats in the same transaction, and
@@ -341,7 +358,7 @@ def resolve(incident_id: int, actor: str | None, *, by_source: bool = False, gua
         if incident.status not in allowed:
             raise InvalidTransition(status.refusal("resolve", incident_id, incident.status))
         now = clock.now()
-        message = "Resolved by its monitoring source." if by_source else "Resolved."
+        message = message or ("Resolved by its monitoring source." if by_source else "Resolved.")
         event = timeline.event("resolved", actor, message, now, request=request)
         changed = _commit_resolve(incident, tally, actor, event, now, guard)
         if changed is None:
@@ -404,6 +421,7 @@ def _commit_resolve(
             tag="tally",
         )
         metrics.count(tx, incident.service_name, **increments)
+        buckets.count(tx, incident, **increments)
         if release_dedup:
             item, still_ours = dedup.release(incident.service_name, incident.dedup_key, incident.id)
             tx.delete(item, condition=still_ours, tag="dedup")

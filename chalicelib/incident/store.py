@@ -145,6 +145,29 @@ def stepped(level: int, round_number: int, due_at: datetime, assignee: str | Non
     return actions
 
 
+def looked_at_later(due_at: datetime, window_end: datetime) -> list:
+    """A suppressed incident's next look by the sweep, and the end of the window that
+    suppresses it now (chalicelib/incident/suppression.py)."""
+    return [Incident.due_at.set(due_at), Incident.suppressed_until.set(window_end)]
+
+
+def suppression_ended(incident_id: int, event: IncidentEvent, due_at: datetime) -> list:
+    """The end of a suppressed incident's silence, at `event` (which pages its assignee),
+    and when it escalates unless acknowledged."""
+    return [
+        *recorded(event, incident_id, event.at),
+        Incident.suppression_ended_at.set(event.at),
+        Incident.due_at.set(due_at),
+    ]
+
+
+def events_as_read(incident: Incident):
+    """No transition was made since `incident` was read."""
+    if incident.event_count is None:
+        return Incident.event_count.does_not_exist()
+    return Incident.event_count == incident.event_count
+
+
 def as_swept(incident: Incident):
     """What an escalation step commits on: exactly the state the sweep read, so a
     concurrent ack, resolve or other sweep changes one of these and the step is not

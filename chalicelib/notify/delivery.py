@@ -13,9 +13,10 @@ from chalicelib.api import responses
 from chalicelib.config import settings
 from chalicelib.db import Transaction, TransactionCancelled
 from chalicelib.incident import timeline
-from chalicelib.models import Channel, ContactMethod, Delivery, Incident
+from chalicelib.models import Channel, ContactMethod, Delivery, Incident, User
 from chalicelib.notify import channels, delivery_store, outbox, pages, senders
 from chalicelib.people import contact_methods
+from chalicelib.report import buckets
 from chalicelib.transport.outcome import Outcome
 
 log = logging.getLogger("oncall.delivery")
@@ -203,15 +204,15 @@ def _attempt(delivery: Delivery, recipient: Channel | ContactMethod | None) -> t
 
 
 def _page(delivery: Delivery, method: ContactMethod | None) -> tuple[str, Outcome | None]:
-    """A page is sent only while the incident still waits for someone: read now."""
+    """A page is sent only while the incident still waits for someone: read now, with
+    the person (one BatchGetItem), whose time zone says whether a page sent is a night's."""
     who = delivery.user
     if method is None:
         text = f"Did not page {who}: the contact method was deleted."
         return _record(delivery, CANCELLED, text, retry_in=None), None
-    try:
-        incident = Incident.get(delivery.incident_id, consistent_read=True)
-    except Incident.DoesNotExist:
-        incident = None
+    found = db.batch_get({Incident: [delivery.incident_id], User: [who]})
+    incident = next(iter(found[Incident]), None)
+    time_zone = next((user.time_zone for user in found[User]), None)
     why = pages.cancelled_because(incident, delivery)
     if why is not None:
         return _record(delivery, CANCELLED, f"Did not page {who}: {why}.", retry_in=None), None
@@ -223,21 +224,21 @@ def _page(delivery: Delivery, method: ContactMethod | None) -> tuple[str, Outcom
     by = pages.describe(method)
     if outcome.permanent:
         contact_methods.mark_failed(method, outcome.detail)
-    return _outcome(delivery, outcome, f"Paged {who} by {by}", f"page {who} by {by}"), outcome
+    return _outcome(delivery, outcome, f"Paged {who} by {by}", f"page {who} by {by}", time_zone), outcome
 
 
 def _delivery_id(delivery: Delivery) -> str:
     return f"{delivery.incident_id}-{delivery.delivery_key.replace('#', '-')}"
 
 
-def _outcome(delivery: Delivery, outcome: Outcome, done: str, tried_to: str) -> str:
+def _outcome(delivery: Delivery, outcome: Outcome, done: str, tried_to: str, time_zone: str | None = None) -> str:
     """Record the attempt: `done` and `tried_to` say what it was ("Paged alice by
-    SMS ...0100", "page alice by SMS ...0100")."""
+    SMS ...0100", "page alice by SMS ...0100"); a page's `time_zone` is its person's."""
     event = delivery.event_kind
     page = delivery.contact_method_id is not None
     if outcome.delivered:
         telemetry.count(telemetry.PAGES_SENT if page else telemetry.CHANNEL_MESSAGES_SENT)
-        return _record(delivery, DELIVERED, f"{done} of {event}: {outcome.detail}.", retry_in=None)
+        return _record(delivery, DELIVERED, f"{done} of {event}: {outcome.detail}.", retry_in=None, time_zone=time_zone)
     tried = f"attempt {delivery.attempts} of {MAX_ATTEMPTS}"
     if outcome.permanent or delivery.attempts >= MAX_ATTEMPTS:
         telemetry.count(telemetry.PAGES_FAILED if page else telemetry.CHANNEL_MESSAGES_FAILED)
@@ -249,9 +250,18 @@ def _outcome(delivery: Delivery, outcome: Outcome, done: str, tried_to: str) -> 
     return _record(delivery, PENDING, text, retry_in=wait, error=outcome.detail)
 
 
-def _record(delivery: Delivery, state: str, text: str, *, retry_in: timedelta | None, error: str | None = None) -> str:
+def _record(
+    delivery: Delivery,
+    state: str,
+    text: str,
+    *,
+    retry_in: timedelta | None,
+    error: str | None = None,
+    time_zone: str | None = None,
+) -> str:
     """The attempt's outcome and its timeline entry, in one transaction, conditioned
-    on the lease still being this run's."""
+    on the lease still being this run's. A page delivered is counted for reports in it,
+    so once, however many attempts or runs it took."""
     now = clock.now()
     if retry_in is not None:
         actions = [Delivery.due_at.set(now + retry_in)]
@@ -275,6 +285,8 @@ def _record(delivery: Delivery, state: str, text: str, *, retry_in: timedelta | 
         tag="delivery",
     )
     tx.put(timeline.entry(delivery.incident_id, "notification", ACTOR, text, now))
+    if state == DELIVERED and delivery.contact_method_id is not None:
+        buckets.page_sent(tx, delivery.service_name, delivery.user, time_zone, now)
     try:
         tx.commit()
     except TransactionCancelled:

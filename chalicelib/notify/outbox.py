@@ -160,14 +160,18 @@ def _hand_over(
     tx = Transaction()
     body = message(incident, event, index, *after)
     deliveries = []
-    for channel in targets:
+    # An event made while the incident was suppressed (a maintenance window) goes to the
+    # timeline only. The image that holds the event holds the end of the suppression if
+    # that came first: the sweep writes it before any later event.
+    silenced = incident.suppressed_at(event.at)
+    for channel in () if silenced else targets:
         key = f"{index:05d}#{channel.id}"
         deliveries.append(
             delivery_store.owed(
                 incident.id, key, incident.service_name, event.kind, body, now, now, channel_id=channel.id
             )
         )
-    paging, warnings = pages.plan(incident, event, index, body, now)
+    paging, warnings = ([], []) if silenced else pages.plan(incident, event, index, body, now)
     deliveries += paging
     for delivery in deliveries:
         tx.put(delivery, condition=delivery_store.is_new(), tag="delivery")

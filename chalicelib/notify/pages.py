@@ -28,11 +28,14 @@ ACTOR = "notifications"
 # and the incident.
 MAX_PAGES = 80
 KIND_NAMES = {"email": "email", "sms": "SMS", "slack": "Slack", "webhook": "webhook"}
+# Transitions that page the incident's assignee: a new incident, a reassignment, and an
+# incident still open when the maintenance window that silenced it is over.
+ASSIGNEE_PAGED = ("triggered", "reassigned", "resumed")
 
 
 def paged_users(incident: Incident, event: IncidentEvent) -> list[str]:
     """Whom `event` makes the incident's, in order."""
-    if event.kind in ("triggered", "reassigned"):
+    if event.kind in ASSIGNEE_PAGED:
         return [event.assigned_to] if event.assigned_to else []
     if event.kind != "escalated" or event.level is None:
         return []
@@ -133,7 +136,7 @@ def cancelled_because(incident: Incident | None, page: Delivery) -> str | None:
     if incident.status == status.RESOLVED:
         return f"resolved by {incident.resolved_by or 'its source'} first"
     # An escalation level pages all its targets, though only the first is the assignee.
-    if page.event_kind in ("triggered", "reassigned") and incident.assigned_to not in (None, page.user):
+    if page.event_kind in ASSIGNEE_PAGED and incident.assigned_to not in (None, page.user):
         return f"it is {incident.assigned_to}'s now"
     return None
 

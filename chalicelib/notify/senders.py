@@ -39,8 +39,16 @@ HEADLINES = {
     "resolved": "Resolved",
     "escalated": "Escalated",
     "reassigned": "Reassigned",
+    "resumed": "Maintenance over, still open",
 }
-EMOJI = {"triggered": "🚨", "acknowledged": "✅", "resolved": "✔️", "escalated": "⚠️", "reassigned": "👤"}
+EMOJI = {
+    "triggered": "🚨",
+    "acknowledged": "✅",
+    "resolved": "✔️",
+    "escalated": "⚠️",
+    "reassigned": "👤",
+    "resumed": "🔔",
+}
 
 
 def send(channel: Channel, message: dict, delivery_id: str) -> Outcome:

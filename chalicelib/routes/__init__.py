@@ -3,17 +3,34 @@
 from chalicelib.routes import (
     act,
     escalation,
+    heartbeats,
     incidents,
     integrations,
     keys,
+    maintenance,
     meta,
     metrics,
     notifications,
     people,
+    reports,
     schedules,
 )
 
 BLUEPRINTS = [
     module.routes.blueprint
-    for module in (meta, act, incidents, notifications, metrics, schedules, escalation, integrations, keys, people)
+    for module in (
+        meta,
+        act,
+        incidents,
+        notifications,
+        metrics,
+        reports,
+        schedules,
+        maintenance,
+        heartbeats,
+        escalation,
+        integrations,
+        keys,
+        people,
+    )
 ]

@@ -79,6 +79,8 @@ class Operation:
     body: type[BaseModel] | None = None
     body_required: bool = True
     query: tuple[str, ...] = ()
+    # Query parameters this operation reads its own way (by name), instead of QUERY_PARAMETERS'.
+    query_schemas: dict[str, dict] = field(default_factory=dict)
     status: int = 200
     responses: dict[int, str] = field(default_factory=dict)
     # The model of the successful JSON answer (chalicelib/api/responses.py); by status
@@ -96,7 +98,7 @@ class Operation:
 
     @property
     def takes_body(self) -> bool:
-        return self.method in ("POST", "PUT")
+        return self.method in ("POST", "PUT", "PATCH")
 
     @property
     def path_parameters(self) -> list[str]:
@@ -169,7 +171,12 @@ def _operation(operation: Operation, schemas: dict) -> dict:
             for name in operation.path_parameters
         ]
         + [
-            {"name": name, "in": "query", "required": False, "schema": QUERY_PARAMETERS[name]}
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": operation.query_schemas.get(name) or QUERY_PARAMETERS[name],
+            }
             for name in operation.query
         ],
         "responses": _responses(operation, schemas),

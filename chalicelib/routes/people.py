@@ -4,7 +4,6 @@ as a user may read every user and change that user's own methods and rules."""
 from chalicelib import db
 from chalicelib.api import payloads, responses
 from chalicelib.apikey.access import MANAGE, READ, RESPOND
-from chalicelib.config import settings
 from chalicelib.errors import InvalidInput
 from chalicelib.people import contact_methods, rules, users
 from chalicelib.routes import http
@@ -171,17 +170,6 @@ def delete_notification_rule(caller, name, rule_id):
     return routes.no_content()
 
 
-def _base_url() -> str:
-    """Where this API is reached, for the feed's URL: the console's address when set,
-    else the host the request came to (with API Gateway's stage, when deployed)."""
-    if settings().console_url:
-        return settings().console_url
-    request = routes.request()
-    host = (request.headers or {}).get("host", "localhost")
-    stage = (request.context or {}).get("stage")
-    return f"https://{host}/{stage}" if settings().deployed and stage else f"http://{host}"
-
-
 @routes(
     "/api/users/{name}/calendar-feeds",
     "GET",
@@ -205,7 +193,7 @@ def list_calendar_feeds(caller, name):
 )
 def create_calendar_feed(caller, name):
     user = _own(caller, name)
-    return routes.created(feeds.create(user, routes.body(payloads.CalendarFeedBody), _base_url()))
+    return routes.created(feeds.create(user, routes.body(payloads.CalendarFeedBody), routes.base_url()))
 
 
 @routes(

@@ -8,6 +8,7 @@ methods read the current request the way every view does."""
 from chalice import Blueprint, Response
 
 from chalicelib.api import pagination, payloads
+from chalicelib.config import settings
 from chalicelib.routes import http, openapi
 
 CATALOGUE = openapi.Catalogue()
@@ -46,6 +47,17 @@ class Routes:
 
     def limit(self) -> int:
         return pagination.parse_limit(self.query("limit"))
+
+    def base_url(self) -> str:
+        """Where this API is reached, for the secret URLs it hands out: the console's
+        address when set, else the host the request came to (with API Gateway's stage,
+        when deployed)."""
+        if settings().console_url:
+            return settings().console_url
+        request = self.request()
+        host = (request.headers or {}).get("host", "localhost")
+        stage = (request.context or {}).get("stage")
+        return f"https://{host}/{stage}" if settings().deployed and stage else f"http://{host}"
 
     @staticmethod
     def created(body: dict) -> Response:

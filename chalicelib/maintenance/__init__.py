@@ -1,0 +1,1 @@
+"""Maintenance windows: times when a service's alerts page nobody."""
