@@ -153,11 +153,13 @@ class TransactionCancelled(Exception):
 @dataclass(frozen=True)
 class Guard:
     """A condition on an item of another table that a write must also see hold: a
-    transaction carries it as a ConditionCheck, and raises Superseded when it fails."""
+    transaction carries it as a ConditionCheck (or, with `actions`, as an update of
+    that item made in the same commit), and raises Superseded when it fails."""
 
     model: type[Model]
     hash_key: object
     condition: Condition
+    actions: tuple = ()
 
 
 class Superseded(Exception):
@@ -194,7 +196,9 @@ class Transaction:
 
     def guard(self, guard: Guard | None) -> "Transaction":
         """Commit only while `guard` holds; commit() raises Superseded when it does not."""
-        if guard is not None:
+        if guard is not None and guard.actions:
+            self.update(guard.model(guard.hash_key), list(guard.actions), condition=guard.condition, tag=GUARD_TAG)
+        elif guard is not None:
             self.check(guard.model, guard.hash_key, condition=guard.condition, tag=GUARD_TAG)
         return self
 

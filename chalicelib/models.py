@@ -758,8 +758,8 @@ class Heartbeat(Model):
     secret_hash = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     last_ping_at = UTCDateTimeAttribute(null=True)
-    # The incident the overdue check opened; a ping removes it.
-    late_incident = NumberAttribute(null=True)
+    # When the overdue check opened its incident (in the same transaction); a ping removes it.
+    late_since = UTCDateTimeAttribute(null=True)
     feed = UnicodeAttribute()
     listed = UnicodeAttribute()
     due_partition = UnicodeAttribute(null=True)
@@ -775,8 +775,9 @@ class ReportBucket(Model):
     written by the transactions that make the transitions they count. `bucket_key` is
     "<YYYY-MM-DD>#alert#<digest of the dedup key>": the incidents opened that day under
     one dedup key and what became of them (the counters are named as Stats' are); or
-    "<YYYY-MM-DD>#pages#<user>": the pages sent to that person that day. A fixed set
-    of attributes each, so no item grows with history; a report is one Query a service."""
+    "<YYYY-MM-DD>#pages#<user>#<contact method id>": the pages sent to that person through
+    that method that day. A fixed set of attributes each, so no item grows with history;
+    a report is one Query a service."""
 
     Meta = _meta("reports")
     service_name = UnicodeAttribute(hash_key=True)

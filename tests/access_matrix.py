@@ -72,8 +72,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("PATCH", "/api/heartbeats/{heartbeat_id}"): ADMIN_ONLY,
     ("DELETE", "/api/heartbeats/{heartbeat_id}"): (401, 401, 401, 204, 403, 403),
     # A job checks in with a key (an integration key for the heartbeat's service) ...
-    ("POST", "/api/heartbeats/{heartbeat_id}/ping"): ANY_KEY,
-    ("GET", "/api/heartbeats/{heartbeat_id}/ping"): ANY_KEY,
+    ("POST", "/api/heartbeats/{heartbeat_id}/ping"): (401, 401, 401, 200, 403, 200),
+    ("GET", "/api/heartbeats/{heartbeat_id}/ping"): (401, 401, 401, 200, 403, 200),
     # ... or public: the secret in the ping URL is the credential (tests/test_heartbeats.py).
     ("POST", "/api/heartbeats/{heartbeat_id}/ping/{secret}"): PUBLIC,
     ("GET", "/api/heartbeats/{heartbeat_id}/ping/{secret}"): PUBLIC,

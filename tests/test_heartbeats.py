@@ -4,13 +4,17 @@ once per missed check-in, resolved by the next ping (docs/heartbeats.md)."""
 import json
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 
+from chalicelib.db import Transaction
 from chalicelib.heartbeat import overdue
 from chalicelib.models import Heartbeat
 from chalicelib.shards import SHARDS
+from tests import dynamo
+from tests.faults import BOTOCORE_ATTEMPTS, Script
 from tests.flows import JSON, get_incident, get_json, list_incidents, post, right_after, run_threads
 
 
@@ -44,6 +48,17 @@ def check(client) -> dict:
 
 def heartbeat(client, heartbeat_id: str) -> dict:
     return get_json(client, f"/api/heartbeats/{heartbeat_id}")
+
+
+@contextmanager
+def transactions_throttled(faults):
+    """Every TransactWriteItems inside throttled, each of botocore's attempts of each of
+    the transaction's own (the `faults` fixture's retries take no time)."""
+    dynamo.interceptor = Script([("TransactWriteItems", "throttled")] * (Transaction.ATTEMPTS * BOTOCORE_ATTEMPTS))
+    try:
+        yield
+    finally:
+        dynamo.interceptor = faults
 
 
 def incidents_of(client, service="backups") -> list[dict]:
@@ -156,18 +171,64 @@ def test_the_next_ping_resolves_the_incident_and_the_timeline_says_so(client, ma
     assert [i["status"] for i in incidents_of(client)] == ["RESOLVED", "RESOLVED"]
 
 
-def test_a_ping_whose_resolve_failed_is_healed_by_the_next_one(client, manual_clock):
+def test_a_ping_whose_resolve_failed_is_healed_by_the_next_one(client, manual_clock, faults):
     made = create(client, interval=60, grace=0)
     ping(client, made)
     manual_clock.advance(minutes=2)
     check(client)
     [incident] = incidents_of(client)
-    # A responder acknowledged it meanwhile: the monitoring source still resolves it.
-    assert post(client, f"/api/incidents/{incident['id']}/acknowledge").status_code == 200
+    # DynamoDB throttles every attempt of the resolve: the ping is recorded all the same.
+    with transactions_throttled(faults):
+        assert ping(client, made).status_code == 200
+    assert get_incident(client, incident["id"])["status"] == "TRIGGERED"
+    assert heartbeat(client, made["id"])["status"] == "up"
     ping(client, made)
     assert get_incident(client, incident["id"])["status"] == "RESOLVED"
     # Nothing is bound any more: the next ping resolves nothing and answers as usual.
     assert ping(client, made).status_code == 200
+
+
+def test_a_responders_acknowledgement_does_not_keep_the_ping_from_resolving(client, manual_clock):
+    made = create(client, interval=60, grace=0)
+    ping(client, made)
+    manual_clock.advance(minutes=2)
+    check(client)
+    [incident] = incidents_of(client)
+    assert post(client, f"/api/incidents/{incident['id']}/acknowledge").status_code == 200
+    ping(client, made)
+    assert get_incident(client, incident["id"])["status"] == "RESOLVED"
+
+
+def test_the_incident_and_the_heartbeat_leaving_the_due_index_are_one_write(client, manual_clock, faults):
+    made = create(client, interval=60, grace=0)
+    ping(client, made)
+    manual_clock.advance(minutes=2)
+    # The transaction that would open the incident is refused every attempt: nothing
+    # opens, and the claim runs out two minutes later, when the check fires it once.
+    with transactions_throttled(faults):
+        assert check(client)["fired"] == 0
+    assert incidents_of(client) == []
+    manual_clock.advance(minutes=1)
+    assert check(client)["fired"] == 0
+    manual_clock.advance(minutes=1)
+    assert check(client)["fired"] == 1
+    stored = Heartbeat.get(made["id"], consistent_read=True)
+    assert stored.due_ms is None and stored.due_partition is None and stored.late_since == manual_clock()
+    for _ in range(5):
+        manual_clock.advance(minutes=3)
+        assert check(client)["fired"] == 0
+    [incident] = incidents_of(client)
+    assert incident["alert_count"] == 1
+
+
+def test_a_responder_key_cannot_ping_a_heartbeats_incident_resolved(client, manual_clock):
+    made = create(client, interval=60, grace=0)
+    ping(client, made)
+    manual_clock.advance(minutes=2)
+    check(client)
+    refused = client.as_user("rita").http.post(f"/api/heartbeats/{made['id']}/ping")
+    assert refused.status_code == 403
+    assert [incident["status"] for incident in incidents_of(client)] == ["TRIGGERED"]
 
 
 def test_a_ping_that_races_the_check_wins(client, manual_clock):

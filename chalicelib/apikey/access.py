@@ -21,6 +21,9 @@ READ = frozenset({ADMIN, RESPONDER})
 RESPOND = frozenset({ADMIN, RESPONDER})
 TRIGGER = frozenset({ADMIN, RESPONDER, INTEGRATION})
 MANAGE = frozenset({ADMIN})
+# A heartbeat's check-in with a key resolves its incident as its monitoring source would:
+# a tool's key (or an admin's), never a responder's, who must acknowledge first.
+CHECK_IN = frozenset({ADMIN, INTEGRATION})
 
 
 @dataclass(frozen=True)

@@ -229,4 +229,4 @@ def _exhaust(incident: Incident, rounds: int, now: datetime) -> None:
 def _stop(incident: Incident, message: str, now: datetime) -> bool:
     """Take the incident out of the due index, saying why on the timeline table."""
     entry = timeline.entry(incident.id, "exhausted", "escalation", message, now)
-    return _commit_step(incident, store.escalation_stopped(), put=entry)
+    return _commit_step(incident, store.escalation_stopped(), put=entry, escalates=False)

@@ -88,12 +88,12 @@ def parse_id(raw: str) -> str:
 def status_of(heartbeat: Heartbeat) -> str:
     if heartbeat.last_ping_at is None:
         return "waiting"
-    return "late" if heartbeat.late_incident is not None else "up"
+    return "late" if heartbeat.late_since is not None else "up"
 
 
 def shown(heartbeat: Heartbeat, model=responses.Heartbeat, **given) -> responses.Heartbeat:
     """The heartbeat as the API shows it: when it is due, unless it fired already."""
-    due = heartbeat.due_ms if heartbeat.late_incident is None else None
+    due = heartbeat.due_ms if heartbeat.late_since is None else None
     return model.of(
         heartbeat,
         status=status_of(heartbeat),
@@ -227,7 +227,7 @@ def _ping(heartbeat: str, allowed) -> dict | None:
         Heartbeat.last_ping_at.set(now),
         Heartbeat.due_partition.set(due_partition(heartbeat)),
         Heartbeat.due_ms.set(Heartbeat.period_ms + millis(now)),
-        Heartbeat.late_incident.remove(),
+        Heartbeat.late_since.remove(),
     ]
     if not updated(item, actions, Heartbeat.id.exists() & allowed):
         return None

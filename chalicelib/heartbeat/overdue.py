@@ -35,14 +35,16 @@ def run() -> dict:
     fired = []
     for key in due_keys(now):
         try:
-            if _fire(key, now):
+            if _fire(key):
                 fired.append(key.id)
         except Exception:  # one heartbeat that cannot be written must not stop the others
             log.exception("the overdue check of heartbeat %s failed; the check goes on", key.id)
     return responses.HeartbeatCheck(fired=len(fired), heartbeats=fired).body()
 
 
-def _fire(key: Heartbeat, now: datetime) -> bool:
+def _fire(key: Heartbeat) -> bool:
+    # The time of this claim, not of the run's start: a long run's claims are not stale.
+    now = clock.now()
     claimed = millis(now + CLAIM)
     heartbeat = Heartbeat(key.id)
     # The index may be behind: the condition is on the due time as the item holds it.
@@ -68,14 +70,16 @@ def _fire(key: Heartbeat, now: datetime) -> bool:
         },
     )
     still_claimed = Heartbeat.due_ms == claimed
+    # Out of the due index until its next ping (which also resolves the incident), in
+    # the transaction that opens the incident: a check that dies after it cannot fire again.
+    fired = (Heartbeat.due_partition.remove(), Heartbeat.due_ms.remove(), Heartbeat.late_since.set(now))
     try:
-        incident, _ = incidents.trigger(body, ACTOR, origin, guard=db.Guard(Heartbeat, heartbeat.id, still_claimed))
+        guard = db.Guard(Heartbeat, heartbeat.id, still_claimed, fired)
+        _, opened = incidents.trigger(body, ACTOR, origin, guard=guard)
     except db.Superseded:
         return False  # pinged (or changed) since the claim: not late after all
-    # Out of the due index until its next ping, which also resolves the incident.
-    updated(
-        heartbeat,
-        [Heartbeat.due_partition.remove(), Heartbeat.due_ms.remove(), Heartbeat.late_incident.set(incident["id"])],
-        still_claimed,
-    )
+    if not opened:
+        # Folded into its incident still open (a ping's resolve failed): no transaction
+        # opened anything, so leave the due index now.
+        updated(heartbeat, list(fired), still_claimed)
     return True

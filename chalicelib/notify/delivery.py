@@ -286,7 +286,7 @@ def _record(
     )
     tx.put(timeline.entry(delivery.incident_id, "notification", ACTOR, text, now))
     if state == DELIVERED and delivery.contact_method_id is not None:
-        buckets.page_sent(tx, delivery.service_name, delivery.user, time_zone, now)
+        buckets.page_sent(tx, delivery.service_name, delivery.user, delivery.contact_method_id, time_zone, now)
     try:
         tx.commit()
     except TransactionCancelled:

@@ -11,8 +11,10 @@ in it (models.ReportBucket):
   alerts folded into it, which reach the report then, as they reach the metrics: a
   folded alert writes only its dedup item and its tally). So a week's MTTR is that
   of the incidents opened that week.
-- "<day>#pages#<user>": the pages that reached that person that day (the day sent),
-  and how many of them were sent at night or on a weekend in their own time zone.
+- "<day>#pages#<user>#<contact method id>": the pages that reached that person through
+  that method that day (the day sent), and how many of them were sent at night or on a
+  weekend in their own time zone. A row per method, not per person: one person's
+  methods are recorded at the same time, and would contend for one row.
 
 The day's totals are the sums of its rows, added up when read: each transition
 writes one row, not a row and a total.
@@ -60,7 +62,7 @@ def row_key(day: date, kind: str, name: str) -> str:
 
 
 def parse_key(bucket_key: str) -> tuple[date, str, str]:
-    """(day, kind, digest or user) of a row's key."""
+    """(day, kind, digest or user and method) of a row's key."""
     day, kind, name = bucket_key.split("#", 2)
     return date.fromisoformat(day), kind, name
 
@@ -94,10 +96,17 @@ def is_night(at: datetime, time_zone: str | None) -> bool:
     return local.weekday() >= SATURDAY or local.hour >= NIGHT_STARTS or local.hour < NIGHT_ENDS
 
 
-def page_sent(tx: Transaction, service_name: str, user: str, time_zone: str | None, at: datetime) -> None:
-    """Count a page that reached `user` at `at`, in tx (the one that records it sent)."""
+def page_sent(
+    tx: Transaction, service_name: str, user: str, method_id: str, time_zone: str | None, at: datetime
+) -> None:
+    """Count a page that reached `user` through a method at `at`, in tx (the one that records it sent)."""
     night = int(is_night(at, time_zone))
     tx.update(
-        ReportBucket(service_name, row_key(day_of(at), PAGES, user)),
+        ReportBucket(service_name, row_key(day_of(at), PAGES, f"{user}#{method_id}")),
         [ReportBucket.pages.add(1), ReportBucket.night_pages.add(night)],
     )
+
+
+def paged_user(name: str) -> str:
+    """The user of a pages row's name ("<user>#<contact method id>"; a method id has no "#")."""
+    return name.rsplit("#", 1)[0]

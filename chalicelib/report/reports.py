@@ -73,7 +73,8 @@ def parse_range(raw_from: str | None, raw_to: str | None, raw_bucket: str | None
         else:
             first = _monday(last) - timedelta(weeks=DEFAULT_WEEKS - 1)
     if last < first:
-        raise InvalidInput(f"to ({last}) is before from ({first}).", field="to")
+        # Of the two, the one the caller sent (`to` defaults to today).
+        raise InvalidInput(f"to ({last}) is before from ({first}).", field="to" if raw_to else "from")
     if (last - first).days + 1 > MAX_DAYS:
         raise InvalidInput(
             f"from ({first}) is more than {MAX_DAYS} days before to ({last}), both included; ask for a year at most.",
@@ -93,7 +94,7 @@ class _Sums:
             for counter in buckets.COUNTERS:
                 self.values[counter] += getattr(row, counter) or 0
         elif kind == buckets.PAGES:
-            sent = self.pages.setdefault(name, [0, 0])
+            sent = self.pages.setdefault(buckets.paged_user(name), [0, 0])
             sent[0] += int(row.pages or 0)
             sent[1] += int(row.night_pages or 0)
 
@@ -137,7 +138,7 @@ class _Noise:
 def _rows(service_name: str, span: Range) -> list[ReportBucket]:
     """Every row of the service's range: one Query, read to its last page."""
     between = ReportBucket.bucket_key.between(f"{span.first.isoformat()}#", f"{span.last.isoformat()}#~")
-    return list(ReportBucket.query(service_name, between))
+    return list(ReportBucket.query(service_name, between, consistent_read=True))
 
 
 def _starts(span: Range) -> list[date]:

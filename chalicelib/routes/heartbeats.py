@@ -2,7 +2,7 @@
 fires them (docs/heartbeats.md)."""
 
 from chalicelib.api import payloads, responses
-from chalicelib.apikey.access import MANAGE, PUBLIC, READ, TRIGGER
+from chalicelib.apikey.access import CHECK_IN, MANAGE, PUBLIC, READ
 from chalicelib.heartbeat import monitors, overdue
 from chalicelib.routes.routing import Routes
 
@@ -82,8 +82,8 @@ PING = {"body_required": False, "answer": responses.HeartbeatPing}
     "/api/heartbeats/{heartbeat_id}/ping",
     "POST",
     "GET",
-    admits=TRIGGER,
-    summary="Check in with an API key (an integration key only for its services)",
+    admits=CHECK_IN,
+    summary="Check in with an integration key for the heartbeat's service (or an admin key)",
     **PING,
 )
 def ping_heartbeat(caller, heartbeat_id):
