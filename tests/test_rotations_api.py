@@ -3,7 +3,6 @@ instant; the final schedule across daylight-saving changes, written out by hand;
 incidents assigned to a rotation's holder within the new-incident request budget."""
 
 import re
-from collections import Counter
 from urllib.parse import quote
 
 import pytest
@@ -12,9 +11,9 @@ from chalicelib import signing
 from chalicelib.apikey import access
 from chalicelib.config import settings
 from tests.flows import add_shift, all_pages, get_json, post, trigger
+from tests.test_round_trips import NEW_INCIDENT
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
-NEW_INCIDENT = Counter({"UpdateItem": 2, "Query": 1, "TransactWriteItems": 1})
 
 
 def rotation_body(service="db", name="primary", **fields) -> dict:
@@ -399,7 +398,7 @@ def warm(client, monkeypatch):
     settings.cache_clear()
 
 
-def test_trigger_assigns_the_rotation_holder_in_4_requests(client, warm, requests_made, manual_clock):
+def test_trigger_assigns_the_rotation_holder_in_a_new_incidents_requests(client, warm, requests_made, manual_clock):
     add_rotation(client, "payments")  # bob until 2026-03-01T14:00Z, then carol
     assert add_shift(client, "payments", "sam", "2026-03-01T00:00:00Z", "2026-03-03T00:00:00Z").status_code == 201
     add_rotation(

@@ -79,6 +79,8 @@ def test_a_refused_reassignment_is_explained_beside_the_field_and_left_behind(co
     line = row(console, created["id"])
     button = line.get_by_role("button", name=f"Acknowledge incident {created['id']}")
     expect(button).to_be_visible()
+    # Every request of the page's first load answered: no later render replaces the row.
+    page.wait_for_load_state("networkidle")
     client.expect(client.post(server, f"/api/incidents/{created['id']}/acknowledge/"))
     client.expect(client.post(server, f"/api/incidents/{created['id']}/resolve/"))
     button.click()
