@@ -219,18 +219,23 @@ function showSummary(incidents) {
   line.classList.toggle("waiting", incidents.some(paging));
 }
 
+// Each drawing of the table is numbered: an answer that arrives after a later drawing
+// began (the filters changed meanwhile) is dropped rather than drawn over it.
+let drawings = 0;
+
 export async function renderIncidentRows(watched) {
   const holder = $("#incident-table");
   if (!holder) return;
+  const drawing = ++drawings;
   let incidents;
   try {
     incidents = byUrgency(await listForFilters(watched));
   } catch (error) {
-    if (error.status === 401) return;
+    if (error.status === 401 || drawing !== drawings) return;
     holder.replaceChildren(h("p", { class: "panel error-text", role: "alert" }, explain(error)));
     return;
   }
-  if (!$("#incident-table")) return;
+  if (drawing !== drawings || !$("#incident-table")) return;
   for (const incident of incidents) state.services.add(incident.service_name);
   const stamp = $("#refreshed");
   if (stamp) {
