@@ -28,7 +28,9 @@ from tests.flows import (
     trigger,
 )
 
-SENDER = "oncall@example.com"
+# The SES sender every page by email needs (autouse, as in tests/test_pages.py).
+from tests.test_pages import email_sender  # noqa: F401
+
 # Whom each service pages first, and who is its escalation level's target.
 PEOPLE = {"nyc": "America/New_York", "ldn": "Europe/London", "utc": None}
 ON_CALL = {"payments": "nyc", "search": "ldn"}
@@ -48,19 +50,6 @@ ALERTS = [
     ("search", "Synonyms reload failed", None),
     ("payments", "Refund queue backlog", None),
 ]
-
-
-@pytest.fixture(autouse=True)
-def email_sender(monkeypatch):
-    import boto3
-
-    monkeypatch.setenv("ONCALL_EMAIL_FROM", SENDER)
-    config.settings.cache_clear()
-    aws.forget_clients()
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
-    yield
-    config.settings.cache_clear()
-    aws.forget_clients()
 
 
 def report(client, query: str = "", status: int = 200) -> dict:
