@@ -1,20 +1,38 @@
-"""The embedded DynamoDB: moto's server on loopback, one request at a time.
+"""The embedded DynamoDB: moto, one request at a time, reached two ways.
+
+- In process: the server's own SDK clients are answered by moto directly, through
+  the botocore hook moto installs (`serve_this_process`). No socket, no HTTP parsing
+  on either side: this halves what a request costs the local server.
+- Over HTTP on loopback: moto's server, for clients outside the process
+  (`python -m oncall_admin --stage local`, a second server sharing the tables, tests).
 
 moto is not atomic under concurrency: two conditional writes can both pass, and
 a failed TransactWriteItems restores a copy of the table that erases other
-clients' writes. Serializing every request behind one lock gives back
-DynamoDB's semantics (each request sees and leaves a consistent table); the
-rules moto counts or ignores differently are in oncall_local/dynamodb_rules.py.
+clients' writes. Every request, whichever way it came, runs under the one LOCK,
+which gives back DynamoDB's semantics (each request sees and leaves a consistent
+table); the rules moto counts or ignores differently are in
+oncall_local/dynamodb_rules.py.
 """
 
 import threading
 
+from moto.core import botocore_stubber as stubber_module
 from moto.core.model_instances import reset_model_data
+from moto.core.models import botocore_stubber
 from moto.dynamodb.models.table import StreamShard
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from oncall_local import dynamodb_rules
+from oncall_local import dynamodb_rules, plain_answers
+
+# Reentrant: a test's fault injector (tests/faults.py) may make a request while serving one.
+LOCK = threading.RLock()
+
+
+def _forget_model_instances() -> None:
+    # moto keeps every object it ever built for its dashboard; without this a
+    # long-running server grows without bound and slows down.
+    reset_model_data()
 
 
 class Serialized:
@@ -22,16 +40,24 @@ class Serialized:
 
     def __init__(self, app) -> None:
         self._app = app
-        self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        with self._lock:
+        with LOCK:
             # Drain the body inside the lock: moto reads the whole response lazily.
             body = b"".join(self._app(environ, start_response))
-            # moto keeps every object it ever built for its dashboard; without this
-            # a long-running server grows without bound and slows down.
-            reset_model_data()
+            _forget_model_instances()
             return [body]
+
+
+_unserialized_stub = stubber_module.BotocoreStubber.__call__
+
+
+def _serialized_stub(stubber, event_name, request, **kwargs):
+    with LOCK:
+        try:
+            return _unserialized_stub(stubber, event_name, request, **kwargs)
+        finally:
+            _forget_model_instances()
 
 
 def keep_no_stream_records() -> None:
@@ -44,10 +70,36 @@ def keep_no_stream_records() -> None:
     StreamShard.add = lambda shard, old, new: None
 
 
+_prepared = threading.Lock()
+_is_prepared = False
+
+
+def prepare_moto() -> None:
+    """Once per process that runs the embedded moto (the server, the tests): DynamoDB's
+    rules, item answers written as plain JSON, no stream records, and every request
+    answered in process taking the LOCK."""
+    global _is_prepared
+    with _prepared:
+        if _is_prepared:
+            return
+        dynamodb_rules.install()
+        plain_answers.install()
+        keep_no_stream_records()
+        stubber_module.BotocoreStubber.__call__ = _serialized_stub
+        _is_prepared = True
+
+
+def serve_this_process() -> None:
+    """Answer this process's AWS requests (DynamoDB, and SNS and SES for the messages
+    the console shows) from the embedded moto, without HTTP. Only for a server that
+    runs the embedded emulator: every AWS client in the process is answered by it."""
+    prepare_moto()
+    botocore_stubber.enabled = True
+
+
 class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        dynamodb_rules.install()
-        keep_no_stream_records()
+        prepare_moto()
         app = Serialized(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="dynamodb-emulator", daemon=True)

@@ -10,16 +10,13 @@ from moto.sns.models import sns_backends
 
 from chalicelib.transport import sent
 
-SERVICES = ("sns", "ses")
 
-
-def route_to(endpoint: str, sender: str) -> None:
-    """Send SMS and email to the emulator at `endpoint`, from `sender` (which SES, as
-    in AWS, must have verified), and show what was sent."""
-    for service in SERVICES:
-        os.environ.setdefault(f"AWS_ENDPOINT_URL_{service.upper()}", endpoint)
+def route_to(sender: str) -> None:
+    """Send SMS and email to the embedded emulator (which answers this process's AWS
+    requests), from `sender` (which SES, as in AWS, must have verified), and show
+    what was sent."""
     region = os.environ["AWS_DEFAULT_REGION"]
-    boto3.client("ses", region_name=region, endpoint_url=endpoint).verify_email_identity(EmailAddress=sender)
+    boto3.client("ses", region_name=region).verify_email_identity(EmailAddress=sender)
     sent.register(lambda: read(region))
 
 

@@ -1,7 +1,8 @@
 """`make run`: everything the product needs, in one process, on 127.0.0.1:8000.
 
 1. Apply the `local` stage's environment from .chalice/config.json, as Chalice does.
-2. Start the embedded DynamoDB unless AWS_ENDPOINT_URL_DYNAMODB names another one.
+2. Start the embedded DynamoDB unless AWS_ENDPOINT_URL_DYNAMODB names another one: the
+   app reaches it in process, other processes over HTTP at the URL logged at start.
 3. Create missing tables from the PynamoDB models; seed the demo unless ONCALL_DEMO=0.
 4. Run the escalation sweep and the notification deliverer on timers (chalice local
    runs no scheduled or stream functions).
@@ -188,21 +189,26 @@ def main() -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     # Notifications link to the incident in this console.
     os.environ.setdefault("ONCALL_CONSOLE_URL", f"http://{host}:{port}")
+    # As a warm Lambda does: not a GetItem per request for the same key. This one process
+    # forgets its keys when one is revoked through it; a key revoked by another process
+    # (oncall_admin on the tables) stops within the minute.
+    os.environ.setdefault("ONCALL_KEY_CACHE_SECONDS", "60")
     # Locally, webhooks usually go to receivers on this machine or its network.
     os.environ.setdefault("ONCALL_ALLOW_PRIVATE_WEBHOOKS", "1")
 
     emulator = None
     if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
-        from oncall_local.emulator import Emulator
+        from oncall_local.emulator import Emulator, serve_this_process
 
         emulator = Emulator().start()
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = emulator.endpoint
+        # The app's own requests reach the same moto without HTTP; other processes use the endpoint.
+        serve_this_process()
         log.info("embedded DynamoDB at %s (in memory: data lasts until the server stops)", emulator.endpoint)
         # SMS and email go to the same emulator, and the console shows them (Sent messages).
         from oncall_local import messages
 
         os.environ.setdefault("ONCALL_EMAIL_FROM", "oncall@example.com")
-        messages.route_to(emulator.endpoint, os.environ["ONCALL_EMAIL_FROM"])
+        messages.route_to(os.environ["ONCALL_EMAIL_FROM"])
     else:
         log.info("using DynamoDB at %s", os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
 

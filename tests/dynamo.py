@@ -1,10 +1,11 @@
-"""In-process DynamoDB for tests: moto behind one lock, with DynamoDB's own rules
-(oncall_local/dynamodb_rules.py), a request counter and a place to inject faults.
+"""In-process DynamoDB for tests: the embedded emulator's moto (oncall_local/emulator.py)
+behind its one lock, with DynamoDB's own rules, a request counter and a place to inject
+faults.
 
 moto's in-memory backend is not atomic when requests overlap (a conditional
-write can pass for two threads at once), so every request goes through one
-lock, as the local server's WSGI wrapper does. The counter sees every request
-through a botocore event hook and fails loudly on a Scan.
+write can pass for two threads at once), so every request takes the emulator's
+lock, as the local server's do. The counter sees every request through a botocore
+event hook and fails loudly on a Scan.
 """
 
 import threading
@@ -14,13 +15,10 @@ from contextlib import contextmanager
 
 from moto.core import botocore_stubber
 
-from oncall_local import dynamodb_rules
+from oncall_local import emulator
 
-dynamodb_rules.install()
-
-# Reentrant: a fault injector may make another client's request while serving one.
-_lock = threading.RLock()
-_original_call = botocore_stubber.BotocoreStubber.__call__
+emulator.prepare_moto()
+_serve = botocore_stubber.BotocoreStubber.__call__
 
 # Called, inside the lock, with each DynamoDB request and a function that serves it
 # (tests/faults.py): it may serve it, answer in moto's place, or raise.
@@ -46,15 +44,14 @@ def operation_of(request) -> str | None:
     return operation if service.startswith("DynamoDB_") else None
 
 
-def _serialized_call(self, event_name, request, **kwargs):
-    with _lock:
-        serve = lambda: _original_call(self, event_name, request, **kwargs)  # noqa: E731
-        if interceptor is not None and operation_of(request):
-            return interceptor(request, serve)
-        return serve()
+def _intercepted_call(self, event_name, request, **kwargs):
+    if interceptor is None or not operation_of(request):
+        return _serve(self, event_name, request, **kwargs)
+    with emulator.LOCK:
+        return interceptor(request, lambda: _serve(self, event_name, request, **kwargs))
 
 
-botocore_stubber.BotocoreStubber.__call__ = _serialized_call
+botocore_stubber.BotocoreStubber.__call__ = _intercepted_call
 
 
 class RequestCounter:

@@ -208,9 +208,16 @@ def run_threads(targets, timeout: float = 60) -> tuple[list, list]:
     return results, errors
 
 
+def _names_table(params: dict, table: str) -> bool:
+    """Whether a request (botocore's request dict) reads or writes `table`: every
+    table's requests go through one client."""
+    body = json.loads(params["body"])
+    return body.get("TableName") == table or table in body.get("RequestItems", {})
+
+
 @contextmanager
 def dynamodb_fails(model, operation, times: int = 1, code: str = "InternalServerError"):
-    """The next `times` `operation` requests through `model`'s table connection fail
+    """The next `times` `operation` requests to `model`'s table fail
     with `code`, as DynamoDB answers when it is unavailable; nothing is sent."""
     from botocore.exceptions import ClientError
 
@@ -218,8 +225,8 @@ def dynamodb_fails(model, operation, times: int = 1, code: str = "InternalServer
     event_name = f"before-call.dynamodb.{operation}"
     left = [times]
 
-    def handler(**kwargs):
-        if left[0] > 0:
+    def handler(params, **kwargs):
+        if left[0] > 0 and _names_table(params, model.Meta.table_name):
             left[0] -= 1
             raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
 
@@ -233,7 +240,7 @@ def dynamodb_fails(model, operation, times: int = 1, code: str = "InternalServer
 
 @contextmanager
 def answer_lost(model, operation):
-    """The next `operation` through `model`'s table connection is applied twice, as
+    """The next `operation` to `model`'s table is applied twice, as
     when the SDK sends a request again after losing the answer to an attempt that
     applied it: the caller sees only the second attempt's answer."""
     client = model._get_connection().connection.client
@@ -241,7 +248,7 @@ def answer_lost(model, operation):
     state = {"applied": False}
 
     def handler(params, **kwargs):
-        if state["applied"]:
+        if state["applied"] or not _names_table(params, model.Meta.table_name):
             return
         state["applied"] = True
         client._make_api_call(operation, json.loads(params["body"]))
@@ -257,7 +264,7 @@ def answer_lost(model, operation):
 @contextmanager
 def right_after(model, operation, action):
     """Run `action` to completion right after the next `operation` request made
-    through `model`'s table connection returns, before the caller's next request:
+    to `model`'s table returns, before the caller's next request:
     a chosen interleaving of two actors, made through botocore's event hooks.
 
     Yields a dict whose "ran" / "result" / "error" tell whether the action ran
@@ -265,17 +272,23 @@ def right_after(model, operation, action):
     """
     events = model._get_connection().connection.client.meta.events
     outcome = {"ran": False, "result": None, "error": None}
-    event_name = f"after-call.dynamodb.{operation}"
+    table = model.Meta.table_name
 
-    def handler(**kwargs):
-        if outcome["ran"]:
+    def mark(params, context, **kwargs):
+        if _names_table(params, table):
+            context["right_after"] = outcome
+
+    def handler(context, **kwargs):
+        if outcome["ran"] or context.get("right_after") is not outcome:
             return
         outcome["ran"] = True
         results, errors = run_threads([action])
         outcome["result"], outcome["error"] = results[0], errors[0]
 
-    events.register(event_name, handler)
+    events.register(f"before-call.dynamodb.{operation}", mark)
+    events.register(f"after-call.dynamodb.{operation}", handler)
     try:
         yield outcome
     finally:
-        events.unregister(event_name, handler)
+        events.unregister(f"before-call.dynamodb.{operation}", mark)
+        events.unregister(f"after-call.dynamodb.{operation}", handler)

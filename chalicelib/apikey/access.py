@@ -107,9 +107,9 @@ def _lookup(token: str) -> Caller:
 
 
 class _KeyCache:
-    """Keys verified in the last ONCALL_KEY_CACHE_SECONDS (0 locally, so a revoked
-    key stops at once). In AWS this is what keeps a busy function from reading the
-    key table on every request; a revoked key can live on here for that long."""
+    """Keys verified in the last ONCALL_KEY_CACHE_SECONDS (0 in tests). This is what
+    keeps a busy function (or `make run`) from reading the key table on every
+    request; a key revoked by another process can live on here for that long."""
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Caller, datetime]] = {}
@@ -142,5 +142,5 @@ _cache = _KeyCache()
 
 
 def forget_keys() -> None:
-    """Drop every cached key (tests that change the cache setting)."""
+    """Drop every cached key: a key revoked here, or tests that change the cache setting."""
     _cache.clear()

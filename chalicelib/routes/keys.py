@@ -1,7 +1,7 @@
 """API keys."""
 
 from chalicelib.api import payloads, responses
-from chalicelib.apikey import keys
+from chalicelib.apikey import access, keys
 from chalicelib.apikey.access import MANAGE
 from chalicelib.routes.routing import Routes
 
@@ -35,4 +35,7 @@ def create_key(caller):
 
 @routes("/api/keys/{key_id}", "DELETE", admits=MANAGE, summary="Revoke an API key", answer=responses.ApiKey)
 def revoke_key(key_id):
-    return keys.revoke(key_id)
+    revoked = keys.revoke(key_id)
+    # This process stops honouring it at once; others within ONCALL_KEY_CACHE_SECONDS.
+    access.forget_keys()
+    return revoked

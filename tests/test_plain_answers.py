@@ -1,0 +1,104 @@
+"""The embedded emulator writes item answers as plain JSON (oncall_local/plain_answers.py)
+instead of through moto's serializer: every answer of a whole incident's life, and of
+each item operation on its own, must be the one moto's serializer gives."""
+
+import json
+from collections import Counter
+
+import boto3
+import pytest
+from moto.dynamodb.responses import DynamoHandler
+
+from chalicelib.models import Incident
+from oncall_local import plain_answers
+from tests.flows import (
+    acknowledge,
+    add_level,
+    check_escalations,
+    get_incident,
+    list_incidents,
+    metrics,
+    on_call_now,
+    resolve,
+    trigger,
+    trigger_ok,
+)
+
+
+@pytest.fixture
+def compared(monkeypatch):
+    """Answers per operation, each checked against moto's own serializer."""
+    checked: Counter[str] = Counter()
+    plain = DynamoHandler.serialized
+
+    def both(handler, action_result):
+        status, headers, body = plain(handler, action_result)
+        own_status, own_headers, own_body = plain_answers.moto_serialized(handler, action_result)
+        operation = handler._get_action()
+        assert (status, headers) == (own_status, own_headers), operation
+        assert json.loads(body) == json.loads(own_body), operation
+        if operation in plain_answers.ITEM_OPERATIONS and not isinstance(action_result.result, Exception):
+            checked[operation] += 1
+        return status, headers, body
+
+    monkeypatch.setattr(DynamoHandler, "serialized", both)
+    return checked
+
+
+def test_an_incidents_whole_life_is_answered_as_moto_answers_it(client, compared, manual_clock):
+    on_call_now(client, "db", "alice")
+    add_level(client, "db", 1, user="bob")
+    opened = trigger_ok(client, "db", "disk full", description="é" * 3000)
+    assert trigger(client, "db", "disk full").status_code == 200
+    manual_clock.advance(minutes=10)
+    check_escalations(client)
+    assert acknowledge(client, opened["id"], "bob").status_code == 200
+    assert resolve(client, opened["id"], "bob").status_code == 200
+    assert get_incident(client, opened["id"])["status"] == "RESOLVED"
+    assert list_incidents(client)["incidents"]
+    assert list_incidents(client, "?status=RESOLVED&service_name=db")["incidents"]
+    metrics(client, "db")
+    manual_clock.advance(hours=1)
+    check_escalations(client)
+    assert {"GetItem", "UpdateItem", "Query", "BatchGetItem", "TransactWriteItems"} <= set(compared), compared
+
+
+def test_each_item_operation_is_answered_as_moto_answers_it(compared):
+    table = Incident.Meta.table_name
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    item = {"id": {"N": "7"}, "title": {"S": "x"}, "tags": {"SS": ["a", "b"]}, "n": {"NS": ["1", "2.5"]}}
+    item |= {"nested": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"S": ""}]}}}}
+    key = {"id": {"N": "7"}}
+    dynamodb.put_item(TableName=table, Item=item, ReturnValues="NONE")
+    dynamodb.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True, ReturnConsumedCapacity="INDEXES")
+    dynamodb.get_item(TableName=table, Key={"id": {"N": "8"}})
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET title = :t ADD alert_count :one",
+        ExpressionAttributeValues={":t": {"S": "y"}, ":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    )
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET title = :t",
+            ConditionExpression="attribute_not_exists(id)",
+            ExpressionAttributeValues={":t": {"S": "z"}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="id = :id",
+        ExpressionAttributeValues={":id": {"N": "7"}},
+        Limit=1,
+        ReturnConsumedCapacity="TOTAL",
+    )
+    dynamodb.batch_get_item(RequestItems={table: {"Keys": [key, {"id": {"N": "9"}}]}})
+    dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])
+    dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {"id": {"N": "9"}}}}]})
+    dynamodb.transact_write_items(TransactItems=[{"Delete": {"TableName": table, "Key": {"id": {"N": "9"}}}}])
+    dynamodb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD")
+    assert set(compared) == plain_answers.ITEM_OPERATIONS, compared
