@@ -4,7 +4,8 @@
 
 Fires `triggers` POST /api/incidents/trigger/ requests spread evenly (and shuffled)
 over `alerts` distinct titles from `clients` threads, under a service name unique
-to the run, then reads the run's incidents back through the list API and reports
+to the run that first gets a shift (someone on call now) and an escalation level,
+then reads the run's incidents back through the list API and reports
 what dedup made of the storm. Exits 1 unless exactly one incident per alert was
 created, every trigger was counted, and nothing failed.
 """
@@ -145,6 +146,26 @@ def storm(args: argparse.Namespace, service: str) -> dict:
     }
 
 
+def prepare(args: argparse.Namespace, service: str) -> None:
+    """Someone on call for the service now, and a first escalation level: each new
+    incident is assigned and has an escalation to schedule."""
+    parts = urlsplit(args.url)
+    client = Client(parts.hostname, parts.port or 80, False, args.timeout, args.token)
+    now = time.time()
+    iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))  # noqa: E731
+    shift = {
+        "service_name": service,
+        "user": "storm-oncall",
+        "start_time": iso(now - 3600),
+        "end_time": iso(now + 86400),
+    }
+    level = {"service_name": service, "level": 1, "user": "storm-lead"}
+    for path, body in (("/api/oncall/schedules/", shift), ("/api/escalation/levels/", level)):
+        status, data = client.send("POST", path, body)
+        if status != 201:
+            raise RuntimeError(f"POST {path} answered HTTP {status}: {data[:300]!r}")
+
+
 def count_alerts(args: argparse.Namespace, service: str) -> tuple[int, int]:
     """(incidents, sum of alert_count) for the service, read page by page through the list API."""
     parts = urlsplit(args.url)
@@ -173,6 +194,7 @@ def main(argv=None) -> int:
     print(f"storm: {args.triggers} triggers of {args.alerts} alerts from {args.clients} clients ({mode})")
     print(f"server: {args.url}  service: {service}")
 
+    prepare(args, service)
     result = storm(args, service)
     try:
         listed, counted = count_alerts(args, service)

@@ -23,7 +23,7 @@ from moto.dynamodb.models.table import StreamShard
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from oncall_local import dynamodb_rules, plain_answers
+from oncall_local import dynamodb_rules, moto_caches, plain_answers
 
 # Reentrant: a test's fault injector (tests/faults.py) may make a request while serving one.
 LOCK = threading.RLock()
@@ -76,14 +76,15 @@ _is_prepared = False
 
 def prepare_moto() -> None:
     """Once per process that runs the embedded moto (the server, the tests): DynamoDB's
-    rules, item answers written as plain JSON, no stream records, and every request
-    answered in process taking the LOCK."""
+    rules, item answers written as plain JSON, moto's per-request work cached, no
+    stream records, and every request answered in process taking the LOCK."""
     global _is_prepared
     with _prepared:
         if _is_prepared:
             return
         dynamodb_rules.install()
         plain_answers.install()
+        moto_caches.install()
         keep_no_stream_records()
         stubber_module.BotocoreStubber.__call__ = _serialized_stub
         _is_prepared = True

@@ -1,8 +1,11 @@
 import copy
 import os
+from collections import Counter
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 
 import pytest
+from _pytest.nodeid import NodeId
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
@@ -36,6 +39,47 @@ from chalicelib.apikey import keys  # noqa: E402
 from chalicelib.models import ALL_MODELS  # noqa: E402
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+# `make test` runs a worker per core (pytest-xdist): each test goes to whichever worker
+# is free, except the tests of a module that share a server or a build made once per
+# module or session, which stay together on one worker (SameWorkerScheduling). Both
+# modules below build the package (`make package`, whose deployment cache Chalice
+# writes in the project): one at a time.
+SAME_WORKER = {"test_package.py": "package", "test_stack.py": "package", "test_deploy.py": "deploy"}
+SERVER_DIRECTORIES = {"e2e", "browser"}
+
+
+def same_worker_group(nodeid: str) -> str | None:
+    path = PurePosixPath(nodeid.partition("::")[0])
+    if path.name in SAME_WORKER:
+        return SAME_WORKER[path.name]
+    if path.parent.name in SERVER_DIRECTORIES:
+        return str(path)
+    return None
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "load":
+        return None  # another --dist asked for on the command line
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SameWorkerScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling with a test's own id as its scope unless it has a group
+        (largest groups first)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return same_worker_group(nodeid) or nodeid
+
+    return SameWorkerScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items):
+    # Schemathesis names its items by operation but gives them all the test function's
+    # id, and xdist schedules by id: without this, one operation of each ran.
+    shared = Counter(item.nodeid for item in items)
+    for item in items:
+        if shared[item.nodeid] > 1:
+            item._id = NodeId.parse(f"{item.nodeid.rpartition('::')[0]}::{item.name}")
 
 
 # The empty tables as the first test's CreateTable requests made them, in moto's own

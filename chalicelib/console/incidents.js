@@ -10,6 +10,7 @@ import { CAN_ACK, CAN_RESOLVE, OPEN, STATUSES, can, refreshMs, remember, state }
 // Open incidents of every status, then the most recent ones: what a dashboard watches.
 // They also give the tab title its count.
 export async function watchedIncidents() {
+  const watch = ++state.watches;
   const pages = await Promise.all([
     ...OPEN.map((status) => api("GET", `/api/incidents/list/all${q({ status, limit: 100 })}`)),
     api("GET", `/api/incidents/list/all${q({ limit: 50 })}`),
@@ -18,6 +19,11 @@ export async function watchedIncidents() {
   for (const page of pages) for (const incident of page.incidents) byId.set(incident.id, incident);
   const incidents = [...byId.values()];
   state.unacknowledged = new Set(incidents.filter(paging).map((incident) => incident.id));
+  for (const [id, seen] of state.learned) {
+    if (seen.watch < watch) state.learned.delete(id); // this fetch began after the action: it holds it
+    else if (seen.waits) state.unacknowledged.add(id);
+    else state.unacknowledged.delete(id);
+  }
   state.moreUnacknowledged = OPEN.some((status, index) => CAN_ACK.includes(status) && pages[index].next_cursor);
   updateTabTitle();
   return incidents;

@@ -43,6 +43,8 @@ function announce(incidents) {
     known.set(incident.id, incident.status);
     state.services.add(incident.service_name);
   }
+  // What the page did while the incidents were fetched was announced where it was done.
+  for (const [id, seen] of state.learned) known.set(id, seen.status);
   state.known = known;
   // An alert storm gives a summary, not a wall of toasts for a screen reader to read out.
   const shown = news.length > MAX_TOASTS_PER_REFRESH ? news.slice(0, MAX_TOASTS_PER_REFRESH - 1) : news;

@@ -34,6 +34,7 @@ export function signOut(message) {
   state.me = null;
   state.known = null;
   state.unacknowledged.clear();
+  state.learned.clear();
   state.moreUnacknowledged = false;
   state.selected.clear();
   stopPolling();

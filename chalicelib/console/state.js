@@ -23,6 +23,11 @@ export const state = {
   known: null, // incident id -> its status at the last refresh
   unacknowledged: new Set(), // ids of the TRIGGERED and ESCALATED incidents, for the tab title
   moreUnacknowledged: false, // the last refresh saw only the first page of them
+  // What this page's own actions returned, by incident id: {status, waits, watch}, where watch is
+  // how many fetches of the watched incidents had begun then. A fetch that began before
+  // an action does not hold it, and must not undo it (the tab title, the next toasts).
+  learned: new Map(),
+  watches: 0,
   services: new Set(),
   timer: null,
   refreshing: false,
@@ -49,8 +54,11 @@ export function refreshMs() {
 
 // An incident the API just returned, newer than what the last refresh saw.
 export function remember(incident) {
+  // Waiting for someone: not acknowledged, and not held by a maintenance window.
+  const waits = CAN_ACK.includes(incident.status) && !incident.suppressed;
+  state.learned.set(incident.id, { status: incident.status, waits, watch: state.watches });
   if (state.known) state.known.set(incident.id, incident.status);
   state.services.add(incident.service_name);
-  if (CAN_ACK.includes(incident.status)) state.unacknowledged.add(incident.id);
+  if (waits) state.unacknowledged.add(incident.id);
   else state.unacknowledged.delete(incident.id);
 }
