@@ -15,7 +15,6 @@ emulator and the in-process tests alike (both run moto behind one lock).
   enough.
 """
 
-import copy
 import functools
 import hashlib
 import json
@@ -142,7 +141,8 @@ def _enforce_item_size() -> None:
     @functools.wraps(original_update)
     def update_item(backend, table_name, key, *args, **kwargs):
         before = backend.get_item(table_name, key)
-        before = None if before is None else copy.deepcopy(before.to_json()["Attributes"])
+        # to_json copies every attribute (moto's to_regular_json), so this is the item as it was.
+        before = None if before is None else before.to_json()["Attributes"]
         item = original_update(backend, table_name, key, *args, **kwargs)
         if item_size(item.to_json()["Attributes"]) > MAX_ITEM_BYTES:
             _restore(backend, table_name, key, before)
@@ -197,4 +197,4 @@ def _saved_item(backend: DynamoDBBackend, entry: dict) -> tuple[str, dict, dict 
         names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
         key = {name: operation["Item"][name] for name in names}
     current = backend.get_item(table_name, key)
-    return table_name, key, None if current is None else copy.deepcopy(current.to_json()["Attributes"])
+    return table_name, key, None if current is None else current.to_json()["Attributes"]
