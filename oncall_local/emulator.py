@@ -14,6 +14,7 @@ table); the rules moto counts or ignores differently are in
 oncall_local/dynamodb_rules.py.
 """
 
+import os
 import threading
 
 from moto.core import botocore_stubber as stubber_module
@@ -90,11 +91,23 @@ def prepare_moto() -> None:
         _is_prepared = True
 
 
-def serve_this_process() -> None:
+# The hostnames of the services the app calls, as moto recognises them.
+SERVICE_HOSTS = {"DYNAMODB": "dynamodb", "SNS": "sns", "SES": "email"}
+
+
+def serve_this_process(region: str) -> None:
     """Answer this process's AWS requests (DynamoDB, and SNS and SES for the messages
     the console shows) from the embedded moto, without HTTP. Only for a server that
-    runs the embedded emulator: every AWS client in the process is answered by it."""
+    runs the embedded emulator: every AWS client in the process is answered by it.
+
+    Each service's endpoint is named outright: moto answers only the AWS hostnames it
+    knows, and a global AWS_ENDPOINT_URL, a FIPS or dual-stack endpoint or a profile's
+    endpoint_url would otherwise send the app's requests elsewhere."""
     prepare_moto()
+    for service, host in SERVICE_HOSTS.items():
+        os.environ[f"AWS_ENDPOINT_URL_{service}"] = f"https://{host}.{region}.amazonaws.com"
+    os.environ["AWS_USE_FIPS_ENDPOINT"] = "false"
+    os.environ["AWS_USE_DUALSTACK_ENDPOINT"] = "false"
     botocore_stubber.enabled = True
 
 

@@ -9,6 +9,7 @@ from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
 from chalicelib.transport import sent
+from oncall_local.emulator import LOCK
 
 
 def route_to(sender: str) -> None:
@@ -22,11 +23,13 @@ def route_to(sender: str) -> None:
 
 def read(region: str) -> list[dict]:
     """Newest first: SNS and SES keep no send time here, so each kind in send order."""
-    found = [
-        {"kind": "sms", "to": number, "subject": None, "text": text}
-        for number, text in sns_backends[DEFAULT_ACCOUNT_ID][region].sms_messages.values()
-    ]
-    for message in ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages:
-        for to in message.destinations.get("ToAddresses", []):
-            found.append({"kind": "email", "to": to, "subject": message.subject, "text": message.body})
+    # Under the emulator's lock, as every request: a send meanwhile would change the lists read.
+    with LOCK:
+        found = [
+            {"kind": "sms", "to": number, "subject": None, "text": text}
+            for number, text in sns_backends[DEFAULT_ACCOUNT_ID][region].sms_messages.values()
+        ]
+        for message in ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages:
+            for to in message.destinations.get("ToAddresses", []):
+                found.append({"kind": "email", "to": to, "subject": message.subject, "text": message.body})
     return found[::-1]

@@ -39,14 +39,22 @@ class _NotPlain(Exception):
     """A value JSON cannot carry as it is (bytes, a time): moto's serializer answers."""
 
 
-def _plain(value):
+def _plain(value, doubles: bool = False):
+    """`value` as JSON takes it; with `doubles`, every number as a double (as the shape
+    declares every number of ConsumedCapacity and ItemCollectionMetrics)."""
     if isinstance(value, dict):
-        return {name: _plain(member) for name, member in value.items() if member is not None}
+        return {name: _plain(member, doubles) for name, member in value.items() if member is not None}
     if isinstance(value, list):
-        return [_plain(member) for member in value]
+        return [_plain(member, doubles) for member in value]
+    if doubles and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     raise _NotPlain()
+
+
+# Members whose numbers are all doubles in the answer's shape (an item's numbers are strings).
+DOUBLES = frozenset({"ConsumedCapacity", "ItemCollectionMetrics"})
 
 
 @cache
@@ -62,7 +70,11 @@ def plain_body(operation: str, result) -> str | None:
     members = _answer_members(operation)
     try:
         return json.dumps(
-            {name: _plain(value) for name, value in result.items() if name in members and value is not None}
+            {
+                name: _plain(value, name in DOUBLES)
+                for name, value in result.items()
+                if name in members and value is not None
+            }
         )
     except _NotPlain:
         return None

@@ -202,7 +202,7 @@ def main() -> int:
 
         emulator = Emulator().start()
         # The app's own requests reach the same moto without HTTP; other processes use the endpoint.
-        serve_this_process()
+        serve_this_process(os.environ["AWS_DEFAULT_REGION"])
         log.info("embedded DynamoDB at %s (in memory: data lasts until the server stops)", emulator.endpoint)
         # SMS and email go to the same emulator, and the console shows them (Sent messages).
         from oncall_local import messages

@@ -16,12 +16,15 @@ import pytest
 
 import app
 from chalicelib import clock
+from chalicelib.apikey import access
 from chalicelib.incident import links
+from chalicelib.models import KeyToken
 from tests import access_matrix
 from tests.access_matrix import ADMIN, BAD_KEY, COLUMNS, EXPECTED, INTEGRATION, NO_KEY, RESPONDER, REVOKED_KEY, SERVICE
-from tests.flows import JSON, writes
+from tests.flows import JSON, right_after, writes
 from tests.messages import code_sent_to
 from tests.test_cloudwatch import signed_alarm, sns_trusted
+from tests.test_round_trips import key_cache  # noqa: F401 (a fixture)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # The user the matrix's responder key acts as: the rows of a user's own settings name it.
@@ -676,6 +679,25 @@ def test_a_revoked_key_stops_working_on_the_very_next_request(client, keyring):
     assert admin_json(client, "DELETE", f"/api/keys/{key_id}")["revoked_at"] == revoked_at
     assert call(client, "GET", "/api/me", bearer(token)).status_code == 401
     assert {k["id"]: k["revoked_at"] for k in admin_json(client, "GET", "/api/keys")["keys"]}[key_id] == revoked_at
+
+
+@pytest.mark.usefixtures("key_cache")
+def test_with_the_key_cache_on_a_key_revoked_while_it_is_being_read_is_not_cached(client, keyring):
+    """As under `make run` (keys cached 60 s): a request reads the key, the key is revoked
+    through this process before that request caches what it read; the next request with
+    the key is refused, not served from the cache for a minute."""
+    token = keyring.responder("rita")
+    key_id = call(client, "GET", "/api/me", bearer(token)).json_body["key_id"]
+    access.forget_keys()
+
+    def revoke():
+        assert admin_json(client, "DELETE", f"/api/keys/{key_id}")["revoked_at"]
+
+    with right_after(KeyToken, "GetItem", revoke) as revoked:
+        assert call(client, "GET", "/api/me", bearer(token)).status_code == 200
+    assert revoked["ran"] and revoked["error"] is None, revoked
+    response = call(client, "GET", "/api/me", bearer(token))
+    assert response.status_code == 401, response.body
 
 
 def test_an_admin_key_that_revokes_itself_is_refused_next(client, keyring):

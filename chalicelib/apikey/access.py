@@ -92,6 +92,7 @@ def authenticate(token: str) -> Caller:
 
 
 def _lookup(token: str) -> Caller:
+    generation = _cache.generation
     grant = keys.find(token)
     if grant is None:
         raise Unauthenticated("The API key is unknown or has been revoked.")
@@ -102,7 +103,7 @@ def _lookup(token: str) -> Caller:
         user=grant.user,
         services=frozenset(grant.services or ()) if grant.role == INTEGRATION else None,
     )
-    _cache.put(token, caller)
+    _cache.put(token, caller, generation)
     return caller
 
 
@@ -114,6 +115,9 @@ class _KeyCache:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Caller, datetime]] = {}
         self._lock = threading.Lock()
+        # Counts the clears: a key read before a revocation cleared the cache is not cached
+        # after it (the read may have seen the key still live).
+        self.generation = 0
 
     def get(self, token: str) -> Caller | None:
         if settings().key_cache_seconds == 0:
@@ -124,17 +128,20 @@ class _KeyCache:
             return None
         return entry[0]
 
-    def put(self, token: str, caller: Caller) -> None:
+    def put(self, token: str, caller: Caller, generation: int) -> None:
         seconds = settings().key_cache_seconds
         if seconds == 0:
             return
         with self._lock:
+            if generation != self.generation:
+                return
             if len(self._entries) > 1000:
                 self._entries.clear()
             self._entries[keys.token_hash(token)] = (caller, clock.now() + timedelta(seconds=seconds))
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._entries.clear()
 
 

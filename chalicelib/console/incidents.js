@@ -8,13 +8,16 @@ import { toast, updateTabTitle } from "./notices.js";
 import { CAN_ACK, CAN_RESOLVE, OPEN, STATUSES, can, refreshMs, remember, state } from "./state.js";
 
 // Open incidents of every status, then the most recent ones: what a dashboard watches.
-// They also give the tab title its count.
+// They also give the tab title its count. null when a fetch begun later was answered
+// first: what it told the page is newer than this.
 export async function watchedIncidents() {
   const watch = ++state.watches;
   const pages = await Promise.all([
     ...OPEN.map((status) => api("GET", `/api/incidents/list/all${q({ status, limit: 100 })}`)),
     api("GET", `/api/incidents/list/all${q({ limit: 50 })}`),
   ]);
+  if (watch < state.appliedWatch) return null;
+  state.appliedWatch = watch;
   const byId = new Map();
   for (const page of pages) for (const incident of page.incidents) byId.set(incident.id, incident);
   const incidents = [...byId.values()];
@@ -174,6 +177,7 @@ async function listForFilters(watched) {
   let incidents;
   if (!status) incidents = watched || (await watchedIncidents());
   else incidents = await pagesOf({ status });
+  if (!incidents) return null; // a later fetch drew, or will draw, the table
   if (service && state.services.has(service)) {
     const exact = await pagesOf({ status, service_name: service });
     const byId = new Map(incidents.map((incident) => [incident.id, incident]));
@@ -235,7 +239,9 @@ export async function renderIncidentRows(watched) {
   const drawing = ++drawings;
   let incidents;
   try {
-    incidents = byUrgency(await listForFilters(watched));
+    const listed = await listForFilters(watched);
+    if (!listed) return;
+    incidents = byUrgency(listed);
   } catch (error) {
     if (error.status === 401 || drawing !== drawings) return;
     holder.replaceChildren(h("p", { class: "panel error-text", role: "alert" }, explain(error)));

@@ -59,6 +59,7 @@ async function refresh() {
   state.refreshing = true;
   try {
     const incidents = await watchedIncidents();
+    if (!incidents) return; // a later fetch was answered first, and announced
     announce(incidents);
     const route = state.route;
     if (route && route.page === "incidents" && !route.id) await renderIncidentRows(incidents);

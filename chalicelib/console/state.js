@@ -28,6 +28,7 @@ export const state = {
   // an action does not hold it, and must not undo it (the tab title, the next toasts).
   learned: new Map(),
   watches: 0,
+  appliedWatch: 0, // the newest fetch of the watched incidents whose answer the page took
   services: new Set(),
   timer: null,
   refreshing: false,

@@ -35,7 +35,9 @@ def create_key(caller):
 
 @routes("/api/keys/{key_id}", "DELETE", admits=MANAGE, summary="Revoke an API key", answer=responses.ApiKey)
 def revoke_key(key_id):
-    revoked = keys.revoke(key_id)
-    # This process stops honouring it at once; others within ONCALL_KEY_CACHE_SECONDS.
-    access.forget_keys()
-    return revoked
+    # This process stops honouring it at once, even when the answer is an error after the
+    # revocation may have been written; others within ONCALL_KEY_CACHE_SECONDS.
+    try:
+        return keys.revoke(key_id)
+    finally:
+        access.forget_keys()

@@ -226,6 +226,27 @@ def test_sigterm_stops_the_server_and_its_dynamodb(start_server):
     assert refuses_connections(dynamodb)
 
 
+def test_the_embedded_dynamodb_holds_the_data_whatever_endpoints_the_environment_names(start_server):
+    """The server answers its own AWS requests in process: a global endpoint (here a port
+    nothing listens on) and FIPS or dual-stack endpoints must not take them elsewhere."""
+    local = start_server(
+        AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_USE_FIPS_ENDPOINT="true", AWS_USE_DUALSTACK_ENDPOINT="true"
+    )
+    assert local.dynamodb_endpoint(), local.tail()
+    service = unique("svc")
+    incident = open_incident(local.url, service)
+    assert [found["id"] for found in list_service(local.url, service)] == [incident["id"]]
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=local.dynamodb_endpoint(),
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    item = dynamodb.get_item(TableName="oncall-local-incidents", Key={"id": {"N": str(incident["id"])}}).get("Item")
+    assert item and item["service_name"] == {"S": service}, item
+
+
 # --- an external DynamoDB --------------------------------------------------------------------
 
 
