@@ -56,8 +56,9 @@ export function triggerPage(view) {
           h("p", { class: "result folded", id: "trigger-outcome" }, "Folded into the open ", link, ` on ${answer.service_name}: it has now had ${answer.alert_count} alerts. No new incident was opened.`),
         );
       } else {
-        // Announced here, so not again as new by the next refresh.
-        if (state.known) {
+        // Announced here, so not again as new by the next refresh; counted in the tab title
+        // (for a key that can see incidents) even if no refresh has been answered yet.
+        if (can("read")) {
           remember(answer);
           updateTabTitle();
         }
