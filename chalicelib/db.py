@@ -119,8 +119,8 @@ def batch_get(wanted: dict[type[Model], list], *, consistent_read: bool = True) 
     if sum(len(request["Keys"]) for request in asked.values()) > BATCH_GET_KEYS:
         raise ValueError(f"one BatchGetItem reads at most {BATCH_GET_KEYS} keys")
     found: dict[type[Model], list[Model]] = {model: [] for model in wanted}
-    # The first table's own connection (its Meta's endpoint and pool), as its GetItem would use.
-    client = next(iter(wanted))._get_connection().connection.client
+    # The one client every table's requests go through (chalicelib/models.py, Table).
+    client = connection().client
     for attempt in range(Transaction.ATTEMPTS):
         if not asked:
             return found
