@@ -16,6 +16,9 @@ oncall_local/dynamodb_rules.py.
 
 import os
 import threading
+from collections.abc import Callable
+
+from botocore import handlers
 
 from moto.core import botocore_stubber as stubber_module
 from moto.core.model_instances import reset_model_data
@@ -24,7 +27,7 @@ from moto.dynamodb.models.table import StreamShard
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from oncall_local import dynamodb_rules, moto_caches, plain_answers
+from oncall_local import dynamodb_direct, dynamodb_rules, moto_caches, plain_answers
 
 # Reentrant: a test's fault injector (tests/faults.py) may make a request while serving one.
 LOCK = threading.RLock()
@@ -54,9 +57,29 @@ _unserialized_stub = stubber_module.BotocoreStubber.__call__
 
 
 def _serialized_stub(stubber, event_name, request, **kwargs):
+    if not stubber.enabled:
+        return None
     with LOCK:
         try:
-            return _unserialized_stub(stubber, event_name, request, **kwargs)
+            return dynamodb_direct.answer(request) or _unserialized_stub(stubber, event_name, request, **kwargs)
+        finally:
+            _forget_model_instances()
+
+
+# Whether this process's DynamoDB calls must take the SDK's whole path (signed, sent,
+# retried, parsed) to reach moto: set by tests that inject faults into requests as
+# they are sent (tests/faults.py), since the SDK's retries are part of what they test.
+whole_path_wanted: Callable[[], bool] = lambda: False
+
+
+def _answer_call(params, model, **kwargs):
+    """botocore's last before-call handler for DynamoDB: the answer, without the
+    SDK's signing, sending and parsing of the HTTP exchange (dynamodb_direct)."""
+    if not botocore_stubber.enabled or whole_path_wanted():
+        return None
+    with LOCK:
+        try:
+            return dynamodb_direct.answer_call(params, model)
         finally:
             _forget_model_instances()
 
@@ -88,6 +111,8 @@ def prepare_moto() -> None:
         moto_caches.install()
         keep_no_stream_records()
         stubber_module.BotocoreStubber.__call__ = _serialized_stub
+        # Last: a test's own before-call handlers (counting, faults) see the call first.
+        handlers.BUILTIN_HANDLERS.append(("before-call.dynamodb", _answer_call, handlers.REGISTER_LAST))
         _is_prepared = True
 
 

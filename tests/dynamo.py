@@ -9,6 +9,9 @@ event hook and fails loudly on a Scan.
 """
 
 import threading
+
+import pytest
+from botocore.exceptions import ClientError
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -52,6 +55,8 @@ def _intercepted_call(self, event_name, request, **kwargs):
 
 
 botocore_stubber.BotocoreStubber.__call__ = _intercepted_call
+# An interceptor sees requests as sent, so while one is installed calls take the whole path.
+emulator.whole_path_wanted = lambda: interceptor is not None
 
 
 class RequestCounter:
@@ -94,3 +99,51 @@ def install_counter() -> None:
     entry = ("before-call.dynamodb", _dispatch)
     if entry not in handlers.BUILTIN_HANDLERS:
         handlers.BUILTIN_HANDLERS.append(entry)
+
+
+def every_item_operation(dynamodb, table: str) -> None:
+    """Each item operation once or more, on `table` (keyed by a number `id`), through
+    the botocore client `dynamodb`: items of every attribute type, answers with
+    and without consumed capacity, failed conditions, a refused request, pages."""
+    item = {"id": {"N": "7"}, "title": {"S": "x"}, "tags": {"SS": ["a", "b"]}, "n": {"NS": ["1", "2.5"]}}
+    item |= {"nested": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"S": ""}]}}}}
+    key = {"id": {"N": "7"}}
+    dynamodb.put_item(TableName=table, Item=item, ReturnValues="NONE")
+    dynamodb.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True, ReturnConsumedCapacity="INDEXES")
+    dynamodb.get_item(TableName=table, Key={"id": {"N": "8"}})
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET title = :t ADD alert_count :one",
+        ExpressionAttributeValues={":t": {"S": "y"}, ":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    )
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET title = :t",
+            ConditionExpression="attribute_not_exists(id)",
+            ExpressionAttributeValues={":t": {"S": "z"}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="id = :id",
+        ExpressionAttributeValues={":id": {"N": "7"}},
+        Limit=1,
+        ReturnConsumedCapacity="TOTAL",
+    )
+    dynamodb.batch_get_item(RequestItems={table: {"Keys": [key, {"id": {"N": "9"}}]}})
+    dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])
+    dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {"id": {"N": "9"}}}}]})
+    dynamodb.transact_write_items(TransactItems=[{"Delete": {"TableName": table, "Key": {"id": {"N": "9"}}}}])
+    refused = {"TableName": table, "Key": key, "ConditionExpression": "attribute_not_exists(id)"}
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[{"ConditionCheck": refused | {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
+        )
+    with pytest.raises(ClientError, match="ValidationException"):
+        dynamodb.get_item(TableName=table, Key={"title": {"S": "x"}})
+    dynamodb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD")

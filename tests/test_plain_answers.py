@@ -11,6 +11,7 @@ from moto.dynamodb.responses import DynamoHandler
 
 from chalicelib.models import Incident
 from oncall_local import plain_answers
+from tests.dynamo import every_item_operation
 from tests.flows import (
     acknowledge,
     add_level,
@@ -73,41 +74,5 @@ def test_an_incidents_whole_life_is_answered_as_moto_answers_it(client, compared
 
 
 def test_each_item_operation_is_answered_as_moto_answers_it(compared):
-    table = Incident.Meta.table_name
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    item = {"id": {"N": "7"}, "title": {"S": "x"}, "tags": {"SS": ["a", "b"]}, "n": {"NS": ["1", "2.5"]}}
-    item |= {"nested": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"S": ""}]}}}}
-    key = {"id": {"N": "7"}}
-    dynamodb.put_item(TableName=table, Item=item, ReturnValues="NONE")
-    dynamodb.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
-    dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True, ReturnConsumedCapacity="INDEXES")
-    dynamodb.get_item(TableName=table, Key={"id": {"N": "8"}})
-    dynamodb.update_item(
-        TableName=table,
-        Key=key,
-        UpdateExpression="SET title = :t ADD alert_count :one",
-        ExpressionAttributeValues={":t": {"S": "y"}, ":one": {"N": "1"}},
-        ReturnValues="ALL_NEW",
-    )
-    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
-        dynamodb.update_item(
-            TableName=table,
-            Key=key,
-            UpdateExpression="SET title = :t",
-            ConditionExpression="attribute_not_exists(id)",
-            ExpressionAttributeValues={":t": {"S": "z"}},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    dynamodb.query(
-        TableName=table,
-        KeyConditionExpression="id = :id",
-        ExpressionAttributeValues={":id": {"N": "7"}},
-        Limit=1,
-        ReturnConsumedCapacity="TOTAL",
-    )
-    dynamodb.batch_get_item(RequestItems={table: {"Keys": [key, {"id": {"N": "9"}}]}})
-    dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])
-    dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {"id": {"N": "9"}}}}]})
-    dynamodb.transact_write_items(TransactItems=[{"Delete": {"TableName": table, "Key": {"id": {"N": "9"}}}}])
-    dynamodb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD")
+    every_item_operation(boto3.client("dynamodb", region_name="us-east-1"), Incident.Meta.table_name)
     assert set(compared) == plain_answers.ITEM_OPERATIONS, compared
