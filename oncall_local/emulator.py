@@ -1,8 +1,12 @@
 """The embedded DynamoDB: moto, one request at a time, reached two ways.
 
-- In process: the server's own SDK clients are answered by moto directly, through
-  the botocore hook moto installs (`serve_this_process`). No socket, no HTTP parsing
-  on either side: a GetItem took 7.75 ms over HTTP and 3.4 ms in process.
+- In process: the server's own SDK clients are answered by moto directly
+  (`serve_this_process`). A DynamoDB call is handed to moto's DynamoDB handler as
+  botocore is about to sign and send it (oncall_local/dynamodb_direct.py); SNS and
+  SES requests go through the botocore hook moto installs. No socket, no HTTP
+  parsing on either side: a GetItem took 7.75 ms over HTTP and 3.4 ms through
+  moto's hook; a duplicate alert's three calls went from 8.6 to 4.9 ms of CPU
+  once they skipped the hook's HTTP exchange (bench/RESULTS.md).
 - Over HTTP on loopback: moto's server, for clients outside the process
   (`python -m oncall_admin --stage local`, a second server sharing the tables, tests).
 
@@ -16,10 +20,8 @@ oncall_local/dynamodb_rules.py.
 
 import os
 import threading
-from collections.abc import Callable
 
 from botocore import handlers
-
 from moto.core import botocore_stubber as stubber_module
 from moto.core.model_instances import reset_model_data
 from moto.core.models import botocore_stubber
@@ -57,29 +59,31 @@ _unserialized_stub = stubber_module.BotocoreStubber.__call__
 
 
 def _serialized_stub(stubber, event_name, request, **kwargs):
-    if not stubber.enabled:
-        return None
     with LOCK:
         try:
-            return dynamodb_direct.answer(request) or _unserialized_stub(stubber, event_name, request, **kwargs)
+            return _unserialized_stub(stubber, event_name, request, **kwargs)
         finally:
             _forget_model_instances()
 
 
-# Whether this process's DynamoDB calls must take the SDK's whole path (signed, sent,
-# retried, parsed) to reach moto: set by tests that inject faults into requests as
-# they are sent (tests/faults.py), since the SDK's retries are part of what they test.
-whole_path_wanted: Callable[[], bool] = lambda: False
+def whole_path_wanted() -> bool:
+    """Whether this process's DynamoDB calls must take the SDK's whole path (signed,
+    sent, retried, parsed) to moto's generic dispatch. Replaced by tests that inject
+    faults into requests as they are sent (tests/faults.py): the SDK's retries are
+    part of what they test."""
+    return False
 
 
-def _answer_call(params, model, **kwargs):
-    """botocore's last before-call handler for DynamoDB: the answer, without the
-    SDK's signing, sending and parsing of the HTTP exchange (dynamodb_direct)."""
+def _answer_call(params, model, request_signer=None, **kwargs):
+    """botocore's last handler of before-call.dynamodb: the answer, without the SDK's
+    signing, sending and parsing of an HTTP exchange (dynamodb_direct). Handlers of
+    the bare before-call event (botocore's own, for headers moto does not read) are
+    not reached once it answers."""
     if not botocore_stubber.enabled or whole_path_wanted():
         return None
     with LOCK:
         try:
-            return dynamodb_direct.answer_call(params, model)
+            return dynamodb_direct.answer_call(params, model, request_signer)
         finally:
             _forget_model_instances()
 
@@ -111,7 +115,7 @@ def prepare_moto() -> None:
         moto_caches.install()
         keep_no_stream_records()
         stubber_module.BotocoreStubber.__call__ = _serialized_stub
-        # Last: a test's own before-call handlers (counting, faults) see the call first.
+        # Last: a test's own handlers of before-call.dynamodb (counting, faults) see the call first.
         handlers.BUILTIN_HANDLERS.append(("before-call.dynamodb", _answer_call, handlers.REGISTER_LAST))
         _is_prepared = True
 

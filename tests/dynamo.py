@@ -9,13 +9,12 @@ event hook and fails loudly on a Scan.
 """
 
 import threading
-
-import pytest
-from botocore.exceptions import ClientError
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
 
+import pytest
+from botocore.exceptions import ClientError
 from moto.core import botocore_stubber
 
 from oncall_local import emulator

@@ -1,10 +1,12 @@
 """In-process DynamoDB calls reach moto's handler directly (oncall_local/dynamodb_direct.py),
 without the SDK signing, sending and parsing an HTTP exchange and without moto's
 generic dispatch. Each call of an incident's whole life, and of every item operation,
-is answered both ways from the same tables: the answers must be the same."""
+is answered both ways from the same tables (the other way: the SDK's whole path into
+moto's generic dispatch): the answers must be the same."""
 
 import copy
 import os
+import threading
 from collections import Counter
 
 import pytest
@@ -31,28 +33,29 @@ def _comparable(http, parsed) -> tuple:
 @pytest.fixture
 def compared(monkeypatch):
     """Answers per operation: each call is answered directly, the tables are put back
-    as they were, and the whole path answers it again (its answer stands)."""
+    as they were, and the whole path answers it again (its answer stands). Both under
+    the emulator's lock, so that no other thread's call (sweeps query shards in
+    parallel) lands between them; the whole path is taken by this thread only."""
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]]
     client = db.connection().client
-    whole = {"path": False}
-    monkeypatch.setattr(emulator, "whole_path_wanted", lambda: whole["path"])
+    this_thread = threading.local()
+    monkeypatch.setattr(emulator, "whole_path_wanted", lambda: getattr(this_thread, "whole_path", False))
     checked: Counter[str] = Counter()
 
-    def both(params, model, context, **kwargs):
-        if whole["path"]:
-            return None
-        # The tables and the idempotency tokens seen: the direct answer's traces.
-        before = copy.deepcopy((backend.tables, backend.__dict__.get("_client_request_tokens")))
-        direct = emulator._answer_call(params, model)
-        backend.tables, backend.__dict__["_client_request_tokens"] = before
-        whole["path"] = True
-        try:
-            answer = client._make_request(model, params, context)
-        finally:
-            whole["path"] = False
-        assert direct is not None, model.name
-        assert _comparable(*direct) == _comparable(*answer), model.name
-        checked[model.name] += 1
+    def both(params, model, context, request_signer, **kwargs):
+        with emulator.LOCK:
+            # The tables and the idempotency tokens seen: the direct answer's traces.
+            before = copy.deepcopy((backend.tables, backend.__dict__.get("_client_request_tokens")))
+            direct = emulator._answer_call(params, model, request_signer)
+            backend.tables, backend.__dict__["_client_request_tokens"] = before
+            this_thread.whole_path = True
+            try:
+                answer = client._make_request(model, params, context)
+            finally:
+                this_thread.whole_path = False
+            assert direct is not None, model.name
+            assert _comparable(*direct) == _comparable(*answer), model.name
+            checked[model.name] += 1
         return answer
 
     client.meta.events.register("before-call.dynamodb", both)
@@ -86,5 +89,7 @@ def test_a_request_to_another_endpoint_is_not_answered_in_process():
         "headers": {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
         "body": b"{}",
     }
-    model = db.connection().client.meta.service_model.operation_model("ListTables")
-    assert emulator._answer_call(params, model) is None
+    client = db.connection().client
+    model = client.meta.service_model.operation_model("ListTables")
+    assert emulator._answer_call(params, model, client._request_signer) is None
+    assert emulator._answer_call(params | {"url": "https://dynamodb.us-east-1.amazonaws.com/"}, model) is not None
