@@ -46,6 +46,8 @@ function announce(incidents) {
   // What the page did while the incidents were fetched was announced where it was done.
   for (const [id, seen] of state.learned) known.set(id, seen.status);
   state.known = known;
+  // From here on a new incident is news: a test (or a reader of the DOM) waits for this.
+  $("#toasts").dataset.watching = "";
   // An alert storm gives a summary, not a wall of toasts for a screen reader to read out.
   const shown = news.length > MAX_TOASTS_PER_REFRESH ? news.slice(0, MAX_TOASTS_PER_REFRESH - 1) : news;
   for (const [message, link, kind, incident, sticky] of shown) toast(message, link, kind, { incident: incident.id, sticky });

@@ -41,6 +41,7 @@ export function signOut(message) {
   $("#who").hidden = true;
   $("#nav").hidden = true;
   $("#toasts").replaceChildren();
+  delete $("#toasts").dataset.watching;
   notice(message || null, message ? "error" : "info");
   if (location.hash !== "#/signin") location.hash = "#/signin";
   else render();

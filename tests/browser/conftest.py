@@ -97,6 +97,11 @@ class Console:
         if route:
             self.go(route)
 
+    def watching(self) -> None:
+        """Wait for the first poll: what it sees is the baseline, and only changes after it
+        are announced (toasts, notifications)."""
+        self.page.locator("#toasts[data-watching]").wait_for(state="attached")
+
     def go(self, route: str) -> None:
         self.page.evaluate("route => { location.hash = '#/' + route; }", route)
 

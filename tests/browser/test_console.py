@@ -189,7 +189,7 @@ def test_notes_and_reassignment_from_the_detail_page(console, server):
 
 def test_a_hostile_title_is_shown_as_text_everywhere(console, server):
     console.sign_in()
-    expect(console.page.locator("#refreshed")).to_contain_text("refreshed")
+    console.watching()
     created = client.expect(client.trigger(server, "web", XSS, description=XSS), 201)
     toast = console.page.locator("#toasts .toast", has_text=f"#{created['id']}")
     expect(toast).to_contain_text(XSS)
@@ -436,7 +436,8 @@ def test_an_escalation_is_announced_and_can_be_acknowledged(console, server):
     console.sign_in()
     line = row(console, created["id"])
     expect(line).to_contain_text("TRIGGERED")
-    console.page.wait_for_timeout(1100)
+    console.watching()
+    console.page.wait_for_timeout(1100)  # the incident becomes due for escalation after 1 s
     client.expect(client.post(server, "/api/incidents/escalate/check/"))
     expect(line).to_contain_text("ESCALATED")
     toast = console.page.locator("#toasts .toast", has_text=f"#{created['id']} (")

@@ -63,18 +63,13 @@ def notified(browser, server):
     assert not view.dialogs, f"the page opened dialogs: {view.dialogs}"
 
 
-def _wait_for_first_refresh(console) -> None:
-    # What the first refresh sees is the baseline; only what comes after it is announced.
-    console.page.wait_for_timeout(1500)
-
-
 def test_a_new_incident_raises_a_notification_and_a_toast_that_waits_for_an_acknowledgement(notified, server):
     console = notified
     console.sign_in()
     page = console.page
     expect(page.locator("#allow-notifications")).to_be_hidden()
     expect(page.locator("#notifications-status")).to_have_text("Notifications on")
-    _wait_for_first_refresh(console)
+    console.watching()
 
     created = client.expect(client.trigger(server, "alerting", "Queue depth above 10k"), 201)
     toast = page.locator("#toasts .toast", has_text=f"New incident #{created['id']} on alerting")
