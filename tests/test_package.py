@@ -59,7 +59,9 @@ def tables():
     yield
 
 
-@pytest.fixture(scope="module")
+# Once per session: tests/test_stack.py reads the same build (conftest keeps both modules
+# on one worker), and every reader leaves the directory and the template as they were.
+@pytest.fixture(scope="session")
 def package(tmp_path_factory):
     out = tmp_path_factory.mktemp("package")
     package_dir = out / "package"
