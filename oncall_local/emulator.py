@@ -66,11 +66,11 @@ def _serialized_stub(stubber, event_name, request, **kwargs):
             _forget_model_instances()
 
 
-def whole_path_wanted() -> bool:
-    """Whether this process's DynamoDB calls must take the SDK's whole path (signed,
-    sent, retried, parsed) to moto's generic dispatch. Replaced by tests that inject
-    faults into requests as they are sent (tests/faults.py): the SDK's retries are
-    part of what they test."""
+def whole_path_wanted(operation: str) -> bool:
+    """Whether this DynamoDB call must take the SDK's whole path (signed, sent, retried,
+    parsed) to moto's generic dispatch. Asked under the lock. Replaced by tests that
+    inject faults into requests as they are sent (tests/faults.py): the SDK's retries
+    of a faulted call are part of what they test."""
     return False
 
 
@@ -79,9 +79,11 @@ def _answer_call(params, model, request_signer=None, **kwargs):
     signing, sending and parsing of an HTTP exchange (dynamodb_direct). Handlers of
     the bare before-call event (botocore's own, for headers moto does not read) are
     not reached once it answers."""
-    if not botocore_stubber.enabled or whole_path_wanted():
+    if not botocore_stubber.enabled:
         return None
     with LOCK:
+        if whole_path_wanted(model.name):
+            return None
         try:
             return dynamodb_direct.answer_call(params, model, request_signer)
         finally:

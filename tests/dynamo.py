@@ -23,7 +23,11 @@ emulator.prepare_moto()
 _serve = botocore_stubber.BotocoreStubber.__call__
 
 # Called, inside the lock, with each DynamoDB request and a function that serves it
-# (tests/faults.py): it may serve it, answer in moto's place, or raise.
+# (tests/faults.py): it may serve it, answer in moto's place, or raise. One that can
+# tell before a call whether it would serve the call's request as is has
+# `passes(operation) -> bool`, which also counts that request as seen: such calls are
+# answered directly (oncall_local/dynamodb_direct.py), the others take the SDK's whole
+# path, retries and all. Without `passes`, every call takes the whole path.
 interceptor: Callable | None = None
 
 
@@ -54,8 +58,16 @@ def _intercepted_call(self, event_name, request, **kwargs):
 
 
 botocore_stubber.BotocoreStubber.__call__ = _intercepted_call
-# An interceptor sees requests as sent, so while one is installed calls take the whole path.
-emulator.whole_path_wanted = lambda: interceptor is not None
+
+
+def _whole_path_wanted(operation: str) -> bool:
+    if interceptor is None:
+        return False
+    passes = getattr(interceptor, "passes", None)
+    return passes is None or not passes(operation)
+
+
+emulator.whole_path_wanted = _whole_path_wanted
 
 
 class RequestCounter:

@@ -73,9 +73,12 @@ class Script:
         self.steps = list(steps)
         self.between = between
 
+    def passes(self, operation: str) -> bool:
+        return not self.steps or self.steps[0][0] != operation
+
     def __call__(self, request, serve):
         operation = dynamo.operation_of(request)
-        if not self.steps or self.steps[0][0] != operation:
+        if self.passes(operation):
             return serve()
         _, kind = self.steps.pop(0)
         if kind == "pass":
@@ -105,16 +108,25 @@ class Faults:
         finally:
             self.plan, self.seen = plan, seen
 
+    def _faulted(self, position: int, operation: str) -> bool:
+        plan = self.plan
+        if plan is None or not plan.at <= position < plan.at + plan.repeat:
+            return False
+        return plan.kind != "conflict" or operation in WRITES
+
+    def passes(self, operation: str) -> bool:
+        if self._faulted(self.seen + 1, operation):
+            return False
+        self.seen += 1
+        return True
+
     def __call__(self, request, serve):
         self.seen += 1
-        plan = self.plan
         operation = dynamo.operation_of(request)
-        if plan is None or not plan.at <= self.seen < plan.at + plan.repeat:
-            return serve()
-        if plan.kind == "conflict" and operation not in WRITES:
+        if not self._faulted(self.seen, operation):
             return serve()
         self.injected.append(operation)
-        return inject(plan.kind, request, serve, operation)
+        return inject(self.plan.kind, request, serve, operation)
 
 
 def _answer(request, status: int, code: str, message: str, **extra) -> AWSResponse:

@@ -39,7 +39,7 @@ def compared(monkeypatch):
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]]
     client = db.connection().client
     this_thread = threading.local()
-    monkeypatch.setattr(emulator, "whole_path_wanted", lambda: getattr(this_thread, "whole_path", False))
+    monkeypatch.setattr(emulator, "whole_path_wanted", lambda operation: getattr(this_thread, "whole_path", False))
     checked: Counter[str] = Counter()
 
     def both(params, model, context, request_signer, **kwargs):

@@ -15,6 +15,7 @@ import pytest
 
 from chalicelib import shards
 from chalicelib.models import AlertTally, Delivery, Incident
+from oncall_local import dynamodb_direct
 from tests import dynamo
 from tests.faults import BOTOCORE_ATTEMPTS, KINDS, Faults, Script
 from tests.flows import (
@@ -69,6 +70,32 @@ def incidents_of(client, service: str) -> list[dict]:
 
 def kinds_in(client, incident_id: int) -> Counter:
     return Counter(entry["kind"] for entry in get_incident(client, incident_id)["timeline"])
+
+
+def test_only_the_faulted_call_takes_the_sdks_whole_path_and_is_retried_there(
+    client, faults, requests_made, monkeypatch
+):
+    """Calls the injector passes are answered directly but still counted as requests;
+    the faulted one is sent, refused, and retried by botocore as against AWS."""
+    direct = Counter()
+    answer_call = dynamodb_direct.answer_call
+
+    def counted(params, model, request_signer):
+        direct[model.name] += 1
+        return answer_call(params, model, request_signer)
+
+    monkeypatch.setattr(dynamodb_direct, "answer_call", counted)
+    trigger(client, "warm-up", "disk full")  # the key's lookup, cached from here on
+    direct.clear()
+    faults.arm("throttled", 2, 1)
+    with requests_made.measure() as calls:
+        answer = trigger(client, "throttled", "disk full")
+    assert answer.status_code == 201, answer.body
+    [faulted] = faults.injected
+    assert direct.total() == calls.total() - 1 >= 2
+    assert direct + Counter([faulted]) == calls
+    # The faulted call's two requests: the refused one and botocore's retry.
+    assert faults.seen == calls.total() + 1
 
 
 @pytest.mark.parametrize("repeat", REPEATS)
