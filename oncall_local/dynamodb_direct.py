@@ -128,11 +128,10 @@ def _operation(params: dict) -> str | None:
     return target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else None
 
 
-def answer_call(params: dict, model, request_signer) -> tuple[AWSResponse, dict] | None:
-    """The answer to a DynamoDB call as botocore's before-call event gives it (the
-    request dict, the operation's model, the client's signer): the HTTP answer and
-    the answer parsed as the client parses it. None leaves the call to the SDK's
-    whole path and moto's generic dispatch. Call under the emulator's lock."""
+def route(params: dict) -> tuple[str, str] | None:
+    """The operation and region of a DynamoDB call as botocore's before-call event
+    gives its request dict, when this module can answer it; None leaves the call to
+    the SDK's whole path and moto's generic dispatch."""
     operation = _operation(params)
     region = DynamoHandler.region_regex.search(params["url"])
     if operation is None or region is None or not _moto_only_answers(params["url"]):
@@ -141,7 +140,15 @@ def answer_call(params: dict, model, request_signer) -> tuple[AWSResponse, dict]
         _parser(operation)
     except Exception:
         return None
-    handler = _handler(params, operation, region.group(1), _access_key(request_signer))
+    return operation, region.group(1)
+
+
+def answer_call(routed: tuple[str, str], params: dict, model, request_signer) -> tuple[AWSResponse, dict]:
+    """The answer to a call `route` accepted (with its request dict, the operation's
+    model and the client's signer): the HTTP answer and the answer parsed as the
+    client parses it. Call under the emulator's lock."""
+    operation, region = routed
+    handler = _handler(params, operation, region, _access_key(request_signer))
     status, headers, body = handler.call_action()
     response = AWSResponse(params["url"], status, headers, MockRawResponse(body))
     response_dict = convert_to_response_dict(response, model)

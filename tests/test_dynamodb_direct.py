@@ -82,7 +82,7 @@ def test_every_item_operation_is_answered_the_same_both_ways(compared):
     assert set(compared) >= {"TransactGetItems", "BatchWriteItem", "DeleteItem"}, compared
 
 
-def test_a_request_to_another_endpoint_is_not_answered_in_process():
+def test_a_request_to_another_endpoint_is_not_answered_in_process(faults):
     params = {
         "method": "POST",
         "url": "http://127.0.0.1:9/",
@@ -91,5 +91,9 @@ def test_a_request_to_another_endpoint_is_not_answered_in_process():
     }
     client = db.connection().client
     model = client.meta.service_model.operation_model("ListTables")
+    faults.arm("throttled", 100)
     assert emulator._answer_call(params, model, client._request_signer) is None
+    # The whole path will show the request to the injector: it is not counted here as well.
+    assert faults.seen == 0
     assert emulator._answer_call(params | {"url": "https://dynamodb.us-east-1.amazonaws.com/"}, model) is not None
+    assert faults.seen == 1

@@ -80,9 +80,9 @@ def test_only_the_faulted_call_takes_the_sdks_whole_path_and_is_retried_there(
     direct = Counter()
     answer_call = dynamodb_direct.answer_call
 
-    def counted(params, model, request_signer):
+    def counted(routed, params, model, request_signer):
         direct[model.name] += 1
-        return answer_call(params, model, request_signer)
+        return answer_call(routed, params, model, request_signer)
 
     monkeypatch.setattr(dynamodb_direct, "answer_call", counted)
     trigger(client, "warm-up", "disk full")  # the key's lookup, cached from here on
