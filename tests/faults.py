@@ -2,7 +2,8 @@
 in-process emulator (tests/dynamo.py), so the product, PynamoDB and botocore's own
 retries all run as they do against AWS.
 
-`Faults.arm(kind, at, repeat)` makes the `at`-th DynamoDB request from then on, and
+`Faults.arm(kind, at, repeat)` makes the `at`-th DynamoDB request from then on
+(counted until `disarm()`), and
 the `repeat - 1` after it (botocore's retries of the same call, in a flow that makes
 one call at a time), fail as `kind` says:
 
@@ -108,19 +109,25 @@ class Faults:
         finally:
             self.plan, self.seen = plan, seen
 
+    # Requests are counted only while armed: what a test reads after disarming is no
+    # call position of the operation under test.
     def _faulted(self, position: int, operation: str) -> bool:
         plan = self.plan
-        if plan is None or not plan.at <= position < plan.at + plan.repeat:
+        if not plan.at <= position < plan.at + plan.repeat:
             return False
         return plan.kind != "conflict" or operation in WRITES
 
     def passes(self, operation: str) -> bool:
+        if self.plan is None:
+            return True
         if self._faulted(self.seen + 1, operation):
             return False
         self.seen += 1
         return True
 
     def __call__(self, request, serve):
+        if self.plan is None:
+            return serve()
         self.seen += 1
         operation = dynamo.operation_of(request)
         if not self._faulted(self.seen, operation):
