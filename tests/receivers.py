@@ -271,6 +271,12 @@ class _RawServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        # Closing the listener does not wake a thread blocked in accept() on it (Linux), so
+        # the join below waited out its 5 s; shutting it down does.
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             for conn in self._connections:
