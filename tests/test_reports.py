@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import clock, config
+from chalicelib import clock, config, shards
 from chalicelib.incident import incidents
 from chalicelib.models import Delivery
 from chalicelib.notify import delivery
@@ -249,7 +249,12 @@ def assert_recounted(client, service: str | None, first: date, last: date) -> di
 # --- the tests ------------------------------------------------------------------------------
 
 
-def test_the_buckets_equal_a_recount_of_a_mixed_history_across_daylight_saving_changes(client, manual_clock):
+def test_the_buckets_equal_a_recount_of_a_mixed_history_across_daylight_saving_changes(
+    client, manual_clock, monkeypatch
+):
+    # Two shards, not sixteen: the reports read no shard, and every sweep and list of the
+    # history queries each one.
+    monkeypatch.setattr(shards, "SHARDS", 2)
     staffed(client)
     rng = random.Random(16)
     # 2026-03-01 (a Sunday) to mid-April: New York moves its clocks on 8 March, London on 29 March.
