@@ -2,10 +2,10 @@
 in-process emulator (tests/dynamo.py), so the product, PynamoDB and botocore's own
 retries all run as they do against AWS.
 
-`Faults.arm(kind, at, repeat)` makes the `at`-th DynamoDB request from then on
-(counted until `disarm()`), and
+`Faults.arm(kind, at, repeat)` makes the `at`-th DynamoDB request from then on, and
 the `repeat - 1` after it (botocore's retries of the same call, in a flow that makes
-one call at a time), fail as `kind` says:
+one call at a time), fail as `kind` says. Requests are counted only until `disarm()`:
+what a test reads afterwards is no call position of the operation under test.
 
 - throttled: ThrottlingException, nothing written;
 - conflict: a write meets a transaction on its item (TransactionCanceledException
@@ -109,8 +109,6 @@ class Faults:
         finally:
             self.plan, self.seen = plan, seen
 
-    # Requests are counted only while armed: what a test reads after disarming is no
-    # call position of the operation under test.
     def _faulted(self, position: int, operation: str) -> bool:
         plan = self.plan
         if not plan.at <= position < plan.at + plan.repeat:
