@@ -32,6 +32,7 @@ from chalicelib import (  # noqa: E402
     clock,
     config,
     db,
+    shards,
     signing,  # noqa: E402
 )
 from chalicelib.api.payloads import KeyBody  # noqa: E402
@@ -246,6 +247,14 @@ def receivers():
     yield make
     for one in started:
         one.stop()
+
+
+@pytest.fixture
+def two_shards(monkeypatch):
+    """Two shards instead of sixteen (chalicelib/shards.py), for tests whose long loops of
+    sweeps, delivery passes and lists query every shard each time: every shard's path is
+    still taken, at an eighth of the queries."""
+    monkeypatch.setattr(shards, "SHARDS", 2)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import shards
 from chalicelib.models import AlertTally, Delivery, Incident
 from oncall_local import dynamodb_direct
 from tests import dynamo
@@ -184,11 +183,8 @@ def test_a_resolve_applies_once_and_the_metrics_agree(client, faults, manual_clo
 
 @pytest.mark.parametrize("repeat", REPEATS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_escalation_step_is_taken_once(client, faults, manual_clock, monkeypatch, kind, repeat):
-    # Two shards, not sixteen: every call position of the fan-out is still reached,
-    # in a fraction of the runs.
-    monkeypatch.setattr(shards, "SHARDS", 2)
-
+def test_an_escalation_step_is_taken_once(client, faults, manual_clock, two_shards, kind, repeat):
+    # Every call position of the fan-out is still reached with two shards, in a fraction of the runs.
     def scenario(position, arm):
         service = f"escalate-{position}"
         assert add_level(client, service, 1, user="bob").status_code == 201
@@ -214,8 +210,7 @@ def test_an_escalation_step_is_taken_once(client, faults, manual_clock, monkeypa
 
 @pytest.mark.parametrize("repeat", REPEATS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_notification_is_delivered_once(client, faults, manual_clock, monkeypatch, kind, repeat):
-    monkeypatch.setattr(shards, "SHARDS", 2)
+def test_a_notification_is_delivered_once(client, faults, manual_clock, two_shards, kind, repeat):
     with Receiver() as receiver:
 
         def scenario(position, arm):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import clock, config, shards
+from chalicelib import clock, config
 from chalicelib.incident import incidents
 from chalicelib.models import Delivery
 from chalicelib.notify import delivery
@@ -250,11 +250,9 @@ def assert_recounted(client, service: str | None, first: date, last: date) -> di
 
 
 def test_the_buckets_equal_a_recount_of_a_mixed_history_across_daylight_saving_changes(
-    client, manual_clock, monkeypatch
+    client, manual_clock, two_shards
 ):
-    # Two shards, not sixteen: the reports read no shard, and every sweep and list of the
-    # history queries each one.
-    monkeypatch.setattr(shards, "SHARDS", 2)
+    # (two_shards: the reports read no shard; every sweep and list of the history reads each.)
     staffed(client)
     rng = random.Random(16)
     # 2026-03-01 (a Sunday) to mid-April: New York moves its clocks on 8 March, London on 29 March.

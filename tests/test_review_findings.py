@@ -8,7 +8,7 @@ import time
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, config, shards
+from chalicelib import clock, config
 from chalicelib.api.payloads import ChannelBody, LevelBody
 from chalicelib.escalation import policy, sweep
 from chalicelib.incident import incidents, timeline
@@ -54,12 +54,11 @@ def test_one_incident_whose_step_cannot_be_written_does_not_stop_every_other_esc
     assert incidents.get_item(healthy["id"]).status == "ESCALATED"
 
 
-def test_the_history_stays_bounded_so_the_incident_can_always_be_closed(client, manual_clock, monkeypatch):
+def test_the_history_stays_bounded_so_the_incident_can_always_be_closed(client, manual_clock, two_shards):
     """The longest climb the API allows (long names, many levels, repeats, a 64 KiB
     description) stops at ESCALATION_EVENTS transitions, and the incident can still
     be acknowledged and resolved; reassignment is refused once MAX_EVENTS is reached."""
-    # Two shards, not sixteen: each of the climb's sweeps queries every shard of the due queue.
-    monkeypatch.setattr(shards, "SHARDS", 2)
+    # (two_shards: each of the climb's sweeps queries every shard of the due queue.)
     targets = [{"user": f"{n}" + "é" * 126} for n in range(10)]
     for number in range(1, 31):
         policy.create_level(
