@@ -1,0 +1,167 @@
+"""oncall_local/moto_caches.py changes how long moto takes, never what it answers: each
+update and condition below, run by moto as it comes and by moto with the caches, gets
+the same item or the same error. Each process runs every case twice, so the second
+run of an expression answers from the caches the first one filled."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = "expressions"
+REGION = "us-east-1"
+NAMES = {
+    "#pk": "pk",
+    "#a": "a",
+    "#b": "b",
+    "#n": "n",
+    "#s": "s",
+    "#l": "l",
+    "#m": "m",
+    "#k": "k",
+    "#nope": "nope",
+}
+VALUES = {
+    ":v": {"S": "v"},
+    ":w": {"S": "w"},
+    ":prefix": {"S": "st"},
+    ":x": {"S": "x"},
+    ":zero": {"N": "0"},
+    ":one": {"N": "1"},
+    ":ten": {"N": "10"},
+    ":set": {"SS": ["x", "y"]},
+    ":empty": {"L": []},
+    ":more": {"L": [{"S": "z"}]},
+}
+START = {
+    "a": {"S": "start"},
+    "b": {"S": "b"},
+    "n": {"N": "5"},
+    "s": {"SS": ["x"]},
+    "l": {"L": [{"S": "l0"}, {"S": "l1"}, {"S": "l2"}]},
+    "m": {"M": {"k": {"S": "old"}}},
+}
+UPDATES = [
+    "SET #a = :v",
+    "SET #n = #n + :one",
+    "SET #n = #n - :ten, #b = :w",
+    "ADD #n :one, #s :set",
+    "REMOVE #b, #l[1]",
+    "SET #l = list_append(if_not_exists(#l, :empty), :more)",
+    "SET #l = list_append(:more, #l)",
+    "SET #m.#k = :v",
+    "SET #l[0] = :v",
+    "DELETE #s :set",
+    "SET #a = :v REMOVE #b ADD #n :one",
+    "SET #b = if_not_exists(#nope, :w)",
+    # Each of these is refused, each for its own reason.
+    "SET #a = :v, #a = :w",
+    "SET #pk = :v",
+    "SET #nope.#k = :v",
+    "ADD #a :one",
+    "SET #a = :v SET #b = :w",
+    "SET #a = #nope + :one",
+    "REMOVE #a SET #a = :v",
+]
+CONDITIONS = [
+    None,
+    "attribute_exists(#a) AND #n >= :zero",
+    "attribute_not_exists(#nope) OR (#a = :v)",
+    "#n BETWEEN :zero AND :ten",
+    "#a IN (:v, :w)",
+    "size(#l) > :zero",
+    "begins_with(#a, :prefix)",
+    "NOT contains(#s, :x)",
+    "(#n < :zero OR #n > :ten) AND attribute_exists(#m.#k)",
+]
+
+
+def _used(expressions: str, table: dict) -> dict:
+    placeholders = set(re.findall(r"[#:][A-Za-z0-9_]+", expressions))
+    return {name: value for name, value in table.items() if name in placeholders}
+
+
+def outcomes(table: str) -> list:
+    """Every update under every condition, from the same starting item each time:
+    the item moto then holds, or the error it gave."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    results = []
+    for update in UPDATES:
+        for condition in CONDITIONS:
+            key = {"pk": {"S": f"{update}|{condition}"}}
+            client.put_item(TableName=table, Item={**key, **START})
+            request = {"TableName": table, "Key": key, "UpdateExpression": update, "ReturnValues": "ALL_NEW"}
+            both = f"{update} {condition or ''}"
+            names, values = _used(both, NAMES), _used(both, VALUES)
+            if condition:
+                request["ConditionExpression"] = condition
+            if names:
+                request["ExpressionAttributeNames"] = names
+            if values:
+                request["ExpressionAttributeValues"] = values
+            try:
+                answer = client.update_item(**request)["Attributes"]
+            except ClientError as error:
+                answer = {"error": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+            held = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+            results.append({"update": update, "condition": condition, "answer": answer, "held": held})
+    return results
+
+
+def main(cached: bool) -> None:
+    from moto import mock_aws
+
+    if cached:
+        from oncall_local import moto_caches
+
+        moto_caches.install()
+    with mock_aws():
+        print(json.dumps([outcomes(f"{TABLE}-1"), outcomes(f"{TABLE}-2")]))
+
+
+def _run(cached: bool) -> list:
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PATH": "/usr/bin:/bin"}
+    script = f"from tests.test_moto_caches import main; main({cached})"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def answers() -> dict:
+    return {"as it comes": _run(cached=False), "cached": _run(cached=True)}
+
+
+def test_every_update_and_condition_gets_the_answer_moto_gives_without_the_caches(answers):
+    first, second = answers["cached"]
+    assert first == second, "an expression answered from the caches differs from its first answer"
+    assert answers["cached"] == answers["as it comes"]
+
+
+def test_the_cases_reach_moto_s_refusals_and_its_updates(answers):
+    first, _ = answers["as it comes"]
+    errors = {result["answer"]["error"] for result in first if "error" in result["answer"]}
+    assert errors == {"ValidationException", "ConditionalCheckFailedException"}
+    refused = {result["update"] for result in first if result["condition"] is None and "error" in result["answer"]}
+    assert refused == set(UPDATES[12:])
+    changed = [
+        result
+        for result in first
+        if "error" not in result["answer"] and result["held"] != {**START, "pk": result["held"]["pk"]}
+    ]
+    assert len(changed) >= 40
