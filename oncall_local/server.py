@@ -12,7 +12,6 @@
 import json
 import logging
 import os
-import queue
 import signal
 import socket
 import sys
@@ -89,51 +88,10 @@ class FastRequestHandler(ChaliceRequestHandler):
         super()._send_error_response(error)
 
 
-class Workers:
-    """Threads that serve one connection after another. A thread per connection, as
-    ThreadingMixIn starts, cost the accepting thread a fifth of the server's CPU in
-    bench/storm.py (a new connection per request): building the thread and waiting for
-    it to start. A connection goes to a thread that finished its last one, or to a new
-    thread if none is free, so there are as many as connections were ever open at once
-    (a browser's keep-alive connections included) and none waits for another."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        # Threads that finished a job and will take the next from the queue. Each job
-        # queued either reserves one of them or starts a thread of its own, so there
-        # is always a thread for every queued job.
-        self._idle = 0
-
-    def run(self, job, *args) -> None:
-        with self._lock:
-            reserved = self._idle > 0
-            if reserved:
-                self._idle -= 1
-        self._jobs.put((job, args))
-        if not reserved:
-            threading.Thread(target=self._serve, name="connection", daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            job, args = self._jobs.get()
-            job(*args)
-            with self._lock:
-                self._idle += 1
-
-
 class BacklogServer(ThreadedHTTPServer):
     # The default listen backlog of 5 drops connections when dozens of clients connect at once.
     request_queue_size = 256
     allow_reuse_address = True
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._workers = Workers()
-
-    def process_request(self, request, client_address) -> None:
-        # ThreadingMixIn's work (serve, then close, whatever happens) on a pooled thread.
-        self._workers.run(self.process_request_thread, request, client_address)
 
 
 class Timer(threading.Thread):
