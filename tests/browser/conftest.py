@@ -55,11 +55,13 @@ def browser():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One demo-free server per test module. Incidents become due for escalation after
-    1 s, and only the tests run the sweep (POST /api/incidents/escalate/check)."""
+    1 s, only the tests run the sweep (POST /api/incidents/escalate/check), and pages
+    go out within a second (the deliverer's shortest interval)."""
     local = launch(
         tmp_path_factory.mktemp("oncall-browser"),
         ONCALL_ESCALATE_AFTER_SECONDS="1",
         ONCALL_SWEEP_INTERVAL_SECONDS="3600",
+        ONCALL_DELIVER_INTERVAL_SECONDS="1",
     )
     yield local.url
     local.stop()
