@@ -1,7 +1,11 @@
 """What moto works out again on every request, worked out once, for the embedded
 emulator. Each cache holds something that cannot change while the process runs,
 so no answer changes: only the time to give it (bench/RESULTS.md;
-tests/test_moto_caches.py compares moto's answers with and without them).
+tests/test_moto_caches.py compares moto's answers with and without them). One
+exception, towards DynamoDB: an update expression of more than about 160 actions
+or operands (1.6 KB, within DynamoDB's 4 KB) nests deeper than copy.deepcopy can
+follow, and moto fails with a RecursionError; the copy below recurses a third as
+deep, so such an update is applied.
 
 - The request handler's method names: moto lists the members of its handler class
   with `inspect.getmembers` to find the operation, on every request.

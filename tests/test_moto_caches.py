@@ -1,7 +1,9 @@
 """oncall_local/moto_caches.py changes how long moto takes, never what it answers: each
-update and condition below, run by moto as it comes and by moto with the caches, gets
-the same item or the same error. Each process runs every case twice, so the second
-run of an expression answers from the caches the first one filled."""
+update and condition below, and each request of a sequence on one item (nested paths,
+one text under other names, a refusal then the same text answered, filters, a
+cancelled transaction), run by moto as it comes and by moto with the caches, gets the
+same item or the same error. Each process runs everything twice, so the second run of
+an expression answers from the caches the first one filled."""
 
 import json
 import re
@@ -126,6 +128,120 @@ def outcomes(table: str) -> list:
     return results
 
 
+NESTED = {
+    "pk": {"S": "nested"},
+    "a": {"S": "start"},
+    "n": {"N": "5"},
+    "l": {"L": [{"S": "l0"}, {"M": {"x": {"S": "deep"}, "ll": {"L": [{"N": "1"}, {"N": "2"}]}}}]},
+}
+
+
+def _update(update: str, names: dict, values: dict | None = None, condition: str | None = None) -> tuple:
+    request = {"Key": {"pk": NESTED["pk"]}, "UpdateExpression": update, "ExpressionAttributeNames": names}
+    if values:
+        request["ExpressionAttributeValues"] = values
+    if condition:
+        request["ConditionExpression"] = condition
+    return "update_item", {**request, "ReturnValues": "ALL_NEW"}
+
+
+ONE = {":one": {"N": "1"}}
+FILTER = {
+    "FilterExpression": "#n > :one AND attribute_exists(#l[1].#ll)",
+    "ExpressionAttributeNames": {"#n": "n", "#l": "l", "#ll": "ll"},
+    "ExpressionAttributeValues": ONE,
+}
+SEQUENCE = [
+    ("put_item", {"Item": NESTED}),
+    _update("SET #x = :v", {"#x": "a"}, {":v": {"S": "v"}}),
+    _update("SET #x = :v", {"#x": "n"}, {":v": {"S": "v"}}),
+    _update("SET #x = :v", {"#x": "n"}, {":v": {"N": "5"}}),
+    _update("SET #a = #z + :one", {"#a": "a", "#z": "z"}, ONE),
+    _update("SET #z = :one", {"#z": "z"}, ONE),
+    _update("SET #a = #z + :one", {"#a": "a", "#z": "z"}, ONE),
+    _update(
+        "SET #l[1].#ll[1] = :one",
+        {"#l": "l", "#ll": "ll", "#x": "x"},
+        {**ONE, ":deep": {"S": "deep"}},
+        "#l[1].#x = :deep",
+    ),
+    _update("REMOVE #l[1].#ll[0]", {"#l": "l", "#ll": "ll"}, ONE, "size(#l[1].#ll) > :one"),
+    _update("SET #a = :M", {"#a": "a", "#l": "l"}, {":M": {"S": "M"}}, "attribute_type(#l[1], :M)"),
+    _update("SET #a = :L", {"#a": "a", "#l": "l"}, {":L": {"S": "L"}}, "attribute_type(#l[1], :L)"),
+    (
+        "query",
+        {
+            "KeyConditionExpression": "pk = :pk",
+            **FILTER,
+            "ExpressionAttributeValues": {**FILTER["ExpressionAttributeValues"], ":pk": NESTED["pk"]},
+        },
+    ),
+    ("scan", FILTER),
+    (
+        "put_item",
+        {"Item": NESTED, "ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}},
+    ),
+    (
+        "delete_item",
+        {
+            "Key": {"pk": NESTED["pk"]},
+            "ConditionExpression": "#n < :one",
+            "ExpressionAttributeNames": {"#n": "n"},
+            "ExpressionAttributeValues": ONE,
+        },
+    ),
+    (
+        "transact_write_items",
+        {
+            "TransactItems": [
+                {
+                    "ConditionCheck": {
+                        "Key": {"pk": NESTED["pk"]},
+                        "ConditionExpression": "#n < :one",
+                        "ExpressionAttributeNames": {"#n": "n"},
+                        "ExpressionAttributeValues": ONE,
+                    }
+                },
+                {
+                    "Update": {
+                        "Key": {"pk": {"S": "other"}},
+                        "UpdateExpression": "ADD #n :one",
+                        "ExpressionAttributeNames": {"#n": "n"},
+                        "ExpressionAttributeValues": ONE,
+                    }
+                },
+            ]
+        },
+    ),
+]
+
+
+def in_sequence(table: str) -> list:
+    """SEQUENCE's requests one after another on one item: each answer or error."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("dynamodb", region_name=REGION)
+    results = []
+    for operation, request in SEQUENCE:
+        if operation == "transact_write_items":
+            items = [
+                {kind: {**part, "TableName": table}} for item in request["TransactItems"] for kind, part in item.items()
+            ]
+            request = {"TransactItems": items}
+        else:
+            request = {**request, "TableName": table}
+        try:
+            answer = getattr(client, operation)(**request)
+            # Both name the table, which differs between the two runs.
+            answer.pop("ResponseMetadata")
+            answer.pop("ConsumedCapacity", None)
+        except ClientError as error:
+            answer = {key: error.response.get(key) for key in ("Error", "CancellationReasons")}
+        results.append({"operation": operation, "answer": answer})
+    return results
+
+
 def main(cached: bool) -> None:
     from moto import mock_aws
 
@@ -134,7 +250,8 @@ def main(cached: bool) -> None:
 
         moto_caches.install()
     with mock_aws():
-        print(json.dumps([outcomes(f"{TABLE}-1"), outcomes(f"{TABLE}-2")]))
+        runs = [outcomes(f"{TABLE}-1"), outcomes(f"{TABLE}-2")]
+        print(json.dumps([runs[0] + in_sequence(f"{TABLE}-1"), runs[1] + in_sequence(f"{TABLE}-2")]))
 
 
 def _run(cached: bool) -> list:
@@ -160,6 +277,7 @@ def test_every_update_and_condition_gets_the_answer_moto_gives_without_the_cache
 
 def test_the_cases_reach_moto_s_refusals_and_its_updates(answers):
     first, _ = answers["as it comes"]
+    first = [result for result in first if "update" in result]
     refused = {result["update"] for result in first if result["condition"] is None and "error" in result["answer"]}
     assert refused == set(UPDATES[12:])
     unmet = {
@@ -172,3 +290,30 @@ def test_the_cases_reach_moto_s_refusals_and_its_updates(answers):
         if "error" not in result["answer"] and result["held"] != {**START, "pk": result["held"]["pk"]}
     ]
     assert len(changed) == 22
+
+
+def test_the_sequence_reaches_refusals_transactions_and_filters(answers):
+    first, _ = answers["as it comes"]
+    sequence = [result["answer"] for result in first if "operation" in result]
+    codes = [answer.get("Error", {}).get("Code") for answer in sequence]
+    assert codes == [
+        None,
+        None,
+        None,
+        None,
+        "ValidationException",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "ConditionalCheckFailedException",
+        None,
+        None,
+        "ConditionalCheckFailedException",
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    ]
+    assert sequence[6]["Attributes"]["a"] == {"N": "2"}
+    assert [len(sequence[11]["Items"]), len(sequence[12]["Items"])] == [1, 1]
+    assert [reason["Code"] for reason in sequence[15]["CancellationReasons"]] == ["ConditionalCheckFailed", "None"]
