@@ -18,6 +18,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -88,6 +89,14 @@ def fuzz_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def session():
+    """The fuzzing's connections, kept open between requests: without one, schemathesis
+    makes a session, and so a connection, for every request."""
+    with requests.Session() as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
 def admin_key_id(fuzz_server) -> str:
     return expect(get(fuzz_server.url, "/api/me"))["key_id"]
 
@@ -121,9 +130,9 @@ def _refused_before_the_view(case, response) -> bool:
     return response.status_code == 415 and sent not in ("", "application/json")
 
 
-def _send(run: str, case, base_url: str, headers: dict[str, str] | None = None):
+def _send(run: str, case, base_url: str, session: requests.Session, headers: dict[str, str] | None = None):
     """Send the case, count it, then run the checks on the answer."""
-    response = case.call(base_url=base_url, headers=headers, timeout=TIMEOUT)
+    response = case.call(base_url=base_url, session=session, headers=headers, timeout=TIMEOUT)
     sent = case.method.upper()
     answer = str(response.status_code) if sent == case.operation.method.upper() else f"{sent} {response.status_code}"
     SENT.setdefault((run, case.operation.label), Counter())[answer] += 1
@@ -137,20 +146,20 @@ def _explain(case, response) -> str:
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_fuzz_with_the_admin_key(case, fuzz_server, admin_key_id):
+def test_fuzz_with_the_admin_key(case, fuzz_server, session, admin_key_id):
     if case.operation.label == "DELETE /api/keys/{key_id}" and case.path_parameters.get("key_id") == admin_key_id:
         # Ids come back in GET /api/keys and /api/me, and schemathesis reuses values it
         # has seen: revoking the key in use would turn the rest of the run into 401s.
         case.path_parameters["key_id"] = "0" * 32
-    response = _send("admin", case, fuzz_server.url, ADMIN)
+    response = _send("admin", case, fuzz_server.url, session, ADMIN)
     if _protected(case) and not _refused_before_the_view(case, response):
         assert response.status_code not in (401, 403), _explain(case, response)
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_fuzz_without_a_key(case, fuzz_server):
-    response = _send("anonymous", case, fuzz_server.url)
+def test_fuzz_without_a_key(case, fuzz_server, session):
+    response = _send("anonymous", case, fuzz_server.url, session)
     if _protected(case) and not _refused_before_the_view(case, response):
         assert response.status_code == 401, _explain(case, response)
 
