@@ -233,7 +233,8 @@ def in_sequence(table: str) -> list:
             request = {**request, "TableName": table}
         try:
             answer = getattr(client, operation)(**request)
-            # Both name the table, which differs between the two runs.
+            # A request id and a date of their own, and the table's name, which differs
+            # between the two runs.
             answer.pop("ResponseMetadata")
             answer.pop("ConsumedCapacity", None)
         except ClientError as error:
@@ -250,8 +251,7 @@ def main(cached: bool) -> None:
 
         moto_caches.install()
     with mock_aws():
-        runs = [outcomes(f"{TABLE}-1"), outcomes(f"{TABLE}-2")]
-        print(json.dumps([runs[0] + in_sequence(f"{TABLE}-1"), runs[1] + in_sequence(f"{TABLE}-2")]))
+        print(json.dumps([outcomes(table) + in_sequence(table) for table in (f"{TABLE}-1", f"{TABLE}-2")]))
 
 
 def _run(cached: bool) -> list:
