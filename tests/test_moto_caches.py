@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "expressions"
@@ -93,12 +95,22 @@ CASES = [(update, None) for update in UPDATES] + [
 ]
 
 
-def outcomes(table: str) -> list:
-    """Each case from the same starting item: the item moto then holds, or the error
-    it gave."""
-    import boto3
-    from botocore.exceptions import ClientError
+def _answer(send, request: dict) -> dict:
+    """What a request answered, or the error moto gave (with a cancelled transaction's
+    reasons), without the request id, the date and the table's name, which differ
+    from run to run."""
+    try:
+        answer = send(**request)
+    except ClientError as error:
+        return {key: error.response.get(key) for key in ("Error", "CancellationReasons")}
+    answer.pop("ResponseMetadata")
+    answer.pop("ConsumedCapacity", None)
+    return answer
 
+
+def outcomes(table: str) -> list:
+    """Each case from the same starting item: the item moto then holds, and what the
+    update answered."""
     client = boto3.client("dynamodb", region_name=REGION)
     client.create_table(
         TableName=table,
@@ -119,10 +131,7 @@ def outcomes(table: str) -> list:
             request["ExpressionAttributeNames"] = names
         if values:
             request["ExpressionAttributeValues"] = values
-        try:
-            answer = client.update_item(**request)["Attributes"]
-        except ClientError as error:
-            answer = {"error": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+        answer = _answer(client.update_item, request)
         held = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
         results.append({"update": update, "condition": condition, "answer": answer, "held": held})
     return results
@@ -217,10 +226,7 @@ SEQUENCE = [
 
 
 def in_sequence(table: str) -> list:
-    """SEQUENCE's requests one after another on one item: each answer or error."""
-    import boto3
-    from botocore.exceptions import ClientError
-
+    """SEQUENCE's requests one after another on one item: what each answered."""
     client = boto3.client("dynamodb", region_name=REGION)
     results = []
     for operation, request in SEQUENCE:
@@ -231,14 +237,7 @@ def in_sequence(table: str) -> list:
             request = {"TransactItems": items}
         else:
             request = {**request, "TableName": table}
-        try:
-            answer = getattr(client, operation)(**request)
-            # A request id and a date of their own, and the table's name, which differs
-            # between the two runs.
-            answer.pop("ResponseMetadata")
-            answer.pop("ConsumedCapacity", None)
-        except ClientError as error:
-            answer = {key: error.response.get(key) for key in ("Error", "CancellationReasons")}
+        answer = _answer(getattr(client, operation), request)
         results.append({"operation": operation, "answer": answer})
     return results
 
@@ -278,16 +277,18 @@ def test_every_update_and_condition_gets_the_answer_moto_gives_without_the_cache
 def test_the_cases_reach_moto_s_refusals_and_its_updates(answers):
     first, _ = answers["as it comes"]
     first = [result for result in first if "update" in result]
-    refused = {result["update"] for result in first if result["condition"] is None and "error" in result["answer"]}
+    refused = {result["update"] for result in first if result["condition"] is None and "Error" in result["answer"]}
     assert refused == set(UPDATES[12:])
     unmet = {
-        result["condition"] for result in first if result["answer"].get("error") == "ConditionalCheckFailedException"
+        result["condition"]
+        for result in first
+        if result["answer"].get("Error", {}).get("Code") == "ConditionalCheckFailedException"
     }
     assert len(unmet) == 3
     changed = [
         result
         for result in first
-        if "error" not in result["answer"] and result["held"] != {**START, "pk": result["held"]["pk"]}
+        if "Error" not in result["answer"] and result["held"] != {**START, "pk": result["held"]["pk"]}
     ]
     assert len(changed) == 22
 
