@@ -1,6 +1,6 @@
 """Alert storm against a running oncall server.
 
-    python bench/storm.py --url http://127.0.0.1:8000 --alerts 20 --triggers 500 --clients 32 [--keep-alive]
+    python bench/storm.py --url http://127.0.0.1:8000 --alerts 20 --triggers 500 --clients 32 [--keep-alive] [--rate R]
 
 Fires `triggers` POST /api/incidents/trigger/ requests spread evenly (and shuffled)
 over `alerts` distinct titles from `clients` threads, under a service name unique
@@ -8,6 +8,12 @@ to the run that first gets a shift (someone on call now) and an escalation level
 then reads the run's incidents back through the list API and reports
 what dedup made of the storm. Exits 1 unless exactly one incident per alert was
 created, every trigger was counted, and nothing failed.
+
+By default each client sends its next trigger as soon as it has its answer (a closed
+loop), so the latency measures how long the server keeps `clients` requests queued: the
+mean is clients / throughput. With --rate the triggers are due at a fixed rate whatever
+the answers (an open loop, as alerts arrive), and a latency is counted from when its
+trigger was due, so one sent late because every client was still waiting counts the wait.
 """
 
 import argparse
@@ -81,6 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--keep-alive", action="store_true", help="reuse one HTTP connection per client thread")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response")
     parser.add_argument("--seed", type=int, help="shuffle seed (default: random)")
+    parser.add_argument("--rate", type=float, help="triggers due per second (default: each client sends when answered)")
     parser.add_argument(
         "--token",
         default=os.environ.get("ONCALL_API_KEY") or os.environ.get("ONCALL_ADMIN_KEY"),
@@ -89,6 +96,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.alerts < 1 or args.triggers < args.alerts or args.clients < 1:
         parser.error("need alerts >= 1, triggers >= alerts and clients >= 1")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be above 0")
     parts = urlsplit(args.url)
     if parts.scheme != "http" or not parts.hostname:
         parser.error("--url must look like http://HOST:PORT")
@@ -114,8 +123,13 @@ def storm(args: argparse.Namespace, service: str) -> dict:
                 clients.append(local.client)
         return local.client
 
-    def fire(title: str) -> tuple[str, float, str]:
-        started = time.perf_counter()
+    def fire(numbered: tuple[int, str]) -> tuple[str, float, str]:
+        number, title = numbered
+        if args.rate:
+            started = began + number / args.rate
+            time.sleep(max(0.0, started - time.perf_counter()))
+        else:
+            started = time.perf_counter()
         try:
             status, data = client().send(
                 "POST", "/api/incidents/trigger/", {"service_name": service, "title": title, "severity": "warning"}
@@ -129,7 +143,7 @@ def storm(args: argparse.Namespace, service: str) -> dict:
 
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
-        results = list(pool.map(fire, titles))
+        results = list(pool.map(fire, enumerate(titles)))
     wall = time.perf_counter() - began
     for each in clients:
         each.close()
@@ -191,7 +205,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     service = args.service or f"storm-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     mode = "keep-alive" if args.keep_alive else "new connection per request"
-    print(f"storm: {args.triggers} triggers of {args.alerts} alerts from {args.clients} clients ({mode})")
+    pace = f", {args.rate:g} due per second" if args.rate else ""
+    print(f"storm: {args.triggers} triggers of {args.alerts} alerts from {args.clients} clients ({mode}{pace})")
     print(f"server: {args.url}  service: {service}")
 
     prepare(args, service)
