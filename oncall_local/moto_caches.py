@@ -60,16 +60,18 @@ def _copy_node(node, memo: dict, parent=_UNCOPIED):
     copied.parent = copy.deepcopy(node.parent, memo) if parent is _UNCOPIED else parent
     children = node.children
     if children is not None:
-        children = [
-            _copy_node(child, memo, copied)
-            if _is_node(type(child)) and child.parent is node and id(child) not in memo
-            else child
-            if type(child) in _IMMUTABLE
-            else copy.deepcopy(child, memo)
-            for child in children
-        ]
+        children = [_copy_child(child, node, copied, memo) for child in children]
     copied.children = children
     return copied
+
+
+def _copy_child(child, node, copied, memo: dict):
+    """A child of `node` as it is in `copied`, the copy being made of it."""
+    if _is_node(type(child)) and child.parent is node and id(child) not in memo:
+        return _copy_node(child, memo, copied)
+    if type(child) in _IMMUTABLE:
+        return child
+    return copy.deepcopy(child, memo)
 
 
 # (processor class, node class) -> the key of the processor's map that acts on that
